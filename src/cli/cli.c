@@ -1,0 +1,72 @@
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "crypto/crypto.h"
+
+static const struct cli_command commands[] = {
+	{NULL, "version", cmd_version, "print the version"},
+};
+
+int cli_fail(const struct kinko_err *e)
+{
+	fprintf(stderr, "kinko: %s\n", e && e->msg[0] ? e->msg : kinko_strerror(e ? e->code : -1));
+	return 1;
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kinko: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see kinko help)\n", stderr);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: kinko <command> [options]\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s%s%s", commands[i].group ? commands[i].group : "",
+			 commands[i].group ? " " : "", commands[i].name);
+		fprintf(out, "  %-22s %s\n", name, commands[i].summary);
+	}
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("kinko %s\n", KINKO_VERSION);
+	return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (kinko_crypto_init()) {
+		fputs("kinko: cannot initialise the crypto libraries\n", stderr);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct cli_command *c = &commands[i];
+		if (!c->group) {
+			if (!strcmp(argv[1], c->name))
+				return c->run(argc - 1, argv + 1);
+		} else if (!strcmp(argv[1], c->group) && argc >= 3 && !strcmp(argv[2], c->name)) {
+			return c->run(argc - 2, argv + 2);
+		}
+	}
+	cli_usage_error("unknown command '%s'", argv[1]);
+	return 2;
+}

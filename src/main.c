@@ -1,0 +1,7 @@
+/* kinko — argv goes to the CLI edge; nothing else lives here. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}
