@@ -1,0 +1,841 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "core/cidr.h"
+#include "core/parse.h"
+#include "crypto/crypto.h"
+#include "tls/tls.h"
+
+#define URI_MAX 4096
+#define DOWNLOAD_BLOCK (256u * 1024)
+
+struct server {
+	struct vault *v;
+	struct MHD_Daemon *d;
+	struct tls_server_creds creds;
+	atomic_uint uploads;
+	atomic_ulong refused;
+	atomic_long refused_logged_at;
+};
+
+enum req_state { REQ_NEW, REQ_BODY, REQ_DONE };
+
+struct req {
+	struct server *srv;
+	char raw_uri[URI_MAX + 1];
+	bool uri_too_long;
+	char path[URI_MAX + 1]; /* decoded segments, NUL-separated */
+	char query[URI_MAX + 1];
+	struct api_req api;
+	struct api_resp resp;
+	int kind;
+	enum req_state state;
+	char request_id[33];
+	struct kbuf body;
+	uint64_t max_body;
+	struct vault_upload *up;
+	bool upload_counted;
+	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
+	uint64_t bytes;
+	struct MHD_Connection *conn;
+	char addr_text[64];
+};
+
+/* ---------------------------------------------------------------- logging */
+
+static void log_request(struct req *r, int status)
+{
+	char ts[32];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* IDs only: the query string (which may hold a file name) is never logged. */
+	fprintf(stderr, "%s kinko: req=%s addr=%s user=%s method=%s path=/api/v1", ts,
+		r->request_id, r->addr_text, r->api.authed ? r->api.actor.user_id : "-",
+		r->api.method ? r->api.method : "-");
+	for (unsigned i = 0; i < r->api.nseg; i++)
+		fprintf(stderr, "/%s",
+			(r->api.nseg > 0 && !strcmp(r->api.seg[0], "users") && i > 1) ||
+					store_id_valid(r->api.seg[i]) || strlen(r->api.seg[i]) < 20
+				? r->api.seg[i]
+				: "?");
+	fprintf(stderr, " status=%d bytes=%" PRIu64 "\n", status, r->bytes);
+}
+
+/* ---------------------------------------------------------------- URI parsing */
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes [s, s+n) into out; NUL bytes (from %00) are refused, since C
+ * strings would silently cut there. '+' stays '+' (this is not form encoding). */
+static int pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= n)
+				return KINKO_EINVAL;
+			hi = hexv(s[i + 1]);
+			lo = hexv(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return KINKO_EINVAL;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+			if (c == '\0')
+				return KINKO_EINVAL;
+		}
+		if (o + 1 >= cap)
+			return KINKO_ELIMIT;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/* Splits the raw URI into decoded path segments after /api/v1/. */
+static int parse_uri(struct req *r, struct kinko_err *e)
+{
+	const char *u = r->raw_uri;
+	const char *q = strchr(u, '?');
+	size_t plen = q ? (size_t)(q - u) : strlen(u);
+	const char *p;
+	char *w = r->path;
+	size_t left = sizeof r->path;
+
+	if (q)
+		snprintf(r->query, sizeof r->query, "%s", q + 1);
+	if (plen < 8 || strncmp(u, "/api/v1/", 8))
+		return kinko_err_set(e, KINKO_ENOENT, "no such route; the API lives under /api/v1/");
+	p = u + 8;
+	plen -= 8;
+	r->api.nseg = 0;
+	while (plen > 0) {
+		const char *slash = memchr(p, '/', plen);
+		size_t n = slash ? (size_t)(slash - p) : plen, got;
+		if (n == 0)
+			return kinko_err_set(e, KINKO_ENOENT, "empty path segment");
+		if (r->api.nseg == API_MAX_SEGS)
+			return kinko_err_set(e, KINKO_ENOENT, "no such route");
+		if (pct_decode(p, n, w, left, &got))
+			return kinko_err_set(e, KINKO_EINVAL, "bad percent-encoding in the path");
+		r->api.seg[r->api.nseg++] = w;
+		w += got + 1;
+		left -= got + 1;
+		p += n;
+		plen -= n;
+		if (slash) {
+			p++;
+			plen--;
+		}
+	}
+	return 0;
+}
+
+/* Finds a query argument and decodes it into a per-request buffer. Arguments are
+ * looked up a handful of times per request, so a linear scan is fine. */
+struct arg_buf {
+	char v[4][URI_MAX + 1];
+	unsigned used;
+};
+
+static __thread struct arg_buf *tls_args;
+
+static const char *req_arg(void *ctx, const char *name)
+{
+	struct req *r = ctx;
+	const char *p = r->query;
+	size_t nlen = strlen(name);
+
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+			struct arg_buf *b = tls_args;
+			size_t got;
+			if (!b || b->used == 4)
+				return NULL;
+			if (pct_decode(p + nlen + 1, len - nlen - 1, b->v[b->used], sizeof b->v[0],
+				       &got))
+				return NULL;
+			return b->v[b->used++];
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+/* Whether a query argument is present at all (to tell "absent" from "undecodable"). */
+static bool req_has_arg(struct req *r, const char *name)
+{
+	const char *p = r->query;
+	size_t nlen = strlen(name);
+
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		if (len >= nlen && !strncmp(p, name, nlen) && (len == nlen || p[nlen] == '='))
+			return true;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return false;
+}
+
+static const char *req_header(void *ctx, const char *name)
+{
+	struct req *r = ctx;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static void add_common_headers(struct req *r, struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static enum MHD_Result send_json(struct req *r, int status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!text)
+		text = strdup("{}");
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	add_common_headers(r, resp);
+	MHD_add_response_header(resp, "Content-Type",
+				status >= 400 ? "application/problem+json" : "application/json");
+	if (r->resp.extra_header[0][0][0])
+		MHD_add_response_header(resp, r->resp.extra_header[0][0],
+					r->resp.extra_header[0][1][0] ? r->resp.extra_header[0][1]
+								      : "1");
+	if (status == 503 && r->resp.err.code == KINKO_EUNAVAIL)
+		MHD_add_response_header(resp, "Retry-After", "5");
+	if (status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kinko\"");
+	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	log_request(r, status);
+	r->state = REQ_DONE;
+	return ret;
+}
+
+static enum MHD_Result send_problem(struct req *r)
+{
+	char type[96];
+	json_t *doc;
+	enum MHD_Result ret;
+
+	snprintf(type, sizeof type, "urn:kinko:problem:%s", api_problem_slug(r->resp.err.code));
+	if (r->resp.status == 405)
+		snprintf(type, sizeof type, "urn:kinko:problem:method-not-allowed");
+	doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title",
+			kinko_strerror(r->resp.err.code), "status", r->resp.status, "detail",
+			r->resp.err.msg, "request_id", r->request_id);
+	ret = send_json(r, r->resp.status, doc);
+	json_decref(doc);
+	return ret;
+}
+
+static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
+{
+	api_error(&r->resp, code, e);
+	return send_problem(r);
+}
+
+/* ---------------------------------------------------------------- download */
+
+struct dl {
+	struct vault_download *d;
+	uint64_t start;
+	struct req *r;
+};
+
+static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct dl *x = cls;
+	struct kinko_err e;
+	size_t got = 0;
+
+	if (vault_download_read(x->d, x->start + pos, (uint8_t *)buf, max, &got, &e)) {
+		fprintf(stderr, "kinko: req=%s download failed: %s\n", x->r->request_id, e.msg);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (got == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)got;
+}
+
+static void dl_free(void *cls)
+{
+	struct dl *x = cls;
+	vault_download_close(x->d);
+	free(x);
+}
+
+/* Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Returns 1 when a
+ * range applies, 0 to serve the whole object, -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
+{
+	char a[32], b[32];
+	const char *dash;
+	uint64_t x, y;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0; /* absent, another unit, or several ranges: the whole object */
+	h += 6;
+	dash = strchr(h, '-');
+	if (!dash || (size_t)(dash - h) >= sizeof a || strlen(dash + 1) >= sizeof b)
+		return 0;
+	memcpy(a, h, (size_t)(dash - h));
+	a[dash - h] = '\0';
+	snprintf(b, sizeof b, "%s", dash + 1);
+	if (!a[0]) {
+		if (parse_u64(b, UINT64_MAX, &y) || y == 0)
+			return -1;
+		if (size == 0)
+			return -1;
+		*start = y >= size ? 0 : size - y;
+		*end = size - 1;
+		return 1;
+	}
+	if (parse_u64(a, UINT64_MAX, &x))
+		return 0;
+	if (x >= size)
+		return -1;
+	if (!b[0]) {
+		y = size - 1;
+	} else {
+		if (parse_u64(b, UINT64_MAX, &y) || y < x)
+			return 0;
+		if (y >= size)
+			y = size - 1;
+	}
+	*start = x;
+	*end = y;
+	return 1;
+}
+
+static void object_headers(struct MHD_Response *resp, const struct vault_object_info *o)
+{
+	char hex[65], etag[70], disp[VAULT_NAME_MAX * 3 + 64];
+	size_t w;
+
+	format_hex(o->sha256, 32, hex);
+	snprintf(etag, sizeof etag, "\"%s\"", hex);
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "X-Kinko-SHA256", hex);
+	MHD_add_response_header(resp, "X-Kinko-Object-Id", o->id);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	/* RFC 6266 / 8187: the UTF-8 name, percent-encoded. */
+	w = (size_t)snprintf(disp, sizeof disp, "attachment; filename*=UTF-8''");
+	for (const unsigned char *p = (const unsigned char *)o->name; *p && w + 4 < sizeof disp; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p))
+			disp[w++] = (char)*p;
+		else
+			w += (size_t)snprintf(disp + w, sizeof disp - w, "%%%02X", *p);
+	}
+	disp[w] = '\0';
+	MHD_add_response_header(resp, "Content-Disposition", disp);
+}
+
+static enum MHD_Result serve_download(struct req *r)
+{
+	struct server *s = r->srv;
+	struct vault_object_info info;
+	struct kinko_err e;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	const char *id = r->api.seg[1];
+	uint64_t start = 0, end = 0;
+	int rc, ranged, status = 200;
+
+	if (!strcmp(r->api.method, "HEAD")) {
+		rc = vault_object_stat(s->v, &r->api.actor, id, &info, &e);
+		if (rc)
+			return fail(r, rc, &e);
+		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		add_common_headers(r, resp);
+		object_headers(resp, &info);
+		{
+			char len[32];
+			snprintf(len, sizeof len, "%" PRIu64, info.size);
+			/* libmicrohttpd computes Content-Length from the body; for HEAD we
+			 * state the object's size in our own header as well. */
+			MHD_add_response_header(resp, "X-Kinko-Size", len);
+		}
+		ret = MHD_queue_response(r->conn, 200, resp);
+		MHD_destroy_response(resp);
+		log_request(r, 200);
+		r->state = REQ_DONE;
+		return ret;
+	}
+	struct dl *x = calloc(1, sizeof *x);
+	if (!x)
+		return fail(r, KINKO_ENOMEM, NULL);
+	rc = vault_download_open(s->v, &r->api.actor, id, &info, &x->d, &e);
+	if (rc) {
+		free(x);
+		return fail(r, rc, &e);
+	}
+	x->r = r;
+	ranged = parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+			     info.size, &start, &end);
+	if (ranged < 0) {
+		char cr[64];
+		vault_download_close(x->d);
+		free(x);
+		kinko_err_set(&e, KINKO_EINVAL, "the requested range is outside the object");
+		api_error(&r->resp, KINKO_EINVAL, &e);
+		r->resp.status = 416;
+		snprintf(r->resp.extra_header[0][0], 128, "Content-Range");
+		snprintf(cr, sizeof cr, "bytes */%" PRIu64, info.size);
+		snprintf(r->resp.extra_header[0][1], 128, "%s", cr);
+		return send_problem(r);
+	}
+	if (ranged == 0) {
+		start = 0;
+		end = info.size ? info.size - 1 : 0;
+	}
+	x->start = start;
+	resp = MHD_create_response_from_callback(info.size ? end - start + 1 : 0, DOWNLOAD_BLOCK,
+						 dl_read, x, dl_free);
+	if (!resp) {
+		dl_free(x);
+		return MHD_NO;
+	}
+	add_common_headers(r, resp);
+	object_headers(resp, &info);
+	if (ranged > 0) {
+		char cr[96];
+		snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end,
+			 info.size);
+		MHD_add_response_header(resp, "Content-Range", cr);
+		status = 206;
+	}
+	r->bytes = info.size ? end - start + 1 : 0;
+	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	log_request(r, status);
+	r->state = REQ_DONE;
+	return ret;
+}
+
+/* ---------------------------------------------------------------- first call */
+
+static uint64_t content_length(struct req *r, bool *present, bool *bad)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n = 0;
+
+	*present = cl != NULL;
+	*bad = cl && parse_u64(cl, UINT64_MAX, &n);
+	return n;
+}
+
+static enum MHD_Result headers_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	size_t *sum = cls;
+	(void)kind;
+	*sum += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static enum MHD_Result begin_request(struct req *r, const char *method)
+{
+	struct server *s = r->srv;
+	const struct kinko_config *cfg = vault_config(s->v);
+	const union MHD_ConnectionInfo *ci;
+	struct tls_peer peer;
+	struct kinko_err e;
+	bool cl_present, cl_bad;
+	uint64_t cl;
+	size_t hsum = 0;
+	int rc;
+
+	r->api.method = method;
+	r->api.arg = req_arg;
+	r->api.header = req_header;
+	r->api.ctx = r;
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	r->api.addr = ci ? ci->client_addr : NULL;
+	cidr_addr_text(r->api.addr, r->addr_text, sizeof r->addr_text);
+
+	/* The client certificate, every request, fail closed. */
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	rc = ci ? tls_peer_verify(ci->tls_session, (int64_t)time(NULL), &peer, &e)
+		: kinko_err_set(&e, KINKO_EAUTH, "no TLS session");
+	if (rc) {
+		char msg[sizeof e.msg];
+		snprintf(msg, sizeof msg, "%s", e.msg);
+		kinko_err_set(&e, KINKO_EPERM, "client certificate refused: %.400s", msg);
+		api_error(&r->resp, KINKO_EPERM, &e);
+		return send_problem(r);
+	}
+	memcpy(r->api.cert_fp, peer.fingerprint, sizeof r->api.cert_fp);
+
+	if (r->uri_too_long) {
+		kinko_err_set(&e, KINKO_ELIMIT, "the request URI is longer than %d bytes", URI_MAX);
+		api_error(&r->resp, KINKO_ELIMIT, &e);
+		r->resp.status = 414;
+		return send_problem(r);
+	}
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, headers_size, &hsum);
+	if (hsum > cfg->max_header_bytes) {
+		kinko_err_set(&e, KINKO_ELIMIT, "the request headers exceed %" PRIu64 " bytes",
+			      cfg->max_header_bytes);
+		api_error(&r->resp, KINKO_ELIMIT, &e);
+		r->resp.status = 431;
+		return send_problem(r);
+	}
+	rc = parse_uri(r, &e);
+	if (rc)
+		return fail(r, rc, &e);
+	r->kind = api_classify(&r->api, &r->resp);
+	if (r->kind < 0)
+		return send_problem(r);
+
+	if (vault_is_sealed(s->v) && api_needs_session(&r->api) &&
+	    !(r->api.nseg == 1 && !strcmp(r->api.seg[0], "seal"))) {
+		kinko_err_set(&e, KINKO_ESEALED,
+			      "the vault is sealed; only status and unseal answer until an "
+			      "operator unseals it");
+		return fail(r, KINKO_ESEALED, &e);
+	}
+	if (api_needs_session(&r->api)) {
+		const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_AUTHORIZATION);
+		if (!auth || strncmp(auth, "Bearer ", 7)) {
+			kinko_err_set(&e, KINKO_EAUTH,
+				      "log in first and send the token as Authorization: Bearer");
+			return fail(r, KINKO_EAUTH, &e);
+		}
+		r->api.token = auth + 7;
+		rc = vault_session_check(s->v, r->api.token, r->api.cert_fp, r->api.addr,
+					 &r->api.actor, &e);
+		if (rc)
+			return fail(r, rc, &e);
+		r->api.authed = true;
+	}
+
+	cl = content_length(r, &cl_present, &cl_bad);
+	if (cl_bad) {
+		kinko_err_set(&e, KINKO_EINVAL, "Content-Length is not a number");
+		return fail(r, KINKO_EINVAL, &e);
+	}
+	if (r->kind == API_DOWNLOAD)
+		return serve_download(r);
+	if (r->kind == API_JSON) {
+		r->max_body = cfg->max_json_bytes;
+		if (cl_present && cl > r->max_body) {
+			kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
+				      r->max_body);
+			return fail(r, KINKO_ELIMIT, &e);
+		}
+		kbuf_init(&r->body, (size_t)r->max_body);
+		r->state = REQ_BODY;
+		return MHD_YES;
+	}
+	/* API_UPLOAD */
+	if (cl_present && cl > cfg->max_body_bytes) {
+		kinko_err_set(&e, KINKO_ELIMIT, "the upload exceeds max_body_bytes (%" PRIu64 ")",
+			      cfg->max_body_bytes);
+		return fail(r, KINKO_ELIMIT, &e);
+	}
+	if (!req_has_arg(r, "name")) {
+		kinko_err_set(&e, KINKO_EINVAL, "give the file name as ?name=<percent-encoded UTF-8>");
+		return fail(r, KINKO_EINVAL, &e);
+	}
+	{
+		const char *name = req_arg(r, "name");
+		if (!name) {
+			kinko_err_set(&e, KINKO_EINVAL,
+				      "the name is not valid percent-encoding or holds NUL");
+			return fail(r, KINKO_EINVAL, &e);
+		}
+		if (atomic_fetch_add(&s->uploads, 1) >= cfg->max_uploads) {
+			atomic_fetch_sub(&s->uploads, 1);
+			kinko_err_set(&e, KINKO_EUNAVAIL,
+				      "too many uploads at once (max_uploads = %" PRIu64 "); retry later",
+				      cfg->max_uploads);
+			return fail(r, KINKO_EUNAVAIL, &e);
+		}
+		r->upload_counted = true;
+		rc = vault_upload_begin(s->v, &r->api.actor, r->api.seg[1], name, &r->up, &e);
+		if (rc)
+			return fail(r, rc, &e);
+	}
+	r->state = REQ_BODY;
+	return MHD_YES;
+}
+
+/* ---------------------------------------------------------------- MHD callbacks */
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct req *r = calloc(1, sizeof *r);
+	uint8_t id[16];
+
+	if (!r)
+		return NULL;
+	r->srv = cls;
+	r->conn = conn;
+	if (strlen(uri) > URI_MAX)
+		r->uri_too_long = true;
+	else
+		snprintf(r->raw_uri, sizeof r->raw_uri, "%s", uri);
+	kinko_random(id, sizeof id);
+	format_hex(id, sizeof id, r->request_id);
+	kbuf_init(&r->body, 0);
+	return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+	struct server *s = cls;
+	struct arg_buf args;
+	struct kinko_err e;
+	int rc;
+
+	(void)url;
+	(void)version;
+	if (!r)
+		return MHD_NO;
+	args.used = 0;
+	tls_args = &args;
+	r->conn = conn;
+	if (r->state == REQ_NEW) {
+		enum MHD_Result ret = begin_request(r, method);
+		tls_args = NULL;
+		return ret;
+	}
+	if (r->state == REQ_DONE) {
+		/* An answer is already queued; drop whatever body still arrives. */
+		*upload_data_size = 0;
+		tls_args = NULL;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		r->bytes += n;
+		if (r->kind == API_UPLOAD) {
+			rc = vault_upload_write(r->up, (const uint8_t *)upload_data, n, &e);
+			if (rc) {
+				vault_upload_abort(r->up);
+				r->up = NULL;
+				tls_args = NULL;
+				return fail(r, rc, &e);
+			}
+		} else if (kbuf_append(&r->body, upload_data, n)) {
+			kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
+				      r->max_body);
+			tls_args = NULL;
+			return fail(r, KINKO_ELIMIT, &e);
+		}
+		tls_args = NULL;
+		return MHD_YES;
+	}
+	/* The whole body is in. */
+	if (r->kind == API_UPLOAD) {
+		struct vault_object_info info;
+		struct vault_upload *up = r->up;
+		enum MHD_Result ret;
+		r->up = NULL;
+		rc = vault_upload_finish(up, &info, &e);
+		tls_args = NULL;
+		if (rc)
+			return fail(r, rc, &e);
+		json_t *doc = api_object_json(&info);
+		ret = send_json(r, 201, doc);
+		json_decref(doc);
+		return ret;
+	}
+	if (r->body.len) {
+		json_error_t je;
+		r->api.body = json_loadb((const char *)r->body.data, r->body.len,
+					 JSON_REJECT_DUPLICATES, &je);
+		if (!r->api.body) {
+			kinko_err_set(&e, KINKO_EINVAL, "the body is not valid JSON: %.200s (line %d)",
+				      je.text, je.line);
+			tls_args = NULL;
+			return fail(r, KINKO_EINVAL, &e);
+		}
+	}
+	api_handle(s->v, &r->api, &r->resp);
+	tls_args = NULL;
+	if (r->resp.status >= 400)
+		return send_problem(r);
+	return send_json(r, r->resp.status, r->resp.json);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	struct server *s = cls;
+
+	(void)conn;
+	if (!r)
+		return;
+	if (r->up) {
+		/* The client went away mid-upload: nothing becomes visible. */
+		vault_upload_abort(r->up);
+		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			fprintf(stderr, "kinko: req=%s upload aborted by the client\n", r->request_id);
+	}
+	if (r->upload_counted)
+		atomic_fetch_sub(&s->uploads, 1);
+	json_decref(r->api.body);
+	json_decref(r->resp.json);
+	kbuf_free(&r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct server *s = cls;
+	const struct kinko_config *cfg = vault_config(s->v);
+
+	(void)len;
+	if (cidr_list_match(&cfg->allow, addr))
+		return MHD_YES;
+	atomic_fetch_add(&s->refused, 1);
+	{
+		/* At most one line per second, however hard someone knocks. */
+		long now = (long)time(NULL);
+		long last = atomic_load(&s->refused_logged_at);
+		if (now != last && atomic_compare_exchange_strong(&s->refused_logged_at, &last, now)) {
+			char a[64];
+			cidr_addr_text(addr, a, sizeof a);
+			fprintf(stderr, "kinko: refused connection from %s (outside allow; %lu refused "
+					"so far)\n",
+				a, (unsigned long)atomic_load(&s->refused));
+		}
+	}
+	return MHD_NO;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("kinko: httpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+int server_start(struct vault *v, struct server **out, struct kinko_err *e)
+{
+	const struct kinko_config *cfg = vault_config(v);
+	struct server *s;
+	struct sockaddr_storage ss;
+	char host[64], tlsdir[4096];
+	uint16_t port;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	int rc;
+
+	memset(&ss, 0, sizeof ss);
+	rc = config_listen_addr(cfg, host, sizeof host, &port, e);
+	if (rc)
+		return rc;
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		return kinko_err_set(e, KINKO_EINVAL, "listen = %s: the host must be an IP address",
+				     cfg->listen);
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	s->v = v;
+	snprintf(tlsdir, sizeof tlsdir, "%s/tls", vault_dir(v));
+	rc = tls_server_creds_load(tlsdir, &s->creds, e);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	s->d = MHD_start_daemon(
+		flags, port, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_HTTPS_MEM_KEY, s->creds.key_pem, MHD_OPTION_HTTPS_MEM_CERT,
+		s->creds.cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, s->creds.trust_pem,
+		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities(), MHD_OPTION_URI_LOG_CALLBACK, uri_log,
+		s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(cfg->max_header_bytes + 256 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)120, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_END);
+	if (!s->d) {
+		tls_server_creds_free(&s->creds);
+		free(s);
+		return kinko_err_set(e, KINKO_EIO,
+				     "cannot start the HTTPS server on %s (is the port in use?)",
+				     cfg->listen);
+	}
+	*out = s;
+	return 0;
+}
+
+void server_stop(struct server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	tls_server_creds_free(&s->creds);
+	free(s);
+}

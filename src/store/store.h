@@ -1,0 +1,191 @@
+/*
+ * store — the only place with SQL. Metadata, wrapped keys, sealed names and (later)
+ * the audit log live here; content lives in blob files (see vault/blob.h).
+ *
+ * The domain sees a table of operations (struct store_ops) so another engine
+ * (PostgreSQL) can stand behind the same seam and tests can inject faults. Every
+ * change happens inside store_begin()/store_commit(); a store handle serialises
+ * transactions with a mutex, so one handle may be shared by the server's threads.
+ * Rows come back in caller-provided structs; text fields are fixed-size arrays or
+ * kbufs the caller frees with the row's _clear function.
+ */
+#ifndef KINKO_STORE_STORE_H
+#define KINKO_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#define STORE_ID_LEN 37 /* UUID text + NUL */
+
+enum store_role {
+	ROLE_NONE = 0,
+	ROLE_MANAGER = 1,
+	ROLE_HANDLER = 2,
+	ROLE_AUDITOR = 3,
+	ROLE_OPERATOR = 4,
+};
+
+struct store_user {
+	char id[STORE_ID_LEN];
+	char name[65];
+	enum store_role role;
+	char pw_hash[128];
+	struct kbuf totp_sealed; /* empty when not enrolled */
+	uint64_t totp_last_step;
+	char allowed_cidrs[512]; /* comma-separated; empty = the server allowlist only */
+	int64_t failed_logins;
+	int64_t locked_until;
+	bool disabled;
+	int64_t created_at;
+};
+void store_user_clear(struct store_user *u);
+
+struct store_session {
+	uint8_t token_hash[32];
+	char user_id[STORE_ID_LEN];
+	char cert_fp[65];
+	int64_t created_at;
+	int64_t last_seen;
+};
+
+struct store_contract {
+	char id[STORE_ID_LEN];
+	char name[256];
+	char created_by[STORE_ID_LEN];
+	int64_t created_at;
+};
+
+struct store_folder {
+	char id[STORE_ID_LEN];
+	char contract_id[STORE_ID_LEN];
+	struct kbuf name_sealed;
+	struct kbuf key_wrapped;
+	int64_t created_at;
+};
+void store_folder_clear(struct store_folder *f);
+
+struct store_object {
+	int64_t seq;
+	char id[STORE_ID_LEN];
+	char folder_id[STORE_ID_LEN];
+	uint8_t name_mac[32];
+	struct kbuf name_sealed;
+	struct kbuf key_wrapped;
+	int alg;
+	uint64_t size;
+	uint8_t sha256[32];
+	char created_by[STORE_ID_LEN];
+	int64_t created_at;
+};
+void store_object_clear(struct store_object *o);
+
+struct store_member {
+	char user_id[STORE_ID_LEN];
+	char user_name[65];
+	enum store_role role;
+};
+
+/* Row callbacks for lists: return 0 to continue, non-zero to stop with that code. */
+typedef int (*store_user_cb)(void *ctx, const struct store_user *u);
+typedef int (*store_contract_cb)(void *ctx, const struct store_contract *c);
+typedef int (*store_folder_cb)(void *ctx, const struct store_folder *f);
+typedef int (*store_object_cb)(void *ctx, const struct store_object *o);
+typedef int (*store_member_cb)(void *ctx, const struct store_member *m);
+typedef int (*store_acl_cb)(void *ctx, const char *user_id, unsigned perms);
+
+struct store;
+
+struct store_ops {
+	void (*close)(struct store *s);
+	int (*begin)(struct store *s, struct kinko_err *e);
+	int (*commit)(struct store *s, struct kinko_err *e);
+	void (*rollback)(struct store *s);
+
+	int (*meta_get)(struct store *s, const char *key, struct kbuf *out, struct kinko_err *e);
+	int (*meta_put)(struct store *s, const char *key, const void *v, size_t n,
+			struct kinko_err *e);
+
+	int (*user_insert)(struct store *s, const struct store_user *u, struct kinko_err *e);
+	int (*user_update)(struct store *s, const struct store_user *u, struct kinko_err *e);
+	int (*user_get)(struct store *s, const char *id, const char *name, struct store_user *out,
+			struct kinko_err *e);
+	int (*user_list)(struct store *s, const char *after_name, unsigned limit,
+			 store_user_cb cb, void *ctx, struct kinko_err *e);
+	int (*user_count)(struct store *s, int64_t *n, struct kinko_err *e);
+
+	int (*session_insert)(struct store *s, const struct store_session *ss,
+			      struct kinko_err *e);
+	int (*session_get)(struct store *s, const uint8_t token_hash[32],
+			   struct store_session *out, struct kinko_err *e);
+	int (*session_touch)(struct store *s, const uint8_t token_hash[32], int64_t now,
+			     struct kinko_err *e);
+	int (*session_delete)(struct store *s, const uint8_t token_hash[32],
+			      struct kinko_err *e);
+	int (*session_delete_user)(struct store *s, const char *user_id, struct kinko_err *e);
+
+	int (*contract_insert)(struct store *s, const struct store_contract *c,
+			       struct kinko_err *e);
+	int (*contract_get)(struct store *s, const char *id, struct store_contract *out,
+			    struct kinko_err *e);
+	/* Contracts the user is a member of (all contracts when user_id is NULL). */
+	int (*contract_list)(struct store *s, const char *user_id, const char *after_id,
+			     unsigned limit, store_contract_cb cb, void *ctx, struct kinko_err *e);
+
+	int (*member_put)(struct store *s, const char *contract_id, const char *user_id,
+			  enum store_role role, struct kinko_err *e);
+	int (*member_delete)(struct store *s, const char *contract_id, const char *user_id,
+			     struct kinko_err *e);
+	/* ROLE_NONE when not a member. */
+	int (*member_role)(struct store *s, const char *contract_id, const char *user_id,
+			   enum store_role *out, struct kinko_err *e);
+	int (*member_list)(struct store *s, const char *contract_id, store_member_cb cb,
+			   void *ctx, struct kinko_err *e);
+
+	int (*folder_insert)(struct store *s, const struct store_folder *f, struct kinko_err *e);
+	int (*folder_get)(struct store *s, const char *id, struct store_folder *out,
+			  struct kinko_err *e);
+	int (*folder_list)(struct store *s, const char *contract_id, const char *after_id,
+			   unsigned limit, store_folder_cb cb, void *ctx, struct kinko_err *e);
+
+	int (*acl_put)(struct store *s, const char *folder_id, const char *user_id,
+		       unsigned perms, struct kinko_err *e); /* perms 0 removes the entry */
+	int (*acl_get)(struct store *s, const char *folder_id, const char *user_id,
+		       unsigned *perms, struct kinko_err *e); /* 0 when no entry */
+	int (*acl_list)(struct store *s, const char *folder_id, store_acl_cb cb, void *ctx,
+			struct kinko_err *e);
+
+	int (*object_insert)(struct store *s, struct store_object *o, struct kinko_err *e);
+	int (*object_get)(struct store *s, const char *id, struct store_object *out,
+			  struct kinko_err *e);
+	int (*object_find)(struct store *s, const char *folder_id, const uint8_t name_mac[32],
+			   struct store_object *out, struct kinko_err *e);
+	int (*object_delete)(struct store *s, const char *id, struct kinko_err *e);
+	int (*object_list)(struct store *s, const char *folder_id, int64_t after_seq,
+			   unsigned limit, store_object_cb cb, void *ctx, struct kinko_err *e);
+	/* Every blob name referenced by an object row (for garbage collection). */
+	int (*blob_refs)(struct store *s, int (*cb)(void *ctx, const char *blob), void *ctx,
+			 struct kinko_err *e);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens (creating when `create`) the SQLite store at path and migrates its schema. */
+int store_sqlite_open(const char *path, bool create, struct store **out,
+		      struct kinko_err *e) KINKO_WUR;
+/* Closes through the ops table; NULL is a no-op. */
+void store_close(struct store *s);
+
+const char *store_role_name(enum store_role r);
+enum store_role store_role_parse(const char *s);
+
+/* A fresh random UUID (version 4) as text. */
+void store_new_id(char out[STORE_ID_LEN]);
+bool store_id_valid(const char *s);
+
+#endif

@@ -1,0 +1,1082 @@
+/*
+ * SQLite implementation of the store: WAL, synchronous=FULL, secure_delete,
+ * foreign keys, numbered migrations (PRAGMA user_version). One connection per
+ * store handle; a mutex taken by begin() and released by commit()/rollback()
+ * serialises transactions between the server's threads.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "crypto/crypto.h"
+#include "store/migrations.h"
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	bool in_tx;
+};
+
+#define DB(s) (((struct sqlite_store *)(s))->db)
+
+static int db_err(struct store *s, struct kinko_err *e, const char *what)
+{
+	int code = sqlite3_extended_errcode(DB(s));
+	int k = KINKO_EIO;
+
+	if ((code & 0xff) == SQLITE_CONSTRAINT)
+		k = (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+			    ? KINKO_EEXIST
+			    : KINKO_EINVAL;
+	else if ((code & 0xff) == SQLITE_FULL)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: %s: the disk is full; free space and retry", what);
+	else if ((code & 0xff) == SQLITE_READONLY)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: %s: the store is read-only; check permissions of the data directory",
+				     what);
+	return kinko_err_set(e, k, "store: %s: %s", what, sqlite3_errmsg(DB(s)));
+}
+
+static int prep(struct store *s, const char *sql, sqlite3_stmt **st, struct kinko_err *e)
+{
+	if (sqlite3_prepare_v2(DB(s), sql, -1, st, NULL) != SQLITE_OK)
+		return db_err(s, e, "prepare");
+	return 0;
+}
+
+/* Runs a statement that returns no rows; finalizes it. */
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what, struct kinko_err *e)
+{
+	int rc = sqlite3_step(st);
+	int ret = 0;
+
+	if (rc != SQLITE_DONE)
+		ret = db_err(s, e, what);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	sqlite3_bind_blob64(st, i, p ? p : "", n, SQLITE_TRANSIENT);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static int col_kbuf(sqlite3_stmt *st, int i, struct kbuf *out)
+{
+	const void *p = sqlite3_column_blob(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	kbuf_init(out, 1u << 20);
+	return n > 0 ? kbuf_append(out, p, (size_t)n) : 0;
+}
+
+static void col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(st, i);
+	if (p && (size_t)sqlite3_column_bytes(st, i) == n)
+		memcpy(out, p, n);
+	else
+		memset(out, 0, n);
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static int sq_begin(struct store *s, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	pthread_mutex_lock(&q->lock);
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = db_err(s, e, "begin transaction");
+		pthread_mutex_unlock(&q->lock);
+		return rc;
+	}
+	q->in_tx = true;
+	return 0;
+}
+
+static int sq_commit(struct store *s, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	int rc = 0;
+
+	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(s, e, "commit");
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	q->in_tx = false;
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static void sq_rollback(struct store *s)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	if (!q->in_tx)
+		return;
+	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	q->in_tx = false;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---------------------------------------------------------------- meta */
+
+static int sq_meta_get(struct store *s, const char *key, struct kbuf *out, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT value FROM meta WHERE key = ?", &st, e);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct kbuf b;
+		rc = col_kbuf(st, 0, &b);
+		if (rc == 0) {
+			kbuf_free(out);
+			*out = b;
+		} else {
+			kbuf_free(&b);
+			rc = kinko_err_set(e, KINKO_ENOMEM, "store: meta value too large");
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "store: no meta value '%s'", key);
+	} else {
+		rc = db_err(s, e, "meta get");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_meta_put(struct store *s, const char *key, const void *v, size_t n,
+		       struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO meta(key, value) VALUES(?, ?) "
+			 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, key);
+	bind_blob(st, 2, v, n);
+	return step_done(s, st, "meta put", e);
+}
+
+/* ---------------------------------------------------------------- users */
+
+void store_user_clear(struct store_user *u)
+{
+	if (!u)
+		return;
+	kbuf_free(&u->totp_sealed);
+	kinko_wipe(u->pw_hash, sizeof u->pw_hash);
+}
+
+#define USER_COLS                                                                        \
+	"id, name, role, pw_hash, totp_sealed, totp_last_step, allowed_cidrs, failed_logins, " \
+	"locked_until, disabled, created_at"
+
+static int user_row(sqlite3_stmt *st, struct store_user *u)
+{
+	memset(u, 0, sizeof *u);
+	col_text(st, 0, u->id, sizeof u->id);
+	col_text(st, 1, u->name, sizeof u->name);
+	u->role = (enum store_role)sqlite3_column_int(st, 2);
+	col_text(st, 3, u->pw_hash, sizeof u->pw_hash);
+	if (col_kbuf(st, 4, &u->totp_sealed))
+		return KINKO_ENOMEM;
+	u->totp_last_step = (uint64_t)sqlite3_column_int64(st, 5);
+	col_text(st, 6, u->allowed_cidrs, sizeof u->allowed_cidrs);
+	u->failed_logins = sqlite3_column_int64(st, 7);
+	u->locked_until = sqlite3_column_int64(st, 8);
+	u->disabled = sqlite3_column_int(st, 9) != 0;
+	u->created_at = sqlite3_column_int64(st, 10);
+	return 0;
+}
+
+static void user_bind(sqlite3_stmt *st, const struct store_user *u)
+{
+	bind_text(st, 1, u->id);
+	bind_text(st, 2, u->name);
+	sqlite3_bind_int(st, 3, (int)u->role);
+	bind_text(st, 4, u->pw_hash);
+	if (u->totp_sealed.len)
+		bind_blob(st, 5, u->totp_sealed.data, u->totp_sealed.len);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)u->totp_last_step);
+	bind_text(st, 7, u->allowed_cidrs);
+	sqlite3_bind_int64(st, 8, u->failed_logins);
+	sqlite3_bind_int64(st, 9, u->locked_until);
+	sqlite3_bind_int(st, 10, u->disabled);
+	sqlite3_bind_int64(st, 11, u->created_at);
+}
+
+static int sq_user_insert(struct store *s, const struct store_user *u, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO users(" USER_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?)", &st, e);
+	if (rc)
+		return rc;
+	user_bind(st, u);
+	rc = step_done(s, st, "insert user", e);
+	if (rc == KINKO_EEXIST)
+		return kinko_err_set(e, KINKO_EEXIST, "a user named '%s' already exists", u->name);
+	return rc;
+}
+
+static int sq_user_update(struct store *s, const struct store_user *u, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "UPDATE users SET id = ?1, name = ?2, role = ?3, pw_hash = ?4, "
+			 "totp_sealed = ?5, totp_last_step = ?6, allowed_cidrs = ?7, "
+			 "failed_logins = ?8, locked_until = ?9, disabled = ?10, created_at = ?11 "
+			 "WHERE id = ?1",
+		      &st, e);
+	if (rc)
+		return rc;
+	user_bind(st, u);
+	rc = step_done(s, st, "update user", e);
+	if (rc == 0 && sqlite3_changes(DB(s)) != 1)
+		return kinko_err_set(e, KINKO_ENOENT, "no such user");
+	return rc;
+}
+
+static int sq_user_get(struct store *s, const char *id, const char *name, struct store_user *out,
+		       struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, id ? "SELECT " USER_COLS " FROM users WHERE id = ?"
+			    : "SELECT " USER_COLS " FROM users WHERE name = ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id ? id : name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct store_user u;
+		rc = user_row(st, &u);
+		if (rc == 0)
+			*out = u;
+		else
+			store_user_clear(&u);
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no such user");
+	} else {
+		rc = db_err(s, e, "get user");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_user_list(struct store *s, const char *after_name, unsigned limit,
+			store_user_cb cb, void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT " USER_COLS " FROM users WHERE name > ? ORDER BY name LIMIT ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, after_name ? after_name : "");
+	sqlite3_bind_int(st, 2, (int)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_user u;
+		int r = user_row(st, &u);
+		if (r == 0)
+			r = cb(ctx, &u);
+		store_user_clear(&u);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list users");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int count_query(struct store *s, const char *sql, int64_t *n, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, sql, &st, e);
+	if (rc)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_err(s, e, "count");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_user_count(struct store *s, int64_t *n, struct kinko_err *e)
+{
+	return count_query(s, "SELECT count(*) FROM users", n, e);
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static int sq_session_insert(struct store *s, const struct store_session *ss,
+			     struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO sessions(token_hash, user_id, cert_fp, created_at, last_seen) "
+			 "VALUES(?,?,?,?,?)",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_blob(st, 1, ss->token_hash, 32);
+	bind_text(st, 2, ss->user_id);
+	bind_text(st, 3, ss->cert_fp);
+	sqlite3_bind_int64(st, 4, ss->created_at);
+	sqlite3_bind_int64(st, 5, ss->last_seen);
+	return step_done(s, st, "insert session", e);
+}
+
+static int sq_session_get(struct store *s, const uint8_t token_hash[32], struct store_session *out,
+			  struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT user_id, cert_fp, created_at, last_seen FROM sessions "
+			 "WHERE token_hash = ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_blob(st, 1, token_hash, 32);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memcpy(out->token_hash, token_hash, 32);
+		col_text(st, 0, out->user_id, sizeof out->user_id);
+		col_text(st, 1, out->cert_fp, sizeof out->cert_fp);
+		out->created_at = sqlite3_column_int64(st, 2);
+		out->last_seen = sqlite3_column_int64(st, 3);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_EAUTH, "the session is unknown or has ended; log in again");
+	} else {
+		rc = db_err(s, e, "get session");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_session_touch(struct store *s, const uint8_t token_hash[32], int64_t now,
+			    struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", &st, e);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	bind_blob(st, 2, token_hash, 32);
+	return step_done(s, st, "touch session", e);
+}
+
+static int sq_session_delete(struct store *s, const uint8_t token_hash[32], struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM sessions WHERE token_hash = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_blob(st, 1, token_hash, 32);
+	return step_done(s, st, "delete session", e);
+}
+
+static int sq_session_delete_user(struct store *s, const char *user_id, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM sessions WHERE user_id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, user_id);
+	return step_done(s, st, "delete sessions", e);
+}
+
+/* ---------------------------------------------------------------- contracts, members */
+
+static int sq_contract_insert(struct store *s, const struct store_contract *c,
+			      struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO contracts(id, name, created_by, created_at) VALUES(?,?,?,?)",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, c->id);
+	bind_text(st, 2, c->name);
+	bind_text(st, 3, c->created_by);
+	sqlite3_bind_int64(st, 4, c->created_at);
+	return step_done(s, st, "insert contract", e);
+}
+
+static void contract_row(sqlite3_stmt *st, struct store_contract *c)
+{
+	col_text(st, 0, c->id, sizeof c->id);
+	col_text(st, 1, c->name, sizeof c->name);
+	col_text(st, 2, c->created_by, sizeof c->created_by);
+	c->created_at = sqlite3_column_int64(st, 3);
+}
+
+static int sq_contract_get(struct store *s, const char *id, struct store_contract *out,
+			   struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT id, name, created_by, created_at FROM contracts WHERE id = ?", &st,
+		      e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		contract_row(st, out);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no such contract");
+	} else {
+		rc = db_err(s, e, "get contract");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_contract_list(struct store *s, const char *user_id, const char *after_id,
+			    unsigned limit, store_contract_cb cb, void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, user_id
+			      ? "SELECT c.id, c.name, c.created_by, c.created_at FROM contracts c "
+				"JOIN members m ON m.contract_id = c.id AND m.user_id = ?1 "
+				"WHERE c.id > ?2 ORDER BY c.id LIMIT ?3"
+			      : "SELECT id, name, created_by, created_at FROM contracts "
+				"WHERE ?1 IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, user_id);
+	bind_text(st, 2, after_id ? after_id : "");
+	sqlite3_bind_int(st, 3, (int)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_contract c;
+		int r;
+		contract_row(st, &c);
+		r = cb(ctx, &c);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list contracts");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_member_put(struct store *s, const char *contract_id, const char *user_id,
+			 enum store_role role, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO members(contract_id, user_id, role) VALUES(?,?,?) "
+			 "ON CONFLICT(contract_id, user_id) DO UPDATE SET role = excluded.role",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, contract_id);
+	bind_text(st, 2, user_id);
+	sqlite3_bind_int(st, 3, (int)role);
+	return step_done(s, st, "put member", e);
+}
+
+static int sq_member_delete(struct store *s, const char *contract_id, const char *user_id,
+			    struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM members WHERE contract_id = ? AND user_id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, contract_id);
+	bind_text(st, 2, user_id);
+	rc = step_done(s, st, "delete member", e);
+	if (rc == 0 && sqlite3_changes(DB(s)) == 0)
+		return kinko_err_set(e, KINKO_ENOENT, "the user is not a member of this contract");
+	return rc;
+}
+
+static int sq_member_role(struct store *s, const char *contract_id, const char *user_id,
+			  enum store_role *out, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT role FROM members WHERE contract_id = ? AND user_id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, contract_id);
+	bind_text(st, 2, user_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (enum store_role)sqlite3_column_int(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		*out = ROLE_NONE;
+		rc = 0;
+	} else {
+		rc = db_err(s, e, "member role");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_member_list(struct store *s, const char *contract_id, store_member_cb cb, void *ctx,
+			  struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT m.user_id, u.name, m.role FROM members m "
+			 "JOIN users u ON u.id = m.user_id WHERE m.contract_id = ? ORDER BY u.name",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, contract_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_member m;
+		int r;
+		col_text(st, 0, m.user_id, sizeof m.user_id);
+		col_text(st, 1, m.user_name, sizeof m.user_name);
+		m.role = (enum store_role)sqlite3_column_int(st, 2);
+		r = cb(ctx, &m);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list members");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- folders, ACL */
+
+void store_folder_clear(struct store_folder *f)
+{
+	if (!f)
+		return;
+	kbuf_free(&f->name_sealed);
+	kbuf_free(&f->key_wrapped);
+}
+
+static int sq_folder_insert(struct store *s, const struct store_folder *f, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO folders(id, contract_id, name_sealed, key_wrapped, created_at) "
+			 "VALUES(?,?,?,?,?)",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, f->id);
+	bind_text(st, 2, f->contract_id);
+	bind_blob(st, 3, f->name_sealed.data, f->name_sealed.len);
+	bind_blob(st, 4, f->key_wrapped.data, f->key_wrapped.len);
+	sqlite3_bind_int64(st, 5, f->created_at);
+	return step_done(s, st, "insert folder", e);
+}
+
+static int folder_row(sqlite3_stmt *st, struct store_folder *f)
+{
+	memset(f, 0, sizeof *f);
+	col_text(st, 0, f->id, sizeof f->id);
+	col_text(st, 1, f->contract_id, sizeof f->contract_id);
+	f->created_at = sqlite3_column_int64(st, 4);
+	if (col_kbuf(st, 2, &f->name_sealed) || col_kbuf(st, 3, &f->key_wrapped)) {
+		store_folder_clear(f);
+		return KINKO_ENOMEM;
+	}
+	return 0;
+}
+
+static int sq_folder_get(struct store *s, const char *id, struct store_folder *out,
+			 struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at "
+			 "FROM folders WHERE id = ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = folder_row(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	else
+		rc = db_err(s, e, "get folder");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_folder_list(struct store *s, const char *contract_id, const char *after_id,
+			  unsigned limit, store_folder_cb cb, void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at FROM folders "
+			 "WHERE contract_id = ? AND id > ? ORDER BY id LIMIT ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, contract_id);
+	bind_text(st, 2, after_id ? after_id : "");
+	sqlite3_bind_int(st, 3, (int)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_folder f;
+		int r = folder_row(st, &f);
+		if (r == 0)
+			r = cb(ctx, &f);
+		store_folder_clear(&f);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list folders");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_acl_put(struct store *s, const char *folder_id, const char *user_id, unsigned perms,
+		      struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, perms ? "INSERT INTO acl(folder_id, user_id, perms) VALUES(?,?,?) "
+				 "ON CONFLICT(folder_id, user_id) DO UPDATE SET perms = excluded.perms"
+			       : "DELETE FROM acl WHERE folder_id = ? AND user_id = ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, folder_id);
+	bind_text(st, 2, user_id);
+	if (perms)
+		sqlite3_bind_int(st, 3, (int)perms);
+	return step_done(s, st, "put acl", e);
+}
+
+static int sq_acl_get(struct store *s, const char *folder_id, const char *user_id, unsigned *perms,
+		      struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT perms FROM acl WHERE folder_id = ? AND user_id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, folder_id);
+	bind_text(st, 2, user_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*perms = (unsigned)sqlite3_column_int(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		*perms = 0;
+		rc = 0;
+	} else {
+		rc = db_err(s, e, "get acl");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_acl_list(struct store *s, const char *folder_id, store_acl_cb cb, void *ctx,
+		       struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT user_id, perms FROM acl WHERE folder_id = ? ORDER BY user_id", &st,
+		      e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, folder_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char uid[STORE_ID_LEN];
+		int r;
+		col_text(st, 0, uid, sizeof uid);
+		r = cb(ctx, uid, (unsigned)sqlite3_column_int(st, 1));
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list acl");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+void store_object_clear(struct store_object *o)
+{
+	if (!o)
+		return;
+	kbuf_free(&o->name_sealed);
+	kbuf_free(&o->key_wrapped);
+}
+
+#define OBJECT_COLS                                                                    \
+	"seq, id, folder_id, name_mac, name_sealed, key_wrapped, alg, size, sha256, " \
+	"created_by, created_at"
+
+static int object_row(sqlite3_stmt *st, struct store_object *o)
+{
+	memset(o, 0, sizeof *o);
+	o->seq = sqlite3_column_int64(st, 0);
+	col_text(st, 1, o->id, sizeof o->id);
+	col_text(st, 2, o->folder_id, sizeof o->folder_id);
+	col_fixed(st, 3, o->name_mac, 32);
+	o->alg = sqlite3_column_int(st, 6);
+	o->size = (uint64_t)sqlite3_column_int64(st, 7);
+	col_fixed(st, 8, o->sha256, 32);
+	col_text(st, 9, o->created_by, sizeof o->created_by);
+	o->created_at = sqlite3_column_int64(st, 10);
+	if (col_kbuf(st, 4, &o->name_sealed) || col_kbuf(st, 5, &o->key_wrapped)) {
+		store_object_clear(o);
+		return KINKO_ENOMEM;
+	}
+	return 0;
+}
+
+static int sq_object_insert(struct store *s, struct store_object *o, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO objects(id, folder_id, name_mac, name_sealed, key_wrapped, "
+			 "alg, size, sha256, created_by, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, o->id);
+	bind_text(st, 2, o->folder_id);
+	bind_blob(st, 3, o->name_mac, 32);
+	bind_blob(st, 4, o->name_sealed.data, o->name_sealed.len);
+	bind_blob(st, 5, o->key_wrapped.data, o->key_wrapped.len);
+	sqlite3_bind_int(st, 6, o->alg);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)o->size);
+	bind_blob(st, 8, o->sha256, 32);
+	bind_text(st, 9, o->created_by);
+	sqlite3_bind_int64(st, 10, o->created_at);
+	rc = step_done(s, st, "insert object", e);
+	if (rc == 0)
+		o->seq = sqlite3_last_insert_rowid(DB(s));
+	else if (rc == KINKO_EEXIST)
+		rc = kinko_err_set(e, KINKO_EEXIST,
+				   "an object with this name already exists in the folder");
+	return rc;
+}
+
+static int object_one(struct store *s, sqlite3_stmt *st, struct store_object *out,
+		      struct kinko_err *e)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		rc = object_row(st, out);
+	else if (rc == SQLITE_DONE)
+		rc = kinko_err_set(e, KINKO_ENOENT, "no such object");
+	else
+		rc = db_err(s, e, "get object");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_object_get(struct store *s, const char *id, struct store_object *out,
+			 struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT " OBJECT_COLS " FROM objects WHERE id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id);
+	return object_one(s, st, out, e);
+}
+
+static int sq_object_find(struct store *s, const char *folder_id, const uint8_t name_mac[32],
+			  struct store_object *out, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT " OBJECT_COLS " FROM objects WHERE folder_id = ? AND name_mac = ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, folder_id);
+	bind_blob(st, 2, name_mac, 32);
+	return object_one(s, st, out, e);
+}
+
+static int sq_object_delete(struct store *s, const char *id, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM objects WHERE id = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, id);
+	rc = step_done(s, st, "delete object", e);
+	if (rc == 0 && sqlite3_changes(DB(s)) == 0)
+		return kinko_err_set(e, KINKO_ENOENT, "no such object");
+	return rc;
+}
+
+static int sq_object_list(struct store *s, const char *folder_id, int64_t after_seq,
+			  unsigned limit, store_object_cb cb, void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT " OBJECT_COLS " FROM objects WHERE folder_id = ? AND seq > ? "
+			 "ORDER BY seq LIMIT ?",
+		      &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, folder_id);
+	sqlite3_bind_int64(st, 2, after_seq);
+	sqlite3_bind_int(st, 3, (int)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_object o;
+		int r = object_row(st, &o);
+		if (r == 0)
+			r = cb(ctx, &o);
+		store_object_clear(&o);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list objects");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_blob_refs(struct store *s, int (*cb)(void *ctx, const char *blob), void *ctx,
+			struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT id FROM objects", &st, e);
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = cb(ctx, (const char *)sqlite3_column_text(st, 0));
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list blobs");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+static void sq_close(struct store *s)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	sqlite3_close(q->db);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+static const struct store_ops sqlite_ops = {
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.meta_get = sq_meta_get,
+	.meta_put = sq_meta_put,
+	.user_insert = sq_user_insert,
+	.user_update = sq_user_update,
+	.user_get = sq_user_get,
+	.user_list = sq_user_list,
+	.user_count = sq_user_count,
+	.session_insert = sq_session_insert,
+	.session_get = sq_session_get,
+	.session_touch = sq_session_touch,
+	.session_delete = sq_session_delete,
+	.session_delete_user = sq_session_delete_user,
+	.contract_insert = sq_contract_insert,
+	.contract_get = sq_contract_get,
+	.contract_list = sq_contract_list,
+	.member_put = sq_member_put,
+	.member_delete = sq_member_delete,
+	.member_role = sq_member_role,
+	.member_list = sq_member_list,
+	.folder_insert = sq_folder_insert,
+	.folder_get = sq_folder_get,
+	.folder_list = sq_folder_list,
+	.acl_put = sq_acl_put,
+	.acl_get = sq_acl_get,
+	.acl_list = sq_acl_list,
+	.object_insert = sq_object_insert,
+	.object_get = sq_object_get,
+	.object_find = sq_object_find,
+	.object_delete = sq_object_delete,
+	.object_list = sq_object_list,
+	.blob_refs = sq_blob_refs,
+};
+
+static int migrate(sqlite3 *db, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return kinko_err_set(e, KINKO_EIO, "store: %s", sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > (int)store_migrations_count)
+		return kinko_err_set(e, KINKO_ECONFLICT,
+				     "store: schema version %d is newer than this kinko (%zu); "
+				     "upgrade kinko",
+				     version, store_migrations_count);
+	for (size_t i = (size_t)version; i < store_migrations_count; i++) {
+		char pragma[64];
+		char *msg = NULL;
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, store_migrations[i], NULL, NULL, &msg) != SQLITE_OK) {
+			int rc = kinko_err_set(e, KINKO_EIO, "store: migration %zu failed: %s",
+					       i + 1, msg ? msg : sqlite3_errmsg(db));
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %zu", i + 1);
+		if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return kinko_err_set(e, KINKO_EIO, "store: migration %zu: %s", i + 1,
+					     sqlite3_errmsg(db));
+		}
+	}
+	return 0;
+}
+
+int store_sqlite_open(const char *path, bool create, struct store **out, struct kinko_err *e)
+{
+	static const char *pragmas =
+		"PRAGMA journal_mode = WAL;"
+		"PRAGMA synchronous = FULL;"
+		"PRAGMA secure_delete = ON;"
+		"PRAGMA foreign_keys = ON;"
+		"PRAGMA trusted_schema = OFF;"
+		"PRAGMA cell_size_check = ON;";
+	struct sqlite_store *q;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
+	int rc;
+
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	q = calloc(1, sizeof *q);
+	if (!q)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
+		rc = kinko_err_set(e, create ? KINKO_EIO : KINKO_ENOENT,
+				   "cannot open the store %s: %s%s", path,
+				   q->db ? sqlite3_errmsg(q->db) : "out of memory",
+				   create ? "" : " (run kinko init first)");
+		sqlite3_close(q->db);
+		free(q);
+		return rc;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, 10000);
+	if (sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = kinko_err_set(e, KINKO_EIO, "store %s: %s", path, sqlite3_errmsg(q->db));
+		sqlite3_close(q->db);
+		free(q);
+		return rc;
+	}
+	rc = migrate(q->db, e);
+	if (rc) {
+		sqlite3_close(q->db);
+		free(q);
+		return rc;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	q->base.ops = &sqlite_ops;
+	*out = &q->base;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+const char *store_role_name(enum store_role r)
+{
+	switch (r) {
+	case ROLE_MANAGER: return "manager";
+	case ROLE_HANDLER: return "handler";
+	case ROLE_AUDITOR: return "auditor";
+	case ROLE_OPERATOR: return "operator";
+	case ROLE_NONE: break;
+	}
+	return "none";
+}
+
+enum store_role store_role_parse(const char *s)
+{
+	if (!s)
+		return ROLE_NONE;
+	if (!strcmp(s, "manager"))
+		return ROLE_MANAGER;
+	if (!strcmp(s, "handler"))
+		return ROLE_HANDLER;
+	if (!strcmp(s, "auditor"))
+		return ROLE_AUDITOR;
+	if (!strcmp(s, "operator"))
+		return ROLE_OPERATOR;
+	return ROLE_NONE;
+}
+
+void store_new_id(char out[STORE_ID_LEN])
+{
+	uint8_t b[16];
+
+	kinko_random(b, sizeof b);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, STORE_ID_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		 b[14], b[15]);
+}
+
+bool store_id_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}

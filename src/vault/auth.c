@@ -1,0 +1,604 @@
+/* Accounts, logins, lockout, TOTP and sessions. */
+#include "vault/vault_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cidr.h"
+#include "core/parse.h"
+#include "crypto/crypto.h"
+#include "crypto/hash.h"
+#include "crypto/secret.h"
+#include "tls/tls.h"
+
+/* Login IDs double as directory names for certificate bundles: keep them plain. */
+int vault_user_name_check(const char *name, struct kinko_err *e)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64)
+		return kinko_err_set(e, KINKO_EINVAL, "a user name must be 1 to 64 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  (i > 0 && (c == '.' || c == '_' || c == '-'));
+		if (!ok)
+			return kinko_err_set(e, KINKO_EINVAL,
+					     "a user name may hold a-z, 0-9 and . _ - (not first)");
+	}
+	return 0;
+}
+
+static int password_check(const char *pw, struct kinko_err *e)
+{
+	size_t n = pw ? strlen(pw) : 0;
+
+	if (n < 12)
+		return kinko_err_set(e, KINKO_EINVAL, "a password must have at least 12 characters");
+	if (n > 1024)
+		return kinko_err_set(e, KINKO_EINVAL, "a password may have at most 1024 characters");
+	return 0;
+}
+
+int vault_user_to_info(const struct store_user *u, int64_t now, struct vault_user_info *out)
+{
+	memset(out, 0, sizeof *out);
+	memcpy(out->id, u->id, sizeof out->id);
+	memcpy(out->name, u->name, sizeof out->name);
+	out->role = u->role;
+	out->disabled = u->disabled;
+	out->totp_enrolled = u->totp_sealed.len > 0;
+	out->locked = u->locked_until > now;
+	memcpy(out->allowed_cidrs, u->allowed_cidrs, sizeof out->allowed_cidrs);
+	out->created_at = u->created_at;
+	return 0;
+}
+
+static bool addr_allowed(const struct store_user *u, const struct sockaddr *addr)
+{
+	struct cidr_list l;
+
+	if (!u->allowed_cidrs[0])
+		return true; /* the server-wide allowlist already applied at accept */
+	if (cidr_list_parse(u->allowed_cidrs, &l, NULL))
+		return false; /* fail closed on a damaged row */
+	return cidr_list_match(&l, addr);
+}
+
+static void token_hash(const char *token, uint8_t out[32])
+{
+	/* The token has 256 bits of entropy; a plain hash suffices against a stolen store. */
+	if (kinko_sha256(token, strlen(token), out))
+		memset(out, 0, 32);
+}
+
+static int totp_check(struct vault *v, struct store_user *u, const char *code, int64_t now,
+		      struct kinko_err *e)
+{
+	struct kbuf secret;
+	int rc;
+
+	kbuf_init(&secret, 64);
+	rc = kinko_key_open(v->totp_key, u->id, u->totp_sealed.data, u->totp_sealed.len, &secret,
+			    e);
+	if (rc)
+		return kinko_err_set(e, KINKO_EINTEGRITY, "the stored TOTP secret does not open");
+	rc = secret_totp_verify(secret.data, secret.len, code, (uint64_t)now, &u->totp_last_step);
+	kbuf_free(&secret);
+	return rc;
+}
+
+/* A hash of a random password, verified against when the user name is unknown so
+ * that a login for a missing account costs as much as one for a real account. */
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char dummy_hash[KINKO_PWHASH_LEN];
+
+static void dummy_init(void)
+{
+	char pw[64];
+
+	vault_gen_password(pw);
+	if (secret_password_hash(pw, dummy_hash, NULL))
+		dummy_hash[0] = '\0';
+	kinko_wipe(pw, sizeof pw);
+}
+
+int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
+		struct vault_actor *actor, bool *alert, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	struct store_session ss;
+	int64_t now = vault_now();
+	char tok[VAULT_TOKEN_LEN + 1];
+	int rc, verdict;
+
+	*alert = false;
+	if (!l->name || !l->password || strlen(l->name) > 64 || strlen(l->password) > 1024)
+		return kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc) {
+		vault_leave(v);
+		return rc;
+	}
+	rc = s->ops->user_get(s, NULL, l->name, &u, e);
+	if (rc == KINKO_ENOENT) {
+		/* Spend the same time as for a real account so names cannot be probed. */
+		pthread_once(&dummy_once, dummy_init);
+		if (secret_password_verify(dummy_hash, l->password) == 0)
+			rc = KINKO_EAUTH; /* cannot match: the dummy password is random */
+		s->ops->rollback(s);
+		vault_leave(v);
+		return kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
+	}
+	if (rc)
+		goto fail;
+	if (u.locked_until > now) {
+		rc = kinko_err_set(e, KINKO_ELOCKED,
+				   "the account is locked after repeated failed logins; try again "
+				   "later or ask a manager to unlock it");
+		goto fail_user;
+	}
+	verdict = 0;
+	if (u.disabled)
+		verdict = KINKO_EAUTH;
+	if (!addr_allowed(&u, l->addr))
+		verdict = KINKO_EAUTH;
+	if (secret_password_verify(u.pw_hash, l->password) != 0)
+		verdict = KINKO_EAUTH;
+	if (verdict == 0 && u.totp_sealed.len) {
+		if (!l->totp || totp_check(v, &u, l->totp, now, NULL) != 0)
+			verdict = KINKO_EAUTH;
+	} else if (verdict == 0 && v->cfg.require_totp) {
+		verdict = KINKO_EAUTH;
+	}
+	if (verdict) {
+		u.failed_logins++;
+		if ((uint64_t)u.failed_logins >= v->cfg.lockout_failures) {
+			u.locked_until = now + (int64_t)v->cfg.lockout_seconds;
+			u.failed_logins = 0;
+			*alert = true;
+		}
+		rc = s->ops->user_update(s, &u, e);
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+		store_user_clear(&u);
+		vault_leave(v);
+		if (rc)
+			return rc;
+		if (*alert)
+			return kinko_err_set(e, KINKO_ELOCKED,
+					     "too many failed logins: the account is now locked");
+		return kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
+	}
+	u.failed_logins = 0;
+	u.locked_until = 0;
+	rc = s->ops->user_update(s, &u, e);
+	if (rc)
+		goto fail_user;
+	secret_token_new(tok);
+	memset(&ss, 0, sizeof ss);
+	token_hash(tok, ss.token_hash);
+	memcpy(ss.user_id, u.id, sizeof ss.user_id);
+	snprintf(ss.cert_fp, sizeof ss.cert_fp, "%s", l->cert_fp ? l->cert_fp : "");
+	ss.created_at = ss.last_seen = now;
+	rc = s->ops->session_insert(s, &ss, e);
+	if (rc)
+		goto fail_user;
+	rc = s->ops->commit(s, e);
+	if (rc == 0) {
+		memset(actor, 0, sizeof *actor);
+		memcpy(actor->user_id, u.id, sizeof actor->user_id);
+		memcpy(actor->user_name, u.name, sizeof actor->user_name);
+		actor->role = u.role;
+		memcpy(actor->cert_fp, ss.cert_fp, sizeof actor->cert_fp);
+		memcpy(token, tok, sizeof tok);
+	}
+	kinko_wipe(tok, sizeof tok);
+	store_user_clear(&u);
+	vault_leave(v);
+	return rc;
+fail_user:
+	store_user_clear(&u);
+fail:
+	s->ops->rollback(s);
+	vault_leave(v);
+	return rc;
+}
+
+static bool token_syntax_ok(const char *t)
+{
+	if (!t || strlen(t) != VAULT_TOKEN_LEN)
+		return false;
+	for (size_t i = 0; i < VAULT_TOKEN_LEN; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
+			const struct sockaddr *addr, struct vault_actor *out,
+			struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_session ss;
+	struct store_user u;
+	uint8_t h[32];
+	int64_t now = vault_now();
+	int rc;
+
+	if (!token_syntax_ok(token))
+		return kinko_err_set(e, KINKO_EAUTH, "no valid session token; log in first");
+	token_hash(token, h);
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->session_get(s, h, &ss, e);
+	if (rc)
+		goto fail;
+	if (now - ss.last_seen > (int64_t)v->cfg.session_idle_seconds ||
+	    now - ss.created_at > (int64_t)v->cfg.session_max_seconds) {
+		(void)s->ops->session_delete(s, h, NULL);
+		(void)s->ops->commit(s, NULL);
+		return kinko_err_set(e, KINKO_EAUTH, "the session has expired; log in again");
+	}
+	if (!cert_fp || !kinko_ct_equal(ss.cert_fp, cert_fp, sizeof ss.cert_fp) ||
+	    strlen(cert_fp) != strlen(ss.cert_fp)) {
+		rc = kinko_err_set(e, KINKO_EAUTH,
+				   "the session belongs to another client certificate; log in again");
+		goto fail;
+	}
+	rc = s->ops->user_get(s, ss.user_id, NULL, &u, e);
+	if (rc)
+		goto fail;
+	if (u.disabled || !addr_allowed(&u, addr)) {
+		store_user_clear(&u);
+		rc = kinko_err_set(e, KINKO_EAUTH,
+				   "the account is disabled or not allowed from this address");
+		goto fail;
+	}
+	rc = s->ops->session_touch(s, h, now, e);
+	if (rc == 0)
+		rc = s->ops->commit(s, e);
+	else
+		s->ops->rollback(s);
+	if (rc == 0) {
+		memset(out, 0, sizeof *out);
+		memcpy(out->user_id, u.id, sizeof out->user_id);
+		memcpy(out->user_name, u.name, sizeof out->user_name);
+		out->role = u.role;
+		memcpy(out->cert_fp, ss.cert_fp, sizeof out->cert_fp);
+	}
+	store_user_clear(&u);
+	return rc;
+fail:
+	s->ops->rollback(s);
+	return rc;
+}
+
+int vault_logout(struct vault *v, const char *token, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	uint8_t h[32];
+	int rc;
+
+	if (!token_syntax_ok(token))
+		return kinko_err_set(e, KINKO_EAUTH, "no valid session token");
+	token_hash(token, h);
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->session_delete(s, h, e);
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s, e);
+}
+
+/* ---------------------------------------------------------------- user admin */
+
+static bool may_admin_users(const struct vault_actor *a)
+{
+	return a->role == ROLE_MANAGER;
+}
+
+int vault_user_create(struct vault *v, const struct vault_actor *a,
+		      const struct vault_user_new *n, struct vault_user_info *out,
+		      char password_out[64], struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	struct cidr_list l;
+	char pw[64];
+	int rc;
+
+	if (!may_admin_users(a))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may create accounts");
+	rc = vault_user_name_check(n->name, e);
+	if (rc)
+		return rc;
+	if (n->role < ROLE_MANAGER || n->role > ROLE_OPERATOR)
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "role must be manager, handler, auditor or operator");
+	if (n->allowed_cidrs && n->allowed_cidrs[0]) {
+		rc = cidr_list_parse(n->allowed_cidrs, &l, e);
+		if (rc)
+			return rc;
+		if (strlen(n->allowed_cidrs) >= sizeof u.allowed_cidrs)
+			return kinko_err_set(e, KINKO_EINVAL, "allowed_cidrs is too long");
+	}
+	if (n->password) {
+		rc = password_check(n->password, e);
+		if (rc)
+			return rc;
+		snprintf(pw, sizeof pw, "%s", n->password);
+		if (strlen(n->password) >= sizeof pw)
+			return kinko_err_set(e, KINKO_EINVAL, "passwords longer than 63 bytes are not supported here");
+	} else {
+		vault_gen_password(pw);
+	}
+	memset(&u, 0, sizeof u);
+	kbuf_init(&u.totp_sealed, 1024);
+	store_new_id(u.id);
+	snprintf(u.name, sizeof u.name, "%s", n->name);
+	u.role = n->role;
+	snprintf(u.allowed_cidrs, sizeof u.allowed_cidrs, "%s",
+		 n->allowed_cidrs ? n->allowed_cidrs : "");
+	u.created_at = vault_now();
+	rc = secret_password_hash(pw, u.pw_hash, e);
+	if (rc)
+		goto out;
+	rc = s->ops->begin(s, e);
+	if (rc)
+		goto out;
+	rc = s->ops->user_insert(s, &u, e);
+	if (rc == 0)
+		rc = s->ops->commit(s, e);
+	else
+		s->ops->rollback(s);
+	if (rc == 0) {
+		vault_user_to_info(&u, u.created_at, out);
+		if (password_out)
+			memcpy(password_out, pw, sizeof pw);
+	}
+out:
+	kinko_wipe(pw, sizeof pw);
+	store_user_clear(&u);
+	return rc;
+}
+
+int vault_user_update(struct vault *v, const struct vault_actor *a, const char *id,
+		      const struct vault_user_change *c, struct vault_user_info *out,
+		      struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	struct cidr_list l;
+	bool self = !strcmp(a->user_id, id);
+	int rc;
+
+	/* A user may change their own password; everything else is a manager's act. */
+	if (!may_admin_users(a) && !(self && c->password && !c->disabled && !c->allowed_cidrs &&
+				     !c->unlock))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may change accounts");
+	if (c->disabled && *c->disabled && self)
+		return kinko_err_set(e, KINKO_EINVAL, "you cannot disable your own account");
+	if (c->password) {
+		rc = password_check(c->password, e);
+		if (rc)
+			return rc;
+	}
+	if (c->allowed_cidrs && c->allowed_cidrs[0]) {
+		rc = cidr_list_parse(c->allowed_cidrs, &l, e);
+		if (rc)
+			return rc;
+	}
+	if (c->allowed_cidrs && strlen(c->allowed_cidrs) >= sizeof u.allowed_cidrs)
+		return kinko_err_set(e, KINKO_EINVAL, "allowed_cidrs is too long");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->user_get(s, id, NULL, &u, e);
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	if (c->disabled)
+		u.disabled = *c->disabled;
+	if (c->allowed_cidrs)
+		snprintf(u.allowed_cidrs, sizeof u.allowed_cidrs, "%s", c->allowed_cidrs);
+	if (c->unlock) {
+		u.locked_until = 0;
+		u.failed_logins = 0;
+	}
+	if (c->password)
+		rc = secret_password_hash(c->password, u.pw_hash, e);
+	if (rc == 0)
+		rc = s->ops->user_update(s, &u, e);
+	/* Disabling or a new password ends every session of the account. */
+	if (rc == 0 && ((c->disabled && *c->disabled) || c->password))
+		rc = s->ops->session_delete_user(s, u.id, e);
+	if (rc == 0)
+		rc = s->ops->commit(s, e);
+	else
+		s->ops->rollback(s);
+	if (rc == 0)
+		vault_user_to_info(&u, vault_now(), out);
+	store_user_clear(&u);
+	return rc;
+}
+
+int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
+		   struct vault_user_info *out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	int rc;
+
+	if (!may_admin_users(a) && strcmp(a->user_id, id))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may look at other accounts");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->user_get(s, id, NULL, &u, e);
+	s->ops->rollback(s);
+	if (rc)
+		return rc;
+	vault_user_to_info(&u, vault_now(), out);
+	store_user_clear(&u);
+	return 0;
+}
+
+struct user_list_ctx {
+	int (*cb)(void *ctx, const struct vault_user_info *u);
+	void *ctx;
+	int64_t now;
+};
+
+static int user_list_row(void *ctx, const struct store_user *u)
+{
+	struct user_list_ctx *c = ctx;
+	struct vault_user_info info;
+
+	vault_user_to_info(u, c->now, &info);
+	return c->cb(c->ctx, &info);
+}
+
+int vault_user_list(struct vault *v, const struct vault_actor *a, const char *after_name,
+		    unsigned limit, int (*cb)(void *ctx, const struct vault_user_info *u),
+		    void *ctx, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct user_list_ctx c = {cb, ctx, vault_now()};
+	int rc;
+
+	if (!may_admin_users(a) && a->role != ROLE_AUDITOR)
+		return kinko_err_set(e, KINKO_EPERM, "only managers and auditors may list accounts");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->user_list(s, after_name, limit, user_list_row, &c, e);
+	s->ops->rollback(s);
+	return rc;
+}
+
+int vault_user_totp_enroll(struct vault *v, const struct vault_actor *a, const char *id,
+			   struct kbuf *uri, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	uint8_t secret[TOTP_SECRET_LEN];
+	char b32[2 * TOTP_SECRET_LEN + 1];
+	struct kbuf sealed;
+	int rc;
+
+	if (!may_admin_users(a) && strcmp(a->user_id, id))
+		return kinko_err_set(e, KINKO_EPERM, "only the user or a manager may enrol TOTP");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	secret_totp_new(secret);
+	kbuf_init(&sealed, 1024);
+	rc = s->ops->begin(s, e);
+	if (rc)
+		goto out;
+	rc = s->ops->user_get(s, id, NULL, &u, e);
+	if (rc) {
+		s->ops->rollback(s);
+		goto out;
+	}
+	rc = kinko_key_seal(v->totp_key, u.id, secret, sizeof secret, &sealed, e);
+	if (rc == 0) {
+		kbuf_free(&u.totp_sealed);
+		u.totp_sealed = sealed;
+		kbuf_init(&sealed, 0);
+		u.totp_last_step = 0;
+		rc = s->ops->user_update(s, &u, e);
+	}
+	if (rc == 0)
+		rc = s->ops->commit(s, e);
+	else
+		s->ops->rollback(s);
+	if (rc == 0) {
+		secret_base32_encode(secret, sizeof secret, b32);
+		kbuf_reset(uri);
+		rc = kbuf_appendf(uri,
+				  "otpauth://totp/kinko:%s?secret=%s&issuer=kinko&algorithm=SHA1"
+				  "&digits=6&period=30",
+				  u.name, b32);
+		kinko_wipe(b32, sizeof b32);
+	}
+	store_user_clear(&u);
+out:
+	kbuf_free(&sealed);
+	kinko_wipe(secret, sizeof secret);
+	vault_leave(v);
+	return rc;
+}
+
+int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const char *id,
+			  unsigned days, struct kbuf *cert_pem, struct kbuf *key_pem,
+			  struct kbuf *p12, char p12_password[64], char fingerprint[65],
+			  struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	struct tls_bundle b;
+	struct kinko_key *k = NULL;
+	char capw[65], tlsdir[4096], pw[64];
+	int64_t now = vault_now();
+	int rc;
+
+	if (!may_admin_users(a))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may issue certificates");
+	if (days == 0 || days > 825)
+		return kinko_err_set(e, KINKO_EINVAL, "days must be 1 to 825");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc)
+		goto out;
+	rc = s->ops->user_get(s, id, NULL, &u, e);
+	s->ops->rollback(s);
+	if (rc)
+		goto out;
+	rc = keyring_derive(v->kr, "ca-key", &k, e);
+	if (rc) {
+		store_user_clear(&u);
+		goto out;
+	}
+	format_hex(k->k, KINKO_KEY_LEN, capw);
+	kinko_key_free(k);
+	vault_gen_password(pw);
+	memset(&b, 0, sizeof b);
+	if (vault_path(v, tlsdir, sizeof tlsdir, "tls"))
+		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
+	else
+		rc = tls_client_issue(tlsdir, capw, u.name, u.id, now - 300,
+				      now + (int64_t)days * 86400, pw, &b, e);
+	store_user_clear(&u);
+	kinko_wipe(capw, sizeof capw);
+	if (rc == 0) {
+		kbuf_free(cert_pem);
+		kbuf_free(key_pem);
+		kbuf_free(p12);
+		*cert_pem = b.cert_pem;
+		*key_pem = b.key_pem;
+		*p12 = b.p12;
+		memcpy(p12_password, pw, 64);
+		memcpy(fingerprint, b.fingerprint, 65);
+	} else {
+		tls_bundle_free(&b);
+	}
+	kinko_wipe(pw, sizeof pw);
+out:
+	vault_leave(v);
+	return rc;
+}

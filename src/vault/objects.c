@@ -1,0 +1,1003 @@
+/*
+ * Objects: streaming upload and download of encrypted content.
+ *
+ * Both directions run as a two-stage pipeline so the machine's two cores share the
+ * work: on upload the request thread (which also runs TLS) fills plaintext batches
+ * and a worker hashes, seals and writes them; on download a worker reads and opens
+ * batches ahead of the request thread. A ring of NSLOTS batches bounds memory per
+ * transfer to about NSLOTS * 2 * BATCH_BYTES, whatever the object's size.
+ *
+ * Blob file: a 64-byte header ("KINKOOB1", version, algorithm, chunk size, object
+ * ID), then every chunk sealed by objstream (ciphertext || tag), all full-size but
+ * the last. See docs/formats.md.
+ */
+#include "vault/vault_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/parse.h"
+#include "core/stream.h"
+#include "crypto/crypto.h"
+#include "crypto/hash.h"
+#include "crypto/objstream.h"
+
+#define BATCH_CHUNKS 8u
+#define BATCH_BYTES (BATCH_CHUNKS * OBJ_CHUNK_SIZE)
+#define SEALED_CHUNK (OBJ_CHUNK_SIZE + OBJ_TAG_LEN)
+#define NSLOTS 4u
+#define BLOB_HEADER 64u
+#define BLOB_MAGIC "KINKOOB1"
+
+struct slot {
+	uint8_t *plain;  /* BATCH_BYTES */
+	uint8_t *sealed; /* BATCH_CHUNKS * SEALED_CHUNK */
+	size_t len;      /* plaintext bytes */
+	uint64_t first;  /* index of the batch's first chunk */
+	bool last;
+};
+
+/* A ring of slots passed between two threads. `filled` counts slots handed from
+ * the producer to the consumer and not yet given back. */
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot slot[NSLOTS];
+	unsigned put, take, filled;
+	bool stop;
+	int err;
+	struct kinko_err emsg;
+	pthread_t th;
+	bool running;
+};
+
+static int ring_init(struct ring *r)
+{
+	memset(r, 0, sizeof *r);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		r->slot[i].plain = malloc(BATCH_BYTES);
+		r->slot[i].sealed = malloc(BATCH_CHUNKS * SEALED_CHUNK);
+		if (!r->slot[i].plain || !r->slot[i].sealed)
+			return KINKO_ENOMEM;
+	}
+	return 0;
+}
+
+static void ring_free(struct ring *r)
+{
+	for (unsigned i = 0; i < NSLOTS; i++) {
+		if (r->slot[i].plain) {
+			kinko_wipe(r->slot[i].plain, BATCH_BYTES);
+			free(r->slot[i].plain);
+		}
+		free(r->slot[i].sealed);
+	}
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+}
+
+static void ring_fail(struct ring *r, int rc, const struct kinko_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->err) {
+		r->err = rc;
+		if (e)
+			r->emsg = *e;
+		else
+			kinko_err_set(&r->emsg, rc, "%s", kinko_strerror(rc));
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void uuid_bytes(const char *id, uint8_t out[OBJ_ID_LEN])
+{
+	char hex[33];
+	size_t j = 0;
+
+	for (size_t i = 0; id[i] && j < 32; i++)
+		if (id[i] != '-')
+			hex[j++] = id[i];
+	hex[j] = '\0';
+	if (parse_hex(hex, out, OBJ_ID_LEN))
+		memset(out, 0, OBJ_ID_LEN);
+}
+
+static void blob_header(uint8_t h[BLOB_HEADER], int alg, const uint8_t id[OBJ_ID_LEN])
+{
+	memset(h, 0, BLOB_HEADER);
+	memcpy(h, BLOB_MAGIC, 8);
+	h[8] = 1; /* version */
+	h[9] = (uint8_t)alg;
+	h[12] = (uint8_t)(OBJ_CHUNK_SIZE >> 24);
+	h[13] = (uint8_t)(OBJ_CHUNK_SIZE >> 16);
+	h[14] = (uint8_t)(OBJ_CHUNK_SIZE >> 8);
+	h[15] = (uint8_t)OBJ_CHUNK_SIZE;
+	memcpy(h + 16, id, OBJ_ID_LEN);
+}
+
+static uint64_t chunk_count(uint64_t size)
+{
+	return size == 0 ? 1 : (size + OBJ_CHUNK_SIZE - 1) / OBJ_CHUNK_SIZE;
+}
+
+static uint64_t blob_size(uint64_t size)
+{
+	return BLOB_HEADER + size + chunk_count(size) * OBJ_TAG_LEN;
+}
+
+/* The key that makes a name's lookup tag: derived from the folder key, never the
+ * folder key itself. */
+static int name_mac(const struct kinko_key *folder_key, const char *name, uint8_t out[32])
+{
+	uint8_t mk[32];
+	int rc = kinko_hmac_sha256(folder_key->k, KINKO_KEY_LEN, "kinko-name-mac-v1", 17, mk);
+
+	if (rc == 0)
+		rc = kinko_hmac_sha256(mk, sizeof mk, name, strlen(name), out);
+	kinko_wipe(mk, sizeof mk);
+	return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char d[4096];
+	char *slash;
+	int fd, rc;
+
+	snprintf(d, sizeof d, "%s", path);
+	slash = strrchr(d, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- upload */
+
+struct vault_upload {
+	struct vault *v;
+	struct vault_actor actor;
+	struct store_object obj;
+	struct objstream *os;
+	struct kinko_sha256 sha;
+	char tmp_path[4096];
+	int fd;
+	uint64_t total;
+	uint64_t max;
+	struct ring ring;
+	struct slot *cur; /* slot being filled by the request thread */
+	uint64_t next_chunk;
+	char name[VAULT_NAME_MAX + 1];
+};
+
+static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_err *e)
+{
+	size_t nchunks = s->len == 0 ? 1 : (s->len + OBJ_CHUNK_SIZE - 1) / OBJ_CHUNK_SIZE;
+	size_t out = 0;
+
+	kinko_sha256_update(&u->sha, s->plain, s->len);
+	for (size_t i = 0; i < nchunks; i++) {
+		size_t off = i * OBJ_CHUNK_SIZE;
+		size_t n = s->len - off < OBJ_CHUNK_SIZE ? s->len - off : OBJ_CHUNK_SIZE;
+		bool final = s->last && i == nchunks - 1;
+		int rc = objstream_seal_chunk(u->os, s->first + i, final, s->plain + off, n,
+					      s->sealed + out, e);
+		if (rc)
+			return rc;
+		out += n + OBJ_TAG_LEN;
+	}
+	return kinko_write_all(u->fd, s->sealed, out, e);
+}
+
+static void *upload_worker(void *arg)
+{
+	struct vault_upload *u = arg;
+	struct ring *r = &u->ring;
+
+	for (;;) {
+		struct slot *s;
+		struct kinko_err e;
+		bool last;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->filled == 0 && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->filled == 0 || r->err) {
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		s = &r->slot[r->take];
+		pthread_mutex_unlock(&r->mu);
+
+		rc = seal_and_write(u, s, &e);
+		last = s->last;
+		if (rc) {
+			ring_fail(r, rc, &e);
+			return NULL;
+		}
+		pthread_mutex_lock(&r->mu);
+		r->take = (r->take + 1) % NSLOTS;
+		r->filled--;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (last)
+			return NULL;
+	}
+}
+
+/* Hands the current slot to the worker and takes a free one. */
+static int upload_submit(struct vault_upload *u, bool last, struct kinko_err *e)
+{
+	struct ring *r = &u->ring;
+	struct slot *s = u->cur;
+	int rc = 0;
+
+	s->last = last;
+	s->first = u->next_chunk;
+	u->next_chunk += s->len / OBJ_CHUNK_SIZE;
+	pthread_mutex_lock(&r->mu);
+	r->put = (r->put + 1) % NSLOTS;
+	r->filled++;
+	pthread_cond_broadcast(&r->cv);
+	while (!last && r->filled == NSLOTS && !r->err)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->err) {
+		rc = r->err;
+		if (e)
+			*e = r->emsg;
+	} else if (!last) {
+		u->cur = &r->slot[r->put];
+		u->cur->len = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+static void upload_free(struct vault_upload *u)
+{
+	if (u->ring.running) {
+		pthread_mutex_lock(&u->ring.mu);
+		u->ring.stop = true;
+		if (!u->ring.err)
+			u->ring.err = KINKO_EIO; /* makes the worker quit without writing */
+		pthread_cond_broadcast(&u->ring.cv);
+		pthread_mutex_unlock(&u->ring.mu);
+		pthread_join(u->ring.th, NULL);
+	}
+	if (u->fd >= 0) {
+		close(u->fd);
+		unlink(u->tmp_path);
+	}
+	kinko_sha256_abort(&u->sha);
+	objstream_free(u->os);
+	ring_free(&u->ring);
+	store_object_clear(&u->obj);
+	vault_leave(u->v);
+	kinko_wipe(u->name, sizeof u->name);
+	free(u);
+}
+
+int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		       const char *name, struct vault_upload **out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_folder f;
+	struct store_object existing;
+	struct kinko_key *fk = NULL, *ok = NULL;
+	struct vault_upload *u;
+	enum store_role member;
+	unsigned perms = 0;
+	uint8_t hdr[BLOB_HEADER], oid[OBJ_ID_LEN];
+	char ctx[64];
+	int rc;
+
+	rc = vault_name_check(name, name ? strlen(name) : 0, e);
+	if (rc)
+		return rc;
+	if (!store_id_valid(folder_id))
+		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	u = calloc(1, sizeof *u);
+	if (!u) {
+		vault_leave(v);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
+	u->v = v;
+	u->actor = *a;
+	u->fd = -1;
+	u->max = v->cfg.max_body_bytes;
+	snprintf(u->name, sizeof u->name, "%s", name);
+	kbuf_init(&u->obj.name_sealed, 4096);
+	kbuf_init(&u->obj.key_wrapped, 4096);
+	if (ring_init(&u->ring)) {
+		upload_free(u);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory for the upload buffers");
+	}
+	u->cur = &u->ring.slot[0];
+
+	rc = s->ops->begin(s, e);
+	if (rc)
+		goto fail;
+	rc = s->ops->folder_get(s, folder_id, &f, e);
+	if (rc == 0) {
+		rc = vault_folder_access(v, a, &f, &perms, &member, e);
+		if (rc == 0 && member == ROLE_NONE)
+			rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
+		else if (rc == 0 && !(perms & PERM_WRITE))
+			rc = kinko_err_set(e, KINKO_EPERM,
+					   "you may not write to this folder; ask its manager");
+		if (rc == 0)
+			rc = vault_folder_key(v, &f, &fk, e);
+		store_folder_clear(&f);
+	}
+	if (rc == 0 && name_mac(fk, name, u->obj.name_mac))
+		rc = kinko_err_set(e, KINKO_ECRYPTO, "cannot compute the name tag");
+	if (rc == 0) {
+		rc = s->ops->object_find(s, folder_id, u->obj.name_mac, &existing, NULL);
+		if (rc == 0) {
+			store_object_clear(&existing);
+			rc = kinko_err_set(e, KINKO_EEXIST,
+					   "an object with this name already exists in the folder; "
+					   "delete it first or choose another name");
+		} else if (rc == KINKO_ENOENT) {
+			rc = 0;
+		}
+	}
+	s->ops->rollback(s);
+	if (rc)
+		goto fail;
+
+	store_new_id(u->obj.id);
+	snprintf(u->obj.folder_id, sizeof u->obj.folder_id, "%s", folder_id);
+	memcpy(u->obj.created_by, a->user_id, sizeof u->obj.created_by);
+	u->obj.alg = objstream_default_alg();
+	uuid_bytes(u->obj.id, oid);
+	rc = kinko_key_new(&ok);
+	if (rc) {
+		rc = kinko_err_set(e, rc, "cannot allocate a key");
+		goto fail;
+	}
+	snprintf(ctx, sizeof ctx, "object:%s", u->obj.id);
+	rc = kinko_key_wrap(fk, ctx, ok, &u->obj.key_wrapped, e);
+	snprintf(ctx, sizeof ctx, "object-name:%s", u->obj.id);
+	if (rc == 0)
+		rc = kinko_key_seal(fk, ctx, (const uint8_t *)name, strlen(name), &u->obj.name_sealed,
+				    e);
+	if (rc == 0)
+		rc = objstream_new(ok, (enum obj_alg)u->obj.alg, oid, &u->os, e);
+	if (rc == 0 && kinko_sha256_init(&u->sha))
+		rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start SHA-256");
+	if (rc)
+		goto fail;
+	if (vault_blob_path(v, u->obj.id, true, u->tmp_path, sizeof u->tmp_path)) {
+		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
+		goto fail;
+	}
+	u->fd = open(u->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (u->fd < 0) {
+		rc = kinko_err_set(e, KINKO_EIO, "cannot create a blob file: %s", strerror(errno));
+		goto fail;
+	}
+	blob_header(hdr, u->obj.alg, oid);
+	rc = kinko_write_all(u->fd, hdr, sizeof hdr, e);
+	if (rc)
+		goto fail;
+	if (pthread_create(&u->ring.th, NULL, upload_worker, u) != 0) {
+		rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start the upload worker");
+		goto fail;
+	}
+	u->ring.running = true;
+	kinko_key_free(fk);
+	kinko_key_free(ok);
+	*out = u;
+	return 0;
+fail:
+	kinko_key_free(fk);
+	kinko_key_free(ok);
+	upload_free(u);
+	return rc;
+}
+
+int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n, struct kinko_err *e)
+{
+	if (n > u->max - u->total)
+		return kinko_err_set(e, KINKO_ELIMIT,
+				     "the upload is larger than max_body_bytes (%llu bytes)",
+				     (unsigned long long)u->max);
+	u->total += n;
+	while (n > 0) {
+		size_t room;
+		if (u->cur->len == BATCH_BYTES) {
+			/* Only hand a full batch over once more data follows it: the last
+			 * chunk of an object must carry the final flag. */
+			int rc = upload_submit(u, false, e);
+			if (rc)
+				return rc;
+		}
+		room = BATCH_BYTES - u->cur->len;
+		if (room > n)
+			room = n;
+		memcpy(u->cur->plain + u->cur->len, p, room);
+		u->cur->len += room;
+		p += room;
+		n -= room;
+	}
+	return 0;
+}
+
+int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
+			struct kinko_err *e)
+{
+	struct vault *v = u->v;
+	struct store *s = v->store;
+	struct store_folder f;
+	char final_path[4096], dir[4096];
+	enum store_role member;
+	unsigned perms = 0;
+	int rc;
+
+	rc = upload_submit(u, true, e);
+	if (rc == 0) {
+		pthread_join(u->ring.th, NULL);
+		u->ring.running = false;
+		if (u->ring.err) {
+			rc = u->ring.err;
+			if (e)
+				*e = u->ring.emsg;
+		}
+	}
+	if (rc)
+		goto fail;
+	/* The blob is durable before the row that references it commits. */
+	if (fsync(u->fd) != 0) {
+		rc = kinko_err_set(e, KINKO_EIO, "cannot flush the blob: %s", strerror(errno));
+		goto fail;
+	}
+	close(u->fd);
+	u->fd = -1;
+	kinko_sha256_final(&u->sha, u->obj.sha256);
+	u->obj.size = u->total;
+	u->obj.created_at = vault_now();
+	if (vault_blob_path(v, u->obj.id, false, final_path, sizeof final_path) ||
+	    vault_path(v, dir, sizeof dir, "blobs/%.2s", u->obj.id)) {
+		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
+		unlink(u->tmp_path);
+		goto fail;
+	}
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || rename(u->tmp_path, final_path) != 0 ||
+	    fsync_dir_of(final_path) != 0 || fsync_dir_of(u->tmp_path) != 0) {
+		rc = kinko_err_set(e, KINKO_EIO, "cannot move the blob into place: %s",
+				   strerror(errno));
+		unlink(u->tmp_path);
+		unlink(final_path);
+		goto fail;
+	}
+
+	rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		/* Rights may have changed while the content streamed: decide again. */
+		rc = s->ops->folder_get(s, u->obj.folder_id, &f, e);
+		if (rc == 0) {
+			rc = vault_folder_access(v, &u->actor, &f, &perms, &member, e);
+			store_folder_clear(&f);
+		}
+		if (rc == 0 && !(perms & PERM_WRITE))
+			rc = kinko_err_set(e, KINKO_EPERM, "your write access was withdrawn");
+		if (rc == 0)
+			rc = s->ops->object_insert(s, &u->obj, e);
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+	}
+	if (rc) {
+		unlink(final_path);
+		goto fail;
+	}
+	memset(out, 0, sizeof *out);
+	memcpy(out->id, u->obj.id, sizeof out->id);
+	memcpy(out->folder_id, u->obj.folder_id, sizeof out->folder_id);
+	snprintf(out->name, sizeof out->name, "%s", u->name);
+	out->size = u->obj.size;
+	memcpy(out->sha256, u->obj.sha256, 32);
+	out->created_at = u->obj.created_at;
+	out->seq = u->obj.seq;
+	upload_free(u);
+	return 0;
+fail:
+	upload_free(u);
+	return rc;
+}
+
+void vault_upload_abort(struct vault_upload *u)
+{
+	if (u)
+		upload_free(u);
+}
+
+/* ---------------------------------------------------------------- download */
+
+struct vault_download {
+	struct vault *v;
+	struct objstream *os;
+	int fd;
+	uint64_t size;
+	uint64_t nchunks;
+	struct ring ring;
+	uint64_t next_batch_chunk; /* worker: first chunk of the next batch to produce */
+	uint64_t pos;              /* reader: plaintext offset the ring is positioned at */
+	size_t slot_off;           /* reader: bytes consumed from the current slot */
+};
+
+static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err *e)
+{
+	uint64_t first = s->first;
+	uint64_t n = d->nchunks - first < BATCH_CHUNKS ? d->nchunks - first : BATCH_CHUNKS;
+	uint64_t plain_end = (first + n) * OBJ_CHUNK_SIZE;
+	size_t plain_len, sealed_len;
+	ssize_t got;
+
+	if (plain_end > d->size)
+		plain_end = d->size;
+	plain_len = (size_t)(plain_end - first * OBJ_CHUNK_SIZE);
+	sealed_len = plain_len + (size_t)n * OBJ_TAG_LEN;
+	got = pread(d->fd, s->sealed, sealed_len,
+		    (off_t)(BLOB_HEADER + first * SEALED_CHUNK));
+	if (got < 0 || (size_t)got != sealed_len)
+		return kinko_err_set(e, KINKO_EINTEGRITY,
+				     "the object's blob file is short or unreadable");
+	for (uint64_t i = 0, in = 0, out = 0; i < n; i++) {
+		size_t cl = plain_len - out < OBJ_CHUNK_SIZE ? plain_len - out : OBJ_CHUNK_SIZE;
+		int rc = objstream_open_chunk(d->os, first + i, first + i == d->nchunks - 1,
+					      s->sealed + in, cl + OBJ_TAG_LEN, s->plain + out, e);
+		if (rc)
+			return kinko_err_set(e, KINKO_EINTEGRITY,
+					     "chunk %llu of the object failed authentication: the "
+					     "stored data was altered",
+					     (unsigned long long)(first + i));
+		in += cl + OBJ_TAG_LEN;
+		out += cl;
+	}
+	s->len = plain_len;
+	s->last = first + n >= d->nchunks;
+	return 0;
+}
+
+static void *download_worker(void *arg)
+{
+	struct vault_download *d = arg;
+	struct ring *r = &d->ring;
+
+	for (;;) {
+		struct slot *s;
+		struct kinko_err e;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->filled == NSLOTS && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		s = &r->slot[r->put];
+		pthread_mutex_unlock(&r->mu);
+
+		s->first = d->next_batch_chunk;
+		rc = open_batch(d, s, &e);
+		if (rc) {
+			ring_fail(r, rc, &e);
+			return NULL;
+		}
+		d->next_batch_chunk += BATCH_CHUNKS;
+		pthread_mutex_lock(&r->mu);
+		r->put = (r->put + 1) % NSLOTS;
+		r->filled++;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (s->last)
+			return NULL;
+	}
+}
+
+static void download_stop(struct vault_download *d)
+{
+	struct ring *r = &d->ring;
+
+	if (!r->running)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	r->running = false;
+}
+
+static int download_start(struct vault_download *d, uint64_t offset, struct kinko_err *e)
+{
+	struct ring *r = &d->ring;
+	uint64_t chunk = offset / OBJ_CHUNK_SIZE;
+
+	download_stop(d);
+	r->put = r->take = r->filled = 0;
+	r->stop = false;
+	r->err = 0;
+	/* Batches start on a batch boundary relative to the first chunk asked for. */
+	d->next_batch_chunk = chunk;
+	d->pos = offset;
+	d->slot_off = (size_t)(offset - chunk * OBJ_CHUNK_SIZE);
+	if (pthread_create(&r->th, NULL, download_worker, d) != 0)
+		return kinko_err_set(e, KINKO_ENOMEM, "cannot start the download worker");
+	r->running = true;
+	return 0;
+}
+
+int vault_download_open(struct vault *v, const struct vault_actor *a, const char *object_id,
+			struct vault_object_info *info, struct vault_download **out,
+			struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_object o;
+	struct store_folder f;
+	struct kinko_key *fk = NULL, *ok = NULL;
+	struct vault_download *d;
+	struct kbuf name;
+	enum store_role member;
+	unsigned perms = 0;
+	uint8_t hdr[BLOB_HEADER], want[BLOB_HEADER], oid[OBJ_ID_LEN];
+	char path[4096], ctx[64];
+	struct stat st;
+	int rc;
+
+	if (!store_id_valid(object_id))
+		return kinko_err_set(e, KINKO_ENOENT, "no such object");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	d = calloc(1, sizeof *d);
+	if (!d) {
+		vault_leave(v);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
+	d->v = v;
+	d->fd = -1;
+	kbuf_init(&name, VAULT_NAME_MAX + 64);
+	memset(&o, 0, sizeof o);
+	rc = s->ops->begin(s, e);
+	if (rc)
+		goto fail;
+	rc = s->ops->object_get(s, object_id, &o, e);
+	if (rc == 0) {
+		rc = s->ops->folder_get(s, o.folder_id, &f, e);
+		if (rc == 0) {
+			rc = vault_folder_access(v, a, &f, &perms, &member, e);
+			if (rc == 0 && member == ROLE_NONE)
+				rc = kinko_err_set(e, KINKO_ENOENT, "no such object");
+			else if (rc == 0 && !(perms & PERM_READ))
+				rc = kinko_err_set(e, KINKO_EPERM,
+						   "you may not read this folder's files");
+			if (rc == 0)
+				rc = vault_folder_key(v, &f, &fk, e);
+			store_folder_clear(&f);
+		}
+	}
+	s->ops->rollback(s);
+	if (rc)
+		goto fail;
+	snprintf(ctx, sizeof ctx, "object:%s", o.id);
+	rc = kinko_key_unwrap(fk, ctx, o.key_wrapped.data, o.key_wrapped.len, &ok, e);
+	snprintf(ctx, sizeof ctx, "object-name:%s", o.id);
+	if (rc == 0)
+		rc = kinko_key_open(fk, ctx, o.name_sealed.data, o.name_sealed.len, &name, e);
+	uuid_bytes(o.id, oid);
+	if (rc == 0)
+		rc = objstream_new(ok, (enum obj_alg)o.alg, oid, &d->os, e);
+	if (rc)
+		goto fail;
+	if (vault_blob_path(v, o.id, false, path, sizeof path) == 0)
+		d->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	blob_header(want, o.alg, oid);
+	if (d->fd < 0 || fstat(d->fd, &st) != 0 || (uint64_t)st.st_size != blob_size(o.size) ||
+	    pread(d->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+	    memcmp(hdr, want, sizeof hdr)) {
+		rc = kinko_err_set(e, KINKO_EINTEGRITY,
+				   "the object's blob file is missing or damaged; restore it from a backup");
+		goto fail;
+	}
+	if (ring_init(&d->ring)) {
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");
+		goto fail;
+	}
+	d->size = o.size;
+	d->nchunks = chunk_count(o.size);
+	d->pos = UINT64_MAX; /* not started */
+	memset(info, 0, sizeof *info);
+	memcpy(info->id, o.id, sizeof info->id);
+	memcpy(info->folder_id, o.folder_id, sizeof info->folder_id);
+	if (name.len <= VAULT_NAME_MAX)
+		memcpy(info->name, name.data, name.len);
+	info->size = o.size;
+	memcpy(info->sha256, o.sha256, 32);
+	info->created_at = o.created_at;
+	info->seq = o.seq;
+	kinko_key_free(fk);
+	kinko_key_free(ok);
+	kbuf_free(&name);
+	store_object_clear(&o);
+	*out = d;
+	return 0;
+fail:
+	kinko_key_free(fk);
+	kinko_key_free(ok);
+	kbuf_free(&name);
+	store_object_clear(&o);
+	if (d->fd >= 0)
+		close(d->fd);
+	objstream_free(d->os);
+	if (d->ring.slot[0].plain || d->ring.slot[0].sealed)
+		ring_free(&d->ring);
+	free(d);
+	vault_leave(v);
+	return rc;
+}
+
+int vault_download_read(struct vault_download *d, uint64_t offset, uint8_t *buf, size_t cap,
+			size_t *got, struct kinko_err *e)
+{
+	struct ring *r = &d->ring;
+	size_t done = 0;
+	int rc;
+
+	if (offset >= d->size) {
+		*got = 0;
+		return 0;
+	}
+	if (offset != d->pos) {
+		rc = download_start(d, offset, e);
+		if (rc)
+			return rc;
+	}
+	while (done < cap && d->pos < d->size) {
+		struct slot *s;
+		size_t n;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->filled == 0 && !r->err)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->filled == 0 && r->err) {
+			rc = r->err;
+			if (e)
+				*e = r->emsg;
+			pthread_mutex_unlock(&r->mu);
+			d->pos = UINT64_MAX;
+			return rc;
+		}
+		s = &r->slot[r->take];
+		pthread_mutex_unlock(&r->mu);
+
+		n = s->len - d->slot_off;
+		if (n > cap - done)
+			n = cap - done;
+		memcpy(buf + done, s->plain + d->slot_off, n);
+		done += n;
+		d->slot_off += n;
+		d->pos += n;
+		if (d->slot_off == s->len) {
+			d->slot_off = 0;
+			pthread_mutex_lock(&r->mu);
+			r->take = (r->take + 1) % NSLOTS;
+			r->filled--;
+			pthread_cond_broadcast(&r->cv);
+			pthread_mutex_unlock(&r->mu);
+		}
+	}
+	*got = done;
+	return 0;
+}
+
+void vault_download_close(struct vault_download *d)
+{
+	if (!d)
+		return;
+	download_stop(d);
+	close(d->fd);
+	objstream_free(d->os);
+	ring_free(&d->ring);
+	vault_leave(d->v);
+	free(d);
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+static int object_info(struct vault *v, const struct store_object *o, const struct store_folder *f,
+		       bool show_name, struct vault_object_info *out, struct kinko_err *e)
+{
+	struct kinko_key *fk = NULL;
+	struct kbuf name;
+	char ctx[64];
+	int rc = 0;
+
+	memset(out, 0, sizeof *out);
+	memcpy(out->id, o->id, sizeof out->id);
+	memcpy(out->folder_id, o->folder_id, sizeof out->folder_id);
+	out->size = o->size;
+	memcpy(out->sha256, o->sha256, 32);
+	out->created_at = o->created_at;
+	out->seq = o->seq;
+	if (!show_name)
+		return 0;
+	kbuf_init(&name, VAULT_NAME_MAX + 64);
+	rc = vault_folder_key(v, f, &fk, e);
+	snprintf(ctx, sizeof ctx, "object-name:%s", o->id);
+	if (rc == 0)
+		rc = kinko_key_open(fk, ctx, o->name_sealed.data, o->name_sealed.len, &name, e);
+	if (rc == 0 && name.len <= VAULT_NAME_MAX)
+		memcpy(out->name, name.data, name.len);
+	kinko_key_free(fk);
+	kbuf_free(&name);
+	return rc;
+}
+
+/* Loads object and folder for an actor who needs `need` (0: any member) (in a tx). */
+static int object_access(struct vault *v, const struct vault_actor *a, const char *id,
+			 unsigned need, struct store_object *o, struct store_folder *f,
+			 unsigned *perms, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	enum store_role member;
+	int rc;
+
+	if (!store_id_valid(id))
+		return kinko_err_set(e, KINKO_ENOENT, "no such object");
+	rc = s->ops->object_get(s, id, o, e);
+	if (rc)
+		return rc;
+	rc = s->ops->folder_get(s, o->folder_id, f, e);
+	if (rc == 0) {
+		rc = vault_folder_access(v, a, f, perms, &member, e);
+		if (rc == 0 && member == ROLE_NONE)
+			rc = kinko_err_set(e, KINKO_ENOENT, "no such object");
+		else if (rc == 0 && need && (*perms & need) != need)
+			rc = kinko_err_set(e, KINKO_EPERM, "you lack the %s right on this folder",
+					   need == PERM_READ ? "read" : "write");
+		if (rc)
+			store_folder_clear(f);
+	}
+	if (rc)
+		store_object_clear(o);
+	return rc;
+}
+
+int vault_object_stat(struct vault *v, const struct vault_actor *a, const char *object_id,
+		      struct vault_object_info *out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_object o;
+	struct store_folder f;
+	unsigned perms;
+	int rc = vault_enter(v, e);
+
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = object_access(v, a, object_id, PERM_READ, &o, &f, &perms, e);
+		s->ops->rollback(s);
+	}
+	if (rc == 0) {
+		rc = object_info(v, &o, &f, true, out, e);
+		store_object_clear(&o);
+		store_folder_clear(&f);
+	}
+	vault_leave(v);
+	return rc;
+}
+
+int vault_object_delete(struct vault *v, const struct vault_actor *a, const char *object_id,
+			struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_object o;
+	struct store_folder f;
+	char path[4096];
+	unsigned perms;
+	int rc = vault_enter(v, e);
+
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = object_access(v, a, object_id, PERM_WRITE, &o, &f, &perms, e);
+		if (rc == 0) {
+			rc = s->ops->object_delete(s, object_id, e);
+			store_object_clear(&o);
+			store_folder_clear(&f);
+		}
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+	}
+	/* After the commit the row is gone, so the blob is unreachable; remove it now.
+	 * If this fails (crash), start-up garbage collection removes it. */
+	if (rc == 0 && vault_blob_path(v, object_id, false, path, sizeof path) == 0)
+		unlink(path);
+	vault_leave(v);
+	return rc;
+}
+
+struct object_list_ctx {
+	struct vault *v;
+	const struct store_folder *f;
+	bool names;
+	int (*cb)(void *ctx, const struct vault_object_info *o);
+	void *ctx;
+	struct kinko_err *e;
+};
+
+static int object_list_row(void *ctx, const struct store_object *o)
+{
+	struct object_list_ctx *l = ctx;
+	struct vault_object_info info;
+	int rc = object_info(l->v, o, l->f, l->names, &info, l->e);
+
+	return rc ? rc : l->cb(l->ctx, &info);
+}
+
+int vault_object_list(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		      int64_t after_seq, unsigned limit,
+		      int (*cb)(void *ctx, const struct vault_object_info *o), void *ctx,
+		      struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_folder f;
+	enum store_role member;
+	unsigned perms = 0;
+	int rc;
+
+	if (!store_id_valid(folder_id))
+		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = s->ops->folder_get(s, folder_id, &f, e);
+		if (rc == 0) {
+			rc = vault_folder_access(v, a, &f, &perms, &member, e);
+			if (rc == 0 && member == ROLE_NONE)
+				rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
+			/* Auditors see that files exist (IDs, sizes, digests), never names. */
+			if (rc == 0 && !(perms & PERM_READ) && member != ROLE_AUDITOR)
+				rc = kinko_err_set(e, KINKO_EPERM,
+						   "you may not list this folder's files");
+			if (rc == 0) {
+				struct object_list_ctx l = {v, &f, (perms & PERM_READ) != 0, cb,
+							    ctx, e};
+				rc = s->ops->object_list(s, folder_id, after_seq, limit,
+							 object_list_row, &l, e);
+			}
+			store_folder_clear(&f);
+		}
+		s->ops->rollback(s);
+	}
+	vault_leave(v);
+	return rc;
+}

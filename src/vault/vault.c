@@ -1,0 +1,503 @@
+/* The data directory's life cycle: init, open, seal/unseal, garbage collection. */
+#include "vault/vault_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/parse.h"
+#include "core/stream.h"
+#include "crypto/crypto.h"
+#include "crypto/secret.h"
+#include "tls/tls.h"
+
+#define META_MASTER "master_sealed"
+
+int64_t vault_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int vault_path(const struct vault *v, char *out, size_t cap, const char *fmt, ...)
+{
+	char rel[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(rel, sizeof rel, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof rel)
+		return KINKO_EINVAL;
+	n = snprintf(out, cap, "%s/%s", v->dir, rel);
+	return (n < 0 || (size_t)n >= cap) ? KINKO_EINVAL : 0;
+}
+
+int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char *out, size_t cap)
+{
+	if (tmp)
+		return vault_path(v, out, cap, "blobs/tmp/%s.part", object_id);
+	return vault_path(v, out, cap, "blobs/%.2s/%s", object_id, object_id);
+}
+
+const struct kinko_config *vault_config(const struct vault *v)
+{
+	return &v->cfg;
+}
+
+const char *vault_dir(const struct vault *v)
+{
+	return v->dir;
+}
+
+int vault_enter(struct vault *v, struct kinko_err *e)
+{
+	pthread_rwlock_rdlock(&v->seal_lock);
+	if (!v->kr) {
+		pthread_rwlock_unlock(&v->seal_lock);
+		return kinko_err_set(e, KINKO_ESEALED,
+				     "the vault is sealed; an operator must unseal it (kinko unseal)");
+	}
+	return 0;
+}
+
+void vault_leave(struct vault *v)
+{
+	pthread_rwlock_unlock(&v->seal_lock);
+}
+
+bool vault_is_sealed(struct vault *v)
+{
+	bool sealed;
+
+	pthread_rwlock_rdlock(&v->seal_lock);
+	sealed = v->kr == NULL;
+	pthread_rwlock_unlock(&v->seal_lock);
+	return sealed;
+}
+
+static int mkdir_private(const char *path, struct kinko_err *e)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int make_dirs(struct vault *v, struct kinko_err *e)
+{
+	static const char *sub[] = {"blobs", "blobs/tmp", "clients"};
+	char p[4096];
+
+	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+		int rc;
+		if (vault_path(v, p, sizeof p, "%s", sub[i]))
+			return kinko_err_set(e, KINKO_EINVAL, "the data directory path is too long");
+		rc = mkdir_private(p, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The CA key's password is derived from the master key, so issuing certificates
+ * needs an unsealed vault and the CA key on disk is useless without it. */
+static int ca_password(struct keyring *kr, char out[65], struct kinko_err *e)
+{
+	struct kinko_key *k;
+	int rc = keyring_derive(kr, "ca-key", &k, e);
+
+	if (rc)
+		return rc;
+	format_hex(k->k, KINKO_KEY_LEN, out);
+	kinko_key_free(k);
+	return 0;
+}
+
+void vault_gen_password(char out[64])
+{
+	/* No look-alike characters (0/O, 1/l/I); 23 symbols from 56 give ~133 bits. */
+	static const char alphabet[] = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+
+	for (size_t i = 0; i < 23; i++)
+		out[i] = alphabet[kinko_random_uniform(sizeof alphabet - 1)];
+	out[23] = '\0';
+}
+
+static int write_file(const char *path, const void *p, size_t n, mode_t mode,
+		      struct kinko_err *e)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	int rc;
+
+	if (fd < 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", path, strerror(errno));
+	rc = kinko_write_all(fd, p, n, e);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = kinko_err_set(e, KINKO_EIO, "cannot flush %s: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
+{
+	struct vault *v = calloc(1, sizeof *v);
+	size_t n = strlen(dir);
+
+	if (!v)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof v->dir - 64) {
+		free(v);
+		return kinko_err_set(e, KINKO_EINVAL, "the data directory path is empty or too long");
+	}
+	memcpy(v->dir, dir, n);
+	v->dir[n] = '\0';
+	pthread_rwlock_init(&v->seal_lock, NULL);
+	config_defaults(&v->cfg);
+	*out = v;
+	return 0;
+}
+
+int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
+	       struct kinko_err *e)
+{
+	static const char *default_names[] = {"localhost", "127.0.0.1", "::1"};
+	struct vault_init_result r;
+	struct vault *v = NULL;
+	struct kbuf sealed;
+	struct store_user u;
+	struct tls_bundle bundle;
+	char path[4096], capw[65];
+	const char *mname = o->manager_name ? o->manager_name : "admin";
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	memset(&u, 0, sizeof u);
+	memset(&bundle, 0, sizeof bundle);
+	kbuf_init(&sealed, 4096);
+	rc = vault_user_name_check(mname, e);
+	if (rc)
+		return rc;
+	if (mkdir(o->dir, 0700) != 0) {
+		if (errno != EEXIST)
+			return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", o->dir,
+					     strerror(errno));
+		DIR *d = opendir(o->dir);
+		struct dirent *de;
+		bool empty = true;
+		if (!d)
+			return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", o->dir,
+					     strerror(errno));
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = false;
+		closedir(d);
+		if (!empty)
+			return kinko_err_set(e, KINKO_EEXIST,
+					     "%s is not empty; kinko init needs a new or empty directory",
+					     o->dir);
+		if (chmod(o->dir, 0700) != 0)
+			return kinko_err_set(e, KINKO_EIO, "cannot chmod %s: %s", o->dir,
+					     strerror(errno));
+	}
+	rc = vault_alloc(o->dir, &v, e);
+	if (rc)
+		return rc;
+	rc = make_dirs(v, e);
+	if (rc == 0 && vault_path(v, path, sizeof path, "kinko.conf") == 0)
+		rc = config_write_default(path, e);
+	if (rc == 0 && vault_path(v, path, sizeof path, "kinko.db") == 0)
+		rc = store_sqlite_open(path, true, &v->store, e);
+	if (rc == 0)
+		rc = keyring_create(o->secret_kind, o->secret, o->secret_len, &sealed, &v->kr, e);
+	if (rc == 0)
+		rc = ca_password(v->kr, capw, e);
+	if (rc == 0 && vault_path(v, path, sizeof path, "tls") == 0)
+		rc = tls_pki_create(path, o->server_names ? o->server_names : default_names,
+				    o->server_names ? o->nserver_names : 3, capw, e);
+	if (rc)
+		goto out;
+
+	store_new_id(u.id);
+	snprintf(u.name, sizeof u.name, "%s", mname);
+	u.role = ROLE_MANAGER;
+	u.created_at = vault_now();
+	kbuf_init(&u.totp_sealed, 1024);
+	vault_gen_password(r.manager_password);
+	rc = secret_password_hash(r.manager_password, u.pw_hash, e);
+	if (rc)
+		goto out;
+	rc = v->store->ops->begin(v->store, e);
+	if (rc)
+		goto out;
+	rc = v->store->ops->meta_put(v->store, META_MASTER, sealed.data, sealed.len, e);
+	if (rc == 0)
+		rc = v->store->ops->user_insert(v->store, &u, e);
+	if (rc) {
+		v->store->ops->rollback(v->store);
+		goto out;
+	}
+	rc = v->store->ops->commit(v->store, e);
+	if (rc)
+		goto out;
+
+	/* The first manager's client certificate. */
+	vault_gen_password(r.p12_password);
+	{
+		char tlsdir[4096];
+		int64_t now = vault_now();
+		if (vault_path(v, tlsdir, sizeof tlsdir, "tls") ||
+		    vault_path(v, r.client_dir, sizeof r.client_dir, "clients/%s", u.name)) {
+			rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
+			goto out;
+		}
+		rc = tls_client_issue(tlsdir, capw, u.name, u.id, now - 300,
+				      now + 365LL * 86400, r.p12_password, &bundle, e);
+		if (rc)
+			goto out;
+		rc = mkdir_private(r.client_dir, e);
+		if (rc)
+			goto out;
+		static const struct {
+			const char *file;
+			mode_t mode;
+		} files[] = {{"client.pem", 0644}, {"client.key", 0600}, {"client.p12", 0600}};
+		const struct kbuf *bufs[] = {&bundle.cert_pem, &bundle.key_pem, &bundle.p12};
+		for (size_t i = 0; rc == 0 && i < 3; i++) {
+			if (vault_path(v, path, sizeof path, "clients/%s/%s", u.name, files[i].file))
+				rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
+			else
+				rc = write_file(path, bufs[i]->data, bufs[i]->len, files[i].mode, e);
+		}
+	}
+	if (rc)
+		goto out;
+	memcpy(r.manager_id, u.id, sizeof r.manager_id);
+	*out = r;
+out:
+	kinko_wipe(capw, sizeof capw);
+	kinko_wipe(&r, sizeof r);
+	tls_bundle_free(&bundle);
+	store_user_clear(&u);
+	kbuf_free(&sealed);
+	vault_close(v);
+	return rc;
+}
+
+int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
+{
+	struct vault *v;
+	char path[4096];
+	struct stat st;
+	int rc = vault_alloc(dir, &v, e);
+
+	if (rc)
+		return rc;
+	if (stat(v->dir, &st) != 0) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "%s does not exist; create it with kinko init",
+				   v->dir);
+		goto fail;
+	}
+	if (st.st_mode & 0077) {
+		rc = kinko_err_set(e, KINKO_EPERM,
+				   "%s is accessible by other users (mode %o); run chmod 700 on it",
+				   v->dir, (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	if (vault_path(v, path, sizeof path, "kinko.conf") == 0)
+		rc = config_load(path, false, &v->cfg, e);
+	if (rc)
+		goto fail;
+	if (vault_path(v, path, sizeof path, "kinko.db") == 0)
+		rc = store_sqlite_open(path, false, &v->store, e);
+	if (rc == 0)
+		rc = make_dirs(v, e);
+	if (rc)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	vault_close(v);
+	return rc;
+}
+
+void vault_close(struct vault *v)
+{
+	if (!v)
+		return;
+	vault_seal(v);
+	store_close(v->store);
+	pthread_rwlock_destroy(&v->seal_lock);
+	free(v);
+}
+
+int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
+		 size_t len, struct kinko_err *e)
+{
+	struct kbuf sealed;
+	struct keyring *kr = NULL;
+	struct kinko_key *totp = NULL;
+	int rc;
+
+	kbuf_init(&sealed, 0);
+	rc = v->store->ops->begin(v->store, e);
+	if (rc)
+		return rc;
+	rc = v->store->ops->meta_get(v->store, META_MASTER, &sealed, e);
+	v->store->ops->rollback(v->store);
+	if (rc)
+		return rc == KINKO_ENOENT ? kinko_err_set(e, KINKO_EINTEGRITY,
+							  "the store holds no sealed master key; "
+							  "was it initialised with kinko init?")
+					  : rc;
+	rc = keyring_open(kind, secret, len, sealed.data, sealed.len, &kr, e);
+	kbuf_free(&sealed);
+	if (rc == 0)
+		rc = keyring_derive(kr, "totp", &totp, e);
+	if (rc) {
+		keyring_close(kr);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&v->seal_lock);
+	if (v->kr) {
+		pthread_rwlock_unlock(&v->seal_lock);
+		keyring_close(kr);
+		kinko_key_free(totp);
+		return kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
+	}
+	v->kr = kr;
+	v->totp_key = totp;
+	pthread_rwlock_unlock(&v->seal_lock);
+	return 0;
+}
+
+int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
+{
+	uint8_t *buf = kinko_secure_alloc(256);
+	size_t n = 0;
+	int fd, rc;
+
+	if (!buf)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		kinko_secure_free(buf);
+		return kinko_err_set(e, KINKO_EIO, "cannot read the key file %s: %s", path,
+				     strerror(errno));
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + n, 256 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == 256)
+			break;
+	}
+	close(fd);
+	rc = n >= 256 ? kinko_err_set(e, KINKO_EINVAL,
+				      "%s is not a kinko key file (too large)", path)
+		      : vault_unseal(v, KEYRING_KEYFILE, buf, n, e);
+	kinko_secure_free(buf);
+	return rc;
+}
+
+void vault_seal(struct vault *v)
+{
+	pthread_rwlock_wrlock(&v->seal_lock);
+	keyring_close(v->kr);
+	kinko_key_free(v->totp_key);
+	v->kr = NULL;
+	v->totp_key = NULL;
+	pthread_rwlock_unlock(&v->seal_lock);
+}
+
+struct ref_set {
+	char (*ids)[STORE_ID_LEN];
+	size_t n, cap;
+};
+
+static int ref_add(void *ctx, const char *id)
+{
+	struct ref_set *s = ctx;
+
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 256;
+		void *p = realloc(s->ids, ncap * sizeof *s->ids);
+		if (!p)
+			return KINKO_ENOMEM;
+		s->ids = p;
+		s->cap = ncap;
+	}
+	snprintf(s->ids[s->n++], STORE_ID_LEN, "%s", id);
+	return 0;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e)
+{
+	struct ref_set refs = {0};
+	char path[4096];
+	unsigned count = 0;
+	DIR *top;
+	struct dirent *de;
+	int rc;
+
+	/* The store lock is held while scanning, so no upload can commit a blob between
+	 * the listing of references and the removal of files. Uploads in flight live in
+	 * blobs/tmp and are only collected at start-up (before any upload can begin). */
+	rc = v->store->ops->begin(v->store, e);
+	if (rc)
+		return rc;
+	rc = v->store->ops->blob_refs(v->store, ref_add, &refs, e);
+	if (rc) {
+		v->store->ops->rollback(v->store);
+		free(refs.ids);
+		return rc == KINKO_ENOMEM ? kinko_err_set(e, rc, "out of memory") : rc;
+	}
+	qsort(refs.ids, refs.n, sizeof *refs.ids, ref_cmp);
+	if (vault_path(v, path, sizeof path, "blobs") || !(top = opendir(path))) {
+		v->store->ops->rollback(v->store);
+		free(refs.ids);
+		return kinko_err_set(e, KINKO_EIO, "cannot read the blob directory");
+	}
+	while ((de = readdir(top))) {
+		char sub[4096];
+		DIR *d;
+		struct dirent *f;
+		bool tmp = !strcmp(de->d_name, "tmp");
+		if (de->d_name[0] == '.')
+			continue;
+		if (vault_path(v, sub, sizeof sub, "blobs/%s", de->d_name) || !(d = opendir(sub)))
+			continue;
+		while ((f = readdir(d))) {
+			char fp[4096 + 300];
+			if (f->d_name[0] == '.')
+				continue;
+			if (!tmp && bsearch(f->d_name, refs.ids, refs.n, sizeof *refs.ids, ref_cmp))
+				continue;
+			snprintf(fp, sizeof fp, "%s/%s", sub, f->d_name);
+			if (unlink(fp) == 0)
+				count++;
+		}
+		closedir(d);
+	}
+	closedir(top);
+	v->store->ops->rollback(v->store);
+	free(refs.ids);
+	*removed = count;
+	return 0;
+}

@@ -1,0 +1,261 @@
+/*
+ * vault — the rules of kinko: the data directory, sealing, accounts and sessions,
+ * contracts, folders, per-folder ACLs, and encrypted objects.
+ *
+ * Every decision about who may do what is made here, never in the HTTP layer: each
+ * call takes the acting user (struct vault_actor) and refuses what that actor may
+ * not do. Things a caller may not see are reported as KINKO_ENOENT, not EPERM, so
+ * IDs of other contracts cannot be probed. Every change is one store transaction.
+ * Content and names are sealed before they reach the store or the disk.
+ *
+ * A struct vault is shared by the server's threads; its calls are thread-safe.
+ */
+#ifndef KINKO_VAULT_VAULT_H
+#define KINKO_VAULT_VAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "crypto/keyring.h"
+#include "store/store.h"
+
+#define VAULT_NAME_MAX 255 /* bytes of UTF-8 in a file or folder name */
+
+enum vault_perm {
+	PERM_READ = 1,
+	PERM_WRITE = 2,
+	PERM_EXPORT = 4,
+	PERM_ERASE = 8,
+	PERM_ALL = 15,
+};
+
+/* Who is acting, from where. Filled by vault_session_check (or by the CLI for
+ * offline acts as the local operator). */
+struct vault_actor {
+	char user_id[STORE_ID_LEN];
+	char user_name[65];
+	enum store_role role;
+	char cert_fp[65];
+	char addr[64];
+};
+
+struct vault;
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+struct vault_init_opts {
+	const char *dir;
+	enum keyring_secret_kind secret_kind;
+	const uint8_t *secret;
+	size_t secret_len;
+	const char *manager_name;     /* first manager account, default "admin" */
+	const char *const *server_names; /* SAN entries, default localhost + 127.0.0.1 + ::1 */
+	size_t nserver_names;
+};
+
+/* What a person must keep, printed once by `kinko init`. */
+struct vault_init_result {
+	char manager_id[STORE_ID_LEN];
+	char manager_password[64];
+	char p12_password[64];
+	char client_dir[4096]; /* where the manager's certificate bundle was written */
+};
+
+int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
+	       struct kinko_err *e) KINKO_WUR;
+/* Opens DIR (config, store, blob directory); the vault starts sealed. */
+int vault_open(const char *dir, struct vault **out, struct kinko_err *e) KINKO_WUR;
+void vault_close(struct vault *v);
+const struct kinko_config *vault_config(const struct vault *v);
+const char *vault_dir(const struct vault *v);
+
+int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
+		 size_t len, struct kinko_err *e) KINKO_WUR;
+/* Reads a key file (32 raw bytes or 64 hex) and unseals with it. */
+int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e) KINKO_WUR;
+void vault_seal(struct vault *v);
+bool vault_is_sealed(struct vault *v);
+
+/* Deletes blob files no object row references (left by a crash mid-upload). */
+int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e) KINKO_WUR;
+
+/* ---- accounts and sessions ----------------------------------------------- */
+
+#define VAULT_TOKEN_LEN 64
+
+struct vault_login {
+	const char *name;
+	const char *password;
+	const char *totp; /* may be NULL */
+	const struct sockaddr *addr;
+	const char *cert_fp;
+};
+
+/* On success writes a fresh session token (hex, VAULT_TOKEN_LEN chars + NUL).
+ * KINKO_EAUTH for any wrong credential (one message for all), KINKO_ELOCKED while
+ * locked; *alert is set when this failure locked the account. */
+int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
+		struct vault_actor *actor, bool *alert, struct kinko_err *e) KINKO_WUR;
+/* Checks a token: it exists, is within its idle and absolute lifetime, was issued
+ * to the same client certificate, and its user is enabled and allowed from addr. */
+int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
+			const struct sockaddr *addr, struct vault_actor *out,
+			struct kinko_err *e) KINKO_WUR;
+int vault_logout(struct vault *v, const char *token, struct kinko_err *e) KINKO_WUR;
+
+struct vault_user_info {
+	char id[STORE_ID_LEN];
+	char name[65];
+	enum store_role role;
+	bool disabled;
+	bool totp_enrolled;
+	bool locked;
+	char allowed_cidrs[512];
+	int64_t created_at;
+};
+
+struct vault_user_new {
+	const char *name;
+	enum store_role role;
+	const char *password;      /* NULL: generate one (returned in password_out) */
+	const char *allowed_cidrs; /* NULL or "": the server allowlist only */
+};
+
+int vault_user_create(struct vault *v, const struct vault_actor *a,
+		      const struct vault_user_new *n, struct vault_user_info *out,
+		      char password_out[64], struct kinko_err *e) KINKO_WUR;
+
+struct vault_user_change {
+	const bool *disabled;
+	const char *password; /* new password */
+	const char *allowed_cidrs;
+	bool unlock;
+};
+
+int vault_user_update(struct vault *v, const struct vault_actor *a, const char *id,
+		      const struct vault_user_change *c, struct vault_user_info *out,
+		      struct kinko_err *e) KINKO_WUR;
+int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
+		   struct vault_user_info *out, struct kinko_err *e) KINKO_WUR;
+/* Users after `after_name` in name order, at most limit, into cb. */
+int vault_user_list(struct vault *v, const struct vault_actor *a, const char *after_name,
+		    unsigned limit, int (*cb)(void *ctx, const struct vault_user_info *u),
+		    void *ctx, struct kinko_err *e) KINKO_WUR;
+/* Enrols (or replaces) TOTP for a user: self, or a manager. Writes the otpauth URI. */
+int vault_user_totp_enroll(struct vault *v, const struct vault_actor *a, const char *id,
+			   struct kbuf *uri, struct kinko_err *e) KINKO_WUR;
+/* Issues a client certificate bundle for a user (managers only, or the user's own
+ * replacement). p12_password receives a generated password. */
+int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const char *id,
+			  unsigned days, struct kbuf *cert_pem, struct kbuf *key_pem,
+			  struct kbuf *p12, char p12_password[64], char fingerprint[65],
+			  struct kinko_err *e) KINKO_WUR;
+
+/* ---- contracts, folders, ACL --------------------------------------------- */
+
+struct vault_contract_info {
+	char id[STORE_ID_LEN];
+	char name[256];
+	enum store_role my_role;
+	int64_t created_at;
+};
+
+int vault_contract_create(struct vault *v, const struct vault_actor *a, const char *name,
+			  struct vault_contract_info *out, struct kinko_err *e) KINKO_WUR;
+int vault_contract_get(struct vault *v, const struct vault_actor *a, const char *id,
+		       struct vault_contract_info *out, struct kinko_err *e) KINKO_WUR;
+int vault_contract_list(struct vault *v, const struct vault_actor *a, const char *after_id,
+			unsigned limit,
+			int (*cb)(void *ctx, const struct vault_contract_info *c), void *ctx,
+			struct kinko_err *e) KINKO_WUR;
+/* Designates user as manager/handler/auditor of the contract (ROLE_NONE removes). */
+int vault_member_set(struct vault *v, const struct vault_actor *a, const char *contract_id,
+		     const char *user_id, enum store_role role, struct kinko_err *e) KINKO_WUR;
+int vault_member_list(struct vault *v, const struct vault_actor *a, const char *contract_id,
+		      store_member_cb cb, void *ctx, struct kinko_err *e) KINKO_WUR;
+
+struct vault_folder_info {
+	char id[STORE_ID_LEN];
+	char contract_id[STORE_ID_LEN];
+	char name[VAULT_NAME_MAX + 1];
+	unsigned my_perms;
+	int64_t created_at;
+};
+
+int vault_folder_create(struct vault *v, const struct vault_actor *a, const char *contract_id,
+			const char *name, struct vault_folder_info *out,
+			struct kinko_err *e) KINKO_WUR;
+int vault_folder_get(struct vault *v, const struct vault_actor *a, const char *id,
+		     struct vault_folder_info *out, struct kinko_err *e) KINKO_WUR;
+int vault_folder_list(struct vault *v, const struct vault_actor *a, const char *contract_id,
+		      const char *after_id, unsigned limit,
+		      int (*cb)(void *ctx, const struct vault_folder_info *f), void *ctx,
+		      struct kinko_err *e) KINKO_WUR;
+int vault_acl_set(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		  const char *user_id, unsigned perms, struct kinko_err *e) KINKO_WUR;
+int vault_acl_list(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		   store_acl_cb cb, void *ctx, struct kinko_err *e) KINKO_WUR;
+
+/* The ACL decision, as a pure function (unit-tested on its own): may a user whose
+ * account role is `account`, whose role in the folder's contract is `member`
+ * (ROLE_NONE if none) and whose ACL entry on the folder is `acl`, do `wanted`? */
+bool vault_may(enum store_role account, enum store_role member, unsigned acl, unsigned wanted);
+/* The permissions that decision grants in all. */
+unsigned vault_perms(enum store_role account, enum store_role member, unsigned acl);
+
+/* Checks a name a user gives a file or folder: valid UTF-8 in NFC, 1..255 bytes, no
+ * control characters, no '/' or '\\', not "." or "..". */
+int vault_name_check(const char *name, size_t len, struct kinko_err *e) KINKO_WUR;
+
+/* ---- objects -------------------------------------------------------------- */
+
+struct vault_object_info {
+	char id[STORE_ID_LEN];
+	char folder_id[STORE_ID_LEN];
+	char name[VAULT_NAME_MAX + 1]; /* "" when the caller may not see names */
+	uint64_t size;
+	uint8_t sha256[32];
+	int64_t created_at;
+	int64_t seq;
+};
+
+struct vault_upload;
+
+/* Starts an upload of a new object `name` into a folder (needs write). The content
+ * is passed with vault_upload_write; the object becomes visible only when
+ * vault_upload_finish commits. */
+int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		       const char *name, struct vault_upload **out, struct kinko_err *e) KINKO_WUR;
+int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n,
+		       struct kinko_err *e) KINKO_WUR;
+/* Seals the rest, flushes the blob to disk, then commits the object row. Frees u. */
+int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
+			struct kinko_err *e) KINKO_WUR;
+/* Drops everything written so far. Frees u; NULL is a no-op. */
+void vault_upload_abort(struct vault_upload *u);
+
+struct vault_download;
+
+int vault_download_open(struct vault *v, const struct vault_actor *a, const char *object_id,
+			struct vault_object_info *info, struct vault_download **out,
+			struct kinko_err *e) KINKO_WUR;
+/* Reads plaintext at offset (sequential reads are pipelined). *got == 0 at the end. */
+int vault_download_read(struct vault_download *d, uint64_t offset, uint8_t *buf, size_t cap,
+			size_t *got, struct kinko_err *e) KINKO_WUR;
+void vault_download_close(struct vault_download *d);
+
+int vault_object_stat(struct vault *v, const struct vault_actor *a, const char *object_id,
+		      struct vault_object_info *out, struct kinko_err *e) KINKO_WUR;
+int vault_object_delete(struct vault *v, const struct vault_actor *a, const char *object_id,
+			struct kinko_err *e) KINKO_WUR;
+int vault_object_list(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		      int64_t after_seq, unsigned limit,
+		      int (*cb)(void *ctx, const struct vault_object_info *o), void *ctx,
+		      struct kinko_err *e) KINKO_WUR;
+
+#endif

@@ -1,0 +1,48 @@
+/* Internals shared by the vault's source files; not part of its interface. */
+#ifndef KINKO_VAULT_INTERNAL_H
+#define KINKO_VAULT_INTERNAL_H
+
+#include <pthread.h>
+
+#include "vault/vault.h"
+
+struct vault {
+	char dir[3072];
+	struct kinko_config cfg;
+	struct store *store;
+	/* keyring is NULL while sealed. Readers take the lock shared; seal/unseal
+	 * exclusive, so a key is never wiped under a request that uses it. */
+	pthread_rwlock_t seal_lock;
+	struct keyring *kr;
+	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
+};
+
+/* Path helpers (snprintf into out; KINKO_EINVAL when too long). */
+int vault_path(const struct vault *v, char *out, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Takes the seal lock shared and fails with KINKO_ESEALED when sealed. */
+int vault_enter(struct vault *v, struct kinko_err *e) KINKO_WUR;
+void vault_leave(struct vault *v);
+
+/* Unwraps a folder's key (caller holds the seal lock shared). */
+int vault_folder_key(struct vault *v, const struct store_folder *f, struct kinko_key **out,
+		     struct kinko_err *e) KINKO_WUR;
+
+/* The role of actor in a contract, and the effective permissions on a folder; both
+ * inside an open transaction. */
+int vault_folder_access(struct vault *v, const struct vault_actor *a,
+			const struct store_folder *f, unsigned *perms,
+			enum store_role *member, struct kinko_err *e) KINKO_WUR;
+
+/* Blob files: DIR/blobs/<id[0:2]>/<id>; uploads are written to DIR/blobs/tmp first. */
+int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char *out,
+		    size_t cap);
+
+int vault_user_to_info(const struct store_user *u, int64_t now, struct vault_user_info *out);
+int64_t vault_now(void);
+/* A generated password: 23 characters without look-alikes (~133 bits). */
+void vault_gen_password(char out[64]);
+int vault_user_name_check(const char *name, struct kinko_err *e);
+
+#endif
