@@ -368,6 +368,13 @@ static void h_users(struct vault *v, struct api_req *r, struct api_resp *resp)
 	struct kinko_err e;
 	int rc;
 
+	if (method_is(r, "GET") && r->arg(r->ctx, "name")) {
+		struct vault_user_info u;
+		rc = vault_user_find(v, &r->actor, r->arg(r->ctx, "name"), &u, &e);
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200, list_doc(json_pack("[o]", user_json(&u)), 0, NULL));
+	}
 	if (method_is(r, "GET")) {
 		struct list_acc l = {json_array(), ""};
 		const char *after;

@@ -8,6 +8,22 @@
 #include "crypto/crypto.h"
 
 static const struct cli_command commands[] = {
+	{NULL, "init", cmd_init, "create a vault in a new data directory"},
+	{NULL, "serve", cmd_serve, "run the server on a data directory"},
+	{"config", "check", cmd_config_check, "print effective settings and weakening warnings"},
+	{NULL, "status", cmd_status, "ask the server for its status"},
+	{NULL, "unseal", cmd_unseal, "unseal the server with the passphrase"},
+	{NULL, "seal", cmd_seal, "seal the server (wipes the master key from memory)"},
+	{NULL, "login", cmd_login, "log in and keep the session"},
+	{NULL, "logout", cmd_logout, "end the session"},
+	{NULL, "user", cmd_user, "create, list, show, disable, enable, unlock accounts; totp"},
+	{"cert", "issue", cmd_cert_issue, "issue a client certificate bundle for a user"},
+	{NULL, "contract", cmd_contract, "create and list contracts; designate people"},
+	{NULL, "folder", cmd_folder, "create and list folders; grant access"},
+	{NULL, "put", cmd_put, "upload a file into a folder"},
+	{NULL, "get", cmd_get, "download an object"},
+	{NULL, "ls", cmd_ls, "list a folder's objects"},
+	{NULL, "rm", cmd_rm, "delete an object"},
 	{NULL, "version", cmd_version, "print the version"},
 };
 

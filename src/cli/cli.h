@@ -23,5 +23,21 @@ void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 /* Command entry points (one file per group under src/cli/). */
 int cmd_version(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_config_check(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_unseal(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_cert_issue(int argc, char **argv);
+int cmd_contract(int argc, char **argv);
+int cmd_folder(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif

@@ -455,6 +455,30 @@ int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
 	return 0;
 }
 
+int vault_user_find(struct vault *v, const struct vault_actor *a, const char *name,
+		    struct vault_user_info *out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_user u;
+	int rc;
+
+	if (!may_admin_users(a) && a->role != ROLE_AUDITOR && strcmp(a->user_name, name))
+		return kinko_err_set(e, KINKO_EPERM, "only managers and auditors may look up accounts");
+	rc = vault_user_name_check(name, e);
+	if (rc)
+		return kinko_err_set(e, KINKO_ENOENT, "no such user");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->user_get(s, NULL, name, &u, e);
+	s->ops->rollback(s);
+	if (rc)
+		return rc;
+	vault_user_to_info(&u, vault_now(), out);
+	store_user_clear(&u);
+	return 0;
+}
+
 struct user_list_ctx {
 	int (*cb)(void *ctx, const struct vault_user_info *u);
 	void *ctx;

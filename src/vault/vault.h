@@ -142,6 +142,9 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 		      struct kinko_err *e) KINKO_WUR;
 int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
 		   struct vault_user_info *out, struct kinko_err *e) KINKO_WUR;
+/* Looks a user up by login name (managers, auditors, or oneself). */
+int vault_user_find(struct vault *v, const struct vault_actor *a, const char *name,
+		    struct vault_user_info *out, struct kinko_err *e) KINKO_WUR;
 /* Users after `after_name` in name order, at most limit, into cb. */
 int vault_user_list(struct vault *v, const struct vault_actor *a, const char *after_name,
 		    unsigned limit, int (*cb)(void *ctx, const struct vault_user_info *u),

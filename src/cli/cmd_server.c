@@ -1,0 +1,221 @@
+/* kinko init, kinko serve, kinko config check: the commands that work on DIR. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "core/config.h"
+#include "crypto/crypto.h"
+#include "http/server.h"
+#include "vault/vault.h"
+
+/* No core dumps: the process holds keys and plaintext. */
+static void harden_process(void)
+{
+	struct rlimit rl = {0, 0};
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static int read_file_secret(const char *path, uint8_t *buf, size_t cap, size_t *n,
+			    struct kinko_err *e)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return kinko_err_set(e, KINKO_EIO, "cannot read %s", path);
+	*n = fread(buf, 1, cap, f);
+	fclose(f);
+	if (*n == cap)
+		return kinko_err_set(e, KINKO_EINVAL, "%s is too large to be a key or passphrase", path);
+	return 0;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"passphrase-file", required_argument, NULL, 'p'},
+		{"key-file", required_argument, NULL, 'k'},
+		{"manager", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL, *ppfile = NULL, *keyfile = NULL, *manager = "admin";
+	struct vault_init_opts o;
+	struct vault_init_result r;
+	struct kinko_err e;
+	uint8_t *secret;
+	size_t n = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'p': ppfile = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'm': manager = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!dir || optind != argc || (ppfile && keyfile)) {
+		cli_usage_error("usage: kinko init --dir DIR [--passphrase-file F | --key-file F] "
+				"[--manager NAME]");
+		return 2;
+	}
+	harden_process();
+	secret = kinko_secure_alloc(4096);
+	if (!secret)
+		return cli_fail(&(struct kinko_err){KINKO_ENOMEM, "out of secure memory"});
+	if (keyfile || ppfile) {
+		rc = read_file_secret(keyfile ? keyfile : ppfile, secret, 4096, &n, &e);
+		/* A passphrase file's trailing newline is not part of the passphrase. */
+		while (rc == 0 && ppfile && n && (secret[n - 1] == '\n' || secret[n - 1] == '\r'))
+			n--;
+	} else {
+		char *a = (char *)secret, *b = (char *)secret + 2048;
+		rc = cli_read_secret(NULL, "New unseal passphrase: ", a, 2048, &e);
+		if (rc == 0)
+			rc = cli_read_secret(NULL, "Repeat it: ", b, 2048, &e);
+		if (rc == 0 && strcmp(a, b))
+			rc = kinko_err_set(&e, KINKO_EINVAL, "the two passphrases differ");
+		n = strlen(a);
+	}
+	if (rc == 0 && !keyfile && n < 12)
+		rc = kinko_err_set(&e, KINKO_EINVAL, "the passphrase must have at least 12 characters");
+	if (rc) {
+		kinko_secure_free(secret);
+		return cli_fail(&e);
+	}
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.secret_kind = keyfile ? KEYRING_KEYFILE : KEYRING_PASSPHRASE;
+	o.secret = secret;
+	o.secret_len = n;
+	o.manager_name = manager;
+	rc = vault_init(&o, &r, &e);
+	kinko_secure_free(secret);
+	if (rc)
+		return cli_fail(&e);
+	printf("kinko: created the vault in %s\n\n", dir);
+	printf("Keep these now; they are shown only once. / 以下は一度だけ表示されます。保管してください。\n");
+	printf("  manager account / 取扱責任者アカウント: %s\n", manager);
+	printf("  manager password / パスワード:          %s\n", r.manager_password);
+	printf("  client certificate / クライアント証明書: %s/client.pem, client.key, client.p12\n",
+	       r.client_dir);
+	printf("  PKCS#12 password / PKCS#12 パスワード:   %s\n", r.p12_password);
+	printf("  unseal secret / 開封の鍵:               the %s you gave\n\n",
+	       keyfile ? "key file" : "passphrase");
+	printf("Next: kinko serve --dir %s%s\n", dir, keyfile ? " --key-file FILE" : "");
+	kinko_wipe(&r, sizeof r);
+	return 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"key-file", required_argument, NULL, 'k'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL, *keyfile = NULL;
+	struct vault *v;
+	struct server *s;
+	struct kinko_err e;
+	unsigned removed = 0;
+	sigset_t set;
+	int c, sig, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'k': keyfile = optarg; break;
+		default: return 2;
+		}
+	}
+	if (!dir || optind != argc) {
+		cli_usage_error("usage: kinko serve --dir DIR [--key-file F]");
+		return 2;
+	}
+	harden_process();
+	rc = vault_open(dir, &v, &e);
+	if (rc)
+		return cli_fail(&e);
+	rc = vault_collect_garbage(v, &removed, &e);
+	if (rc) {
+		vault_close(v);
+		return cli_fail(&e);
+	}
+	if (removed)
+		fprintf(stderr, "kinko: removed %u unreferenced blob file(s) left by an interrupted "
+				"upload\n", removed);
+	if (!keyfile && vault_config(v)->key_file[0])
+		keyfile = vault_config(v)->key_file;
+	if (keyfile) {
+		rc = vault_unseal_keyfile(v, keyfile, &e);
+		if (rc) {
+			vault_close(v);
+			return cli_fail(&e);
+		}
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = server_start(v, &s, &e);
+	if (rc) {
+		vault_close(v);
+		return cli_fail(&e);
+	}
+	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
+		vault_is_sealed(v) ? "sealed: run kinko unseal" : "unsealed");
+	for (;;) {
+		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
+			break;
+	}
+	fprintf(stderr, "kinko: stopping\n");
+	server_stop(s);
+	vault_close(v);
+	return 0;
+}
+
+int cmd_config_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL;
+	struct kinko_config cfg;
+	struct kinko_err e;
+	char path[4096];
+	int c, w;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
+			dir = optarg;
+		else
+			return 2;
+	}
+	if (!dir || optind != argc) {
+		cli_usage_error("usage: kinko config check --dir DIR");
+		return 2;
+	}
+	snprintf(path, sizeof path, "%s/kinko.conf", dir);
+	if (config_load(path, false, &cfg, &e))
+		return cli_fail(&e);
+	w = config_report(&cfg, stdout);
+	printf("%d warning(s)\n", w);
+	return 0;
+}
