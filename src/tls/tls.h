@@ -54,7 +54,6 @@ struct tls_bundle {
 	struct kbuf cert_pem;   /* the client certificate */
 	struct kbuf key_pem;    /* its unencrypted PKCS#8 key (secret) */
 	struct kbuf p12;        /* DER PKCS#12: key + certificate + CA certificate */
-	struct kbuf ca_pem;     /* the CA certificate, to verify the server with */
 	char fingerprint[65];   /* lowercase hex SHA-256 of the DER certificate */
 	int64_t not_before, not_after; /* unix times */
 };
@@ -81,9 +80,10 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 void tls_bundle_free(struct tls_bundle *b);
 
 /*
- * Writes a bundle for the CLI: <prefix>.pem (0644), <prefix>.key (0600),
- * <prefix>.p12 (0600) and <prefix>-ca.pem (0644), each atomically. Refuses with
- * KINKO_EEXIST if any of them exists, and removes what it wrote on failure.
+ * Writes a bundle for the CLI: <prefix>.pem (0644), <prefix>.key (0600) and
+ * <prefix>.p12 (0600), each atomically. Refuses with KINKO_EEXIST if any of them
+ * exists, and removes what it wrote on failure. (Clients verify the server with
+ * the PKI's ca.pem.)
  */
 int tls_bundle_write(const struct tls_bundle *b, const char *prefix,
 		     struct kinko_err *e) KINKO_WUR;

@@ -47,8 +47,8 @@ int tls_file_read(const char *path, int secure, struct tls_file *out, struct kin
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return kinko_err_set(e, KINKO_ENOENT,
-					     "%s does not exist: create the PKI with `kinko ca init` "
-					     "or check the directory",
+					     "%s does not exist: check the PKI directory "
+					     "(`kinko init` creates it)",
 					     path);
 		return kinko_err_set(e, KINKO_EIO, "cannot open %s: %s", path, strerror(errno));
 	}

@@ -125,21 +125,21 @@ static int chain_reason(unsigned status, struct kinko_err *e)
 	const char *why;
 
 	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
-		why = "it was not issued by a CA this server trusts";
+		why = "was not issued by a CA this server trusts";
 	else if (status & GNUTLS_CERT_SIGNATURE_FAILURE)
-		why = "its signature does not verify against a trusted CA";
+		why = "has a signature that does not verify against a trusted CA";
 	else if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
-		why = "it is not meant for TLS client authentication (no clientAuth usage)";
+		why = "is not meant for TLS client authentication (no clientAuth usage)";
 	else if (status & GNUTLS_CERT_REVOKED)
-		why = "it has been revoked";
+		why = "has been revoked";
 	else if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
-		why = "it is signed with an insecure algorithm";
+		why = "is signed with an insecure algorithm";
 	else if (status & GNUTLS_CERT_SIGNER_NOT_CA)
-		why = "its issuer is not a CA";
+		why = "has an issuer that is not a CA";
 	else
-		why = "its chain does not verify";
+		why = "has a chain that does not verify";
 	return kinko_err_set(e, KINKO_EAUTH,
-			     "client certificate refused: %s; ask the manager for a "
+			     "the client certificate %s; ask the manager for a "
 			     "certificate issued by this server's CA",
 			     why);
 }
@@ -153,20 +153,20 @@ static int check_times(gnutls_x509_crt_t crt, const char *which, int64_t now,
 
 	if (nb == -1 || na == -1)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the %s has no readable "
+				     "%s has no readable "
 				     "validity period",
 				     which);
 	if (now < nb) {
 		tls_format_time(nb, when, sizeof when);
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the %s is not valid before %s "
+				     "%s is not valid before %s "
 				     "(check the clocks)",
 				     which, when);
 	}
 	if (now > na) {
 		tls_format_time(na, when, sizeof when);
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the %s expired on %s; ask "
+				     "%s expired on %s; ask "
 				     "for a new certificate",
 				     which, when);
 	}
@@ -191,21 +191,21 @@ static int check_usage(gnutls_x509_crt_t crt, struct kinko_err *e)
 			continue; /* an OID longer than any we look for */
 		if (g < 0)
 			return kinko_err_set(e, KINKO_EAUTH,
-					     "client certificate refused: its extended key usage "
+					     "the client certificate's extended key usage "
 					     "cannot be read");
 		if (strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT) == 0)
 			client = 1;
 	}
 	if (!client)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: it lacks the clientAuth "
+				     "the client certificate lacks the clientAuth "
 				     "extended key usage");
 	g = gnutls_x509_crt_get_key_usage(crt, &usage, &critical);
 	if (g == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 		return 0; /* no key usage extension: no restriction (RFC 5280) */
 	if (g < 0 || !(usage & GNUTLS_KEY_DIGITAL_SIGNATURE))
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: its key usage does not allow "
+				     "the client certificate's key usage does not allow "
 				     "digital signatures");
 	return 0;
 }
@@ -223,16 +223,16 @@ static int read_identity(gnutls_x509_crt_t crt, struct tls_peer *p, struct kinko
 					  &size);
 	if (g == GNUTLS_E_SHORT_MEMORY_BUFFER)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: its common name is longer "
+				     "the client certificate's common name is longer "
 				     "than %d bytes",
 				     TLS_USER_NAME_MAX);
 	if (g < 0)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: its subject has no common "
+				     "the client certificate's subject has no common "
 				     "name (CN)");
 	if (size != strlen(p->user_name) || !tls_user_name_valid(p->user_name))
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: its common name is not "
+				     "the client certificate's common name is not "
 				     "printable UTF-8");
 
 	p->user_uuid[0] = '\0';
@@ -245,7 +245,7 @@ static int read_identity(gnutls_x509_crt_t crt, struct tls_peer *p, struct kinko
 			continue;
 		if (g < 0)
 			return kinko_err_set(e, KINKO_EAUTH,
-					     "client certificate refused: its subject alternative "
+					     "the client certificate's subject alternative "
 					     "names cannot be read");
 		if (g != GNUTLS_SAN_URI)
 			continue;
@@ -254,12 +254,12 @@ static int read_identity(gnutls_x509_crt_t crt, struct tls_peer *p, struct kinko
 			continue;
 		if (size != strlen(buf) || !tls_uuid_valid(buf + strlen(KINKO_URN_PREFIX)))
 			return kinko_err_set(e, KINKO_EAUTH,
-					     "client certificate refused: its kinko user URI is "
+					     "the client certificate's kinko user URI is "
 					     "malformed");
 		if (p->user_uuid[0] &&
 		    strcmp(p->user_uuid, buf + strlen(KINKO_URN_PREFIX)) != 0)
 			return kinko_err_set(e, KINKO_EAUTH,
-					     "client certificate refused: it names two different "
+					     "the client certificate names two different "
 					     "kinko users");
 		memcpy(p->user_uuid, buf + strlen(KINKO_URN_PREFIX), 37);
 	}
@@ -272,7 +272,7 @@ static int read_identity(gnutls_x509_crt_t crt, struct tls_peer *p, struct kinko
 		return 0; /* a UID that is not ours (an external CA): the SAN decides */
 	if (p->user_uuid[0] && strcmp(p->user_uuid, uid) != 0)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: its UID and its kinko user URI "
+				     "the client certificate's UID and its kinko user URI "
 				     "disagree");
 	memcpy(p->user_uuid, uid, 37);
 	return 0;
@@ -298,8 +298,8 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 
 	if (gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: only X.509 certificates are "
-				     "accepted");
+				     "the client certificate is not X.509: only X.509 "
+				     "certificates are accepted");
 	raw = gnutls_certificate_get_peers(s, &n);
 	if (!raw || n == 0)
 		return kinko_err_set(e, KINKO_EAUTH,
@@ -308,20 +308,21 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 				     "kinko issued to you");
 	if (n > TLS_PEER_CHAIN_MAX)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the chain has more than %d "
+				     "the client certificate chain has more than %d "
 				     "certificates",
 				     TLS_PEER_CHAIN_MAX);
 	/* The trust list is the one the session's credentials were configured with
 	 * (MHD_OPTION_HTTPS_MEM_TRUST), so there is one source of truth. */
 	if (gnutls_credentials_get(s, GNUTLS_CRD_CERTIFICATE, &credp) < 0 || !credp)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the session has no "
+				     "the client certificate cannot be checked: the session has no "
 				     "certificate credentials to verify against");
 	cred = credp;
 	gnutls_certificate_get_trust_list(cred, &tl);
 	if (!tl)
 		return kinko_err_set(e, KINKO_EAUTH,
-				     "client certificate refused: the server has no trust list");
+				     "the client certificate cannot be checked: the server "
+				     "has no trust list");
 
 	for (i = 0; i < n; i++) {
 		if ((g = gnutls_x509_crt_init(&crts[i])) < 0) {
@@ -330,7 +331,7 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 		}
 		if (gnutls_x509_crt_import(crts[i], &raw[i], GNUTLS_X509_FMT_DER) < 0) {
 			rc = kinko_err_set(e, KINKO_EAUTH,
-					   "client certificate refused: it cannot be parsed");
+					   "the client certificate cannot be parsed");
 			goto out;
 		}
 	}
@@ -346,7 +347,7 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 					       &status, NULL);
 	if (g < 0) {
 		rc = kinko_err_set(e, KINKO_EAUTH,
-				   "client certificate refused: it could not be verified (%s)",
+				   "the client certificate could not be verified (%s)",
 				   gnutls_strerror(g));
 		goto out;
 	}
@@ -355,24 +356,24 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 		goto out;
 	}
 
-	if ((rc = check_times(crts[0], "certificate", now, e)))
+	if ((rc = check_times(crts[0], "the client certificate", now, e)))
 		goto out;
 	for (i = 1; i < n; i++)
-		if ((rc = check_times(crts[i], "certificate's issuer", now, e)))
+		if ((rc = check_times(crts[i], "the client certificate's issuer", now, e)))
 			goto out;
 	if (gnutls_x509_trust_list_get_issuer(tl, crts[n - 1], &anchor, GNUTLS_TL_GET_COPY) < 0 ||
 	    !anchor) {
 		rc = kinko_err_set(e, KINKO_EAUTH,
-				   "client certificate refused: its CA is not in the trust list");
+				   "the client certificate's CA is not in the trust list");
 		goto out;
 	}
-	if ((rc = check_times(anchor, "issuing CA", now, e)))
+	if ((rc = check_times(anchor, "the CA that issued the client certificate", now, e)))
 		goto out;
 	if ((rc = check_usage(crts[0], e)) || (rc = read_identity(crts[0], &p, e)))
 		goto out;
 	if ((rc = tls_crt_fingerprint(crts[0], p.fingerprint))) {
 		rc = kinko_err_set(e, KINKO_EAUTH,
-				   "client certificate refused: cannot compute its fingerprint");
+				   "the client certificate's fingerprint cannot be computed");
 		goto out;
 	}
 	p.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crts[0]);

@@ -292,7 +292,8 @@ int tls_pki_create(const char *dir, const char *const *server_names, size_t nnam
 		      dns_name_valid(server_names[i])))
 			return kinko_err_set(e, KINKO_EINVAL,
 					     "server name %zu is neither a DNS name nor an IP "
-					     "address: use names like kinko.example.jp or 127.0.0.1",
+					     "address: use names like kinko.example.jp or "
+					     "127.0.0.1",
 					     i + 1);
 	}
 	if (ca_key_password && (!*ca_key_password || strlen(ca_key_password) > CA_PASSWORD_MAX))
@@ -357,8 +358,7 @@ out:
 
 /* Loads the CA certificate and key from dir and checks that they belong together. */
 static int ca_load(const char *dir, const char *password, gnutls_x509_crt_t *crt_out,
-		   gnutls_x509_privkey_t *key_out, struct tls_file *ca_pem_out,
-		   struct kinko_err *e)
+		   gnutls_x509_privkey_t *key_out, struct kinko_err *e)
 {
 	struct tls_file kf = {0}, cf = {0};
 	gnutls_x509_crt_t crt = NULL;
@@ -419,10 +419,8 @@ static int ca_load(const char *dir, const char *password, gnutls_x509_crt_t *crt
 	}
 	*crt_out = crt;
 	*key_out = key;
-	*ca_pem_out = cf;
 	crt = NULL;
 	key = NULL;
-	cf.data = NULL;
 	rc = 0;
 out:
 	if (crt)
@@ -493,7 +491,8 @@ static int make_p12(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, gnutls_x50
 	    (g = gnutls_pkcs12_bag_set_key_id(kbag, (unsigned)idx, &id)) < 0 ||
 	    (g = gnutls_pkcs12_bag_set_friendly_name(kbag, (unsigned)idx, friendly)) < 0)
 		goto fail;
-	if ((g = gnutls_pkcs12_set_bag(p12, cbag)) < 0 || (g = gnutls_pkcs12_set_bag(p12, kbag)) < 0 ||
+	if ((g = gnutls_pkcs12_set_bag(p12, cbag)) < 0 ||
+	    (g = gnutls_pkcs12_set_bag(p12, kbag)) < 0 ||
 	    (g = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, password)) < 0 ||
 	    (g = gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, out)) < 0)
 		goto fail;
@@ -515,7 +514,8 @@ static int kbuf_set(struct kbuf *b, const void *p, size_t n, struct kinko_err *e
 {
 	kbuf_init(b, BUNDLE_MAX);
 	if (kbuf_append(b, p, n))
-		return kinko_err_set(e, KINKO_ENOMEM, "out of memory building the certificate bundle");
+		return kinko_err_set(e, KINKO_ENOMEM,
+				     "out of memory building the certificate bundle");
 	return 0;
 }
 
@@ -526,7 +526,6 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 	gnutls_x509_crt_t ca = NULL, crt = NULL;
 	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
 	gnutls_datum_t cpem = {NULL, 0}, kpem = {NULL, 0}, p12 = {NULL, 0};
-	struct tls_file ca_pem = {0};
 	struct tls_bundle b;
 	int64_t ca_end;
 	int rc, g;
@@ -535,7 +534,6 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 	kbuf_init(&b.cert_pem, BUNDLE_MAX);
 	kbuf_init(&b.key_pem, BUNDLE_MAX);
 	kbuf_init(&b.p12, BUNDLE_MAX);
-	kbuf_init(&b.ca_pem, BUNDLE_MAX);
 	if (!dir || !user_name || !user_uuid || !p12_password || !out)
 		return kinko_err_set(e, KINKO_EINVAL, "tls_client_issue: missing argument");
 	if (!tls_user_name_valid(user_name))
@@ -556,7 +554,7 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 				     "the validity period is empty or out of range: not_before "
 				     "must be earlier than not_after");
 
-	if ((rc = ca_load(dir, ca_key_password, &ca, &ca_key, &ca_pem, e)))
+	if ((rc = ca_load(dir, ca_key_password, &ca, &ca_key, e)))
 		return rc;
 	ca_end = (int64_t)gnutls_x509_crt_get_expiration_time(ca);
 	if (not_after > ca_end) {
@@ -585,8 +583,7 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 	}
 	if ((rc = kbuf_set(&b.cert_pem, cpem.data, cpem.size, e)) ||
 	    (rc = kbuf_set(&b.key_pem, kpem.data, kpem.size, e)) ||
-	    (rc = kbuf_set(&b.p12, p12.data, p12.size, e)) ||
-	    (rc = kbuf_set(&b.ca_pem, ca_pem.data, ca_pem.len, e)))
+	    (rc = kbuf_set(&b.p12, p12.data, p12.size, e)))
 		goto out;
 	b.not_before = (int64_t)gnutls_x509_crt_get_activation_time(crt);
 	b.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
@@ -598,7 +595,6 @@ out:
 	datum_wipe_free(&cpem);
 	datum_wipe_free(&kpem);
 	datum_wipe_free(&p12);
-	tls_file_free(&ca_pem);
 	if (crt)
 		gnutls_x509_crt_deinit(crt);
 	if (key)
@@ -617,15 +613,14 @@ void tls_bundle_free(struct tls_bundle *b)
 	kbuf_free(&b->cert_pem);
 	kbuf_free(&b->key_pem);
 	kbuf_free(&b->p12);
-	kbuf_free(&b->ca_pem);
 }
 
 int tls_bundle_write(const struct tls_bundle *b, const char *prefix, struct kinko_err *e)
 {
-	static const char *const suffix[4] = {".key", ".p12", ".pem", "-ca.pem"};
-	static const mode_t modes[4] = {0600, 0600, 0644, 0644};
-	const struct kbuf *parts[4];
-	char paths[4][PATH_MAX];
+	static const char *const suffix[3] = {".key", ".p12", ".pem"};
+	static const mode_t modes[3] = {0600, 0600, 0644};
+	const struct kbuf *parts[3];
+	char paths[3][PATH_MAX];
 	size_t i, j;
 	int rc, n;
 
@@ -634,10 +629,10 @@ int tls_bundle_write(const struct tls_bundle *b, const char *prefix, struct kink
 	parts[0] = &b->key_pem;
 	parts[1] = &b->p12;
 	parts[2] = &b->cert_pem;
-	parts[3] = &b->ca_pem;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 3; i++) {
 		if (parts[i]->len == 0)
-			return kinko_err_set(e, KINKO_EINVAL, "the certificate bundle is incomplete");
+			return kinko_err_set(e, KINKO_EINVAL,
+					     "the certificate bundle is incomplete");
 		n = snprintf(paths[i], sizeof paths[i], "%s%s", prefix, suffix[i]);
 		if (n < 0 || (size_t)n >= sizeof paths[i])
 			return kinko_err_set(e, KINKO_EINVAL, "the output path is too long");
@@ -647,7 +642,7 @@ int tls_bundle_write(const struct tls_bundle *b, const char *prefix, struct kink
 					     "another name",
 					     paths[i]);
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 3; i++) {
 		rc = tls_file_write_new(paths[i], parts[i]->data, parts[i]->len, modes[i], e);
 		if (rc) {
 			for (j = 0; j < i; j++)

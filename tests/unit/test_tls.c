@@ -42,6 +42,7 @@
 static char g_root[64];
 static char g_dir_a[128], g_dir_b[128];
 static struct tls_bundle g_valid, g_expired, g_future, g_other;
+static char *g_ca_a, *g_ca_b; /* the two CA certificates (PEM) */
 static int64_t g_now;
 /* When set, the server does not list its CA names in the CertificateRequest,
  * so a GnuTLS client sends its certificate even if another CA issued it (as a
@@ -90,6 +91,32 @@ static mode_t mode_of(const char *path)
 	return st.st_mode & 07777;
 }
 
+/* For the group setup, where cmocka's asserts are not available. */
+static char *read_text(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	char *p;
+	long n;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (!(f = fopen(path, "rb")))
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+	    !(p = malloc((size_t)n + 1))) {
+		fclose(f);
+		return NULL;
+	}
+	if (fread(p, 1, (size_t)n, f) != (size_t)n) {
+		free(p);
+		fclose(f);
+		return NULL;
+	}
+	p[n] = '\0';
+	fclose(f);
+	return p;
+}
+
 static int group_setup(void **state)
 {
 	const char *names[] = {"localhost", "127.0.0.1", "::1"};
@@ -107,6 +134,10 @@ static int group_setup(void **state)
 		fprintf(stderr, "pki: %s\n", e.msg);
 		return -1;
 	}
+	g_ca_a = read_text(g_dir_a, "ca.pem");
+	g_ca_b = read_text(g_dir_b, "ca.pem");
+	if (!g_ca_a || !g_ca_b)
+		return -1;
 	if (tls_client_issue(g_dir_a, CA_PASS, "alice", UUID_A, g_now - 60, g_now + DAY, P12_PASS,
 			     &g_valid, &e) ||
 	    tls_client_issue(g_dir_a, CA_PASS, "bob", UUID_A, g_now - 2 * DAY, g_now - DAY,
@@ -128,6 +159,8 @@ static int group_teardown(void **state)
 	tls_bundle_free(&g_expired);
 	tls_bundle_free(&g_future);
 	tls_bundle_free(&g_other);
+	free(g_ca_a);
+	free(g_ca_b);
 	if (g_root[0])
 		nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
@@ -269,7 +302,7 @@ static void handshake(const char *dir, int64_t now, const char *client_prio, con
 static void handshake_ok(const char *cert_pem, const char *key_pem, int64_t now,
 			 struct hs_result *r)
 {
-	handshake(g_dir_a, now, "NORMAL", kbuf_str(&g_valid.ca_pem), "localhost", cert_pem,
+	handshake(g_dir_a, now, "NORMAL", g_ca_a, "localhost", cert_pem,
 		  key_pem, r);
 	assert_int_equal(r->client_rc, 0);
 	assert_int_equal(r->server_rc, 0);
@@ -304,15 +337,15 @@ static void server_name_ip_literals_verify(void **state)
 	struct hs_result r;
 	(void)state;
 
-	handshake(g_dir_a, g_now, "NORMAL", kbuf_str(&g_valid.ca_pem), "127.0.0.1",
+	handshake(g_dir_a, g_now, "NORMAL", g_ca_a, "127.0.0.1",
 		  kbuf_str(&g_valid.cert_pem), kbuf_str(&g_valid.key_pem), &r);
 	assert_int_equal(r.client_rc, 0);
 	assert_int_equal(r.verify_rc, 0);
-	handshake(g_dir_a, g_now, "NORMAL", kbuf_str(&g_valid.ca_pem), "::1",
+	handshake(g_dir_a, g_now, "NORMAL", g_ca_a, "::1",
 		  kbuf_str(&g_valid.cert_pem), kbuf_str(&g_valid.key_pem), &r);
 	assert_int_equal(r.client_rc, 0);
 	/* A name that is not in the certificate fails on the client. */
-	handshake(g_dir_a, g_now, "NORMAL", kbuf_str(&g_valid.ca_pem), "kinko.example.jp",
+	handshake(g_dir_a, g_now, "NORMAL", g_ca_a, "kinko.example.jp",
 		  kbuf_str(&g_valid.cert_pem), kbuf_str(&g_valid.key_pem), &r);
 	assert_true(r.client_rc < 0);
 }
@@ -325,13 +358,13 @@ static void server_cipher_order_wins(void **state)
 	/* A client preferring ChaCha still gets AES-256-GCM... */
 	handshake(g_dir_a, g_now,
 		  "NORMAL:-CIPHER-ALL:+CHACHA20-POLY1305:+AES-128-GCM:+AES-256-GCM",
-		  kbuf_str(&g_valid.ca_pem), "localhost", kbuf_str(&g_valid.cert_pem),
+		  g_ca_a, "localhost", kbuf_str(&g_valid.cert_pem),
 		  kbuf_str(&g_valid.key_pem), &r);
 	assert_int_equal(r.server_rc, 0);
 	assert_int_equal(r.cipher, GNUTLS_CIPHER_AES_256_GCM);
 	/* ...and one that only speaks ChaCha is still served. */
 	handshake(g_dir_a, g_now, "NORMAL:-CIPHER-ALL:+CHACHA20-POLY1305",
-		  kbuf_str(&g_valid.ca_pem), "localhost", kbuf_str(&g_valid.cert_pem),
+		  g_ca_a, "localhost", kbuf_str(&g_valid.cert_pem),
 		  kbuf_str(&g_valid.key_pem), &r);
 	assert_int_equal(r.server_rc, 0);
 	assert_int_equal(r.cipher, GNUTLS_CIPHER_CHACHA20_POLY1305);
@@ -343,13 +376,13 @@ static void tls12_client_fails(void **state)
 	struct hs_result r;
 	(void)state;
 
-	handshake(g_dir_a, g_now, "NORMAL:-VERS-ALL:+VERS-TLS1.2", kbuf_str(&g_valid.ca_pem),
+	handshake(g_dir_a, g_now, "NORMAL:-VERS-ALL:+VERS-TLS1.2", g_ca_a,
 		  "localhost", kbuf_str(&g_valid.cert_pem), kbuf_str(&g_valid.key_pem), &r);
 	assert_true(r.client_rc < 0);
 	assert_true(r.server_rc < 0);
 	assert_int_equal(r.verify_rc, 1); /* never reached */
 	handshake(g_dir_a, g_now, "NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0",
-		  kbuf_str(&g_valid.ca_pem), "localhost", NULL, NULL, &r);
+		  g_ca_a, "localhost", NULL, NULL, &r);
 	assert_true(r.client_rc < 0);
 	assert_true(r.server_rc < 0);
 }
@@ -383,12 +416,12 @@ static void other_ca_is_refused(void **state)
 	assert_non_null(strstr(r.err.msg, "not issued by a CA this server trusts"));
 	peer_untouched(&r.peer);
 	/* The other PKI's server accepts its own client and refuses ours. */
-	handshake(g_dir_b, g_now, "NORMAL", kbuf_str(&g_other.ca_pem), "localhost",
+	handshake(g_dir_b, g_now, "NORMAL", g_ca_b, "localhost",
 		  kbuf_str(&g_other.cert_pem), kbuf_str(&g_other.key_pem), &r);
 	assert_int_equal(r.verify_rc, 0);
 	assert_string_equal(r.peer.fingerprint, g_other.fingerprint);
 	g_hide_ca_names = 1;
-	handshake(g_dir_b, g_now, "NORMAL", kbuf_str(&g_other.ca_pem), "localhost",
+	handshake(g_dir_b, g_now, "NORMAL", g_ca_b, "localhost",
 		  kbuf_str(&g_valid.cert_pem), kbuf_str(&g_valid.key_pem), &r);
 	g_hide_ca_names = 0;
 	assert_int_equal(r.client_rc, 0);
@@ -734,8 +767,8 @@ static void issued_cert_contents(void **state)
 
 	/* Issued by A's CA, and the CA is what the bundle carries. */
 	assert_int_equal(gnutls_x509_crt_init(&ca), 0);
-	d.data = g_valid.ca_pem.data;
-	d.size = (unsigned)g_valid.ca_pem.len;
+	d.data = (unsigned char *)g_ca_a;
+	d.size = (unsigned)strlen(g_ca_a);
 	assert_int_equal(gnutls_x509_crt_import(ca, &d, GNUTLS_X509_FMT_PEM), 0);
 	assert_int_equal(gnutls_x509_crt_check_issuer(crt, ca), 1);
 	assert_int_equal(gnutls_x509_crt_get_ca_status(ca, &crit), 1);
@@ -745,8 +778,8 @@ static void issued_cert_contents(void **state)
 	gnutls_x509_crt_deinit(crt);
 
 	/* Two issues give different keys and serials; a Japanese name is fine. */
-	assert_int_equal(tls_client_issue(g_dir_b, NULL, "山田 太郎", UUID_A, g_now, g_now + DAY,
-					  "x", &b, &e),
+	assert_int_equal(tls_client_issue(g_dir_b, NULL, "山田 太郎", UUID_A, g_now,
+					  g_now + DAY, "x", &b, &e),
 			 0);
 	assert_string_not_equal(b.fingerprint, g_other.fingerprint);
 	assert_true(strcmp(kbuf_str(&b.key_pem), kbuf_str(&g_other.key_pem)) != 0);
@@ -854,7 +887,7 @@ static void server_creds_load_checks(void **state)
 	assert_int_equal(tls_server_creds_load(g_dir_a, &c, &e), 0);
 	assert_non_null(strstr(c.key_pem, "-----BEGIN PRIVATE KEY-----"));
 	assert_non_null(strstr(c.cert_pem, "-----BEGIN CERTIFICATE-----"));
-	assert_string_equal(c.trust_pem, kbuf_str(&g_valid.ca_pem));
+	assert_string_equal(c.trust_pem, g_ca_a);
 	tls_server_creds_free(&c);
 	tls_server_creds_free(&c); /* idempotent */
 	tls_server_creds_free(NULL);
@@ -931,7 +964,7 @@ static void bundle_write_files(void **state)
 	snprintf(path, sizeof path, "%s.pem", prefix);
 	assert_int_equal(mode_of(path), 0644);
 	snprintf(path, sizeof path, "%s-ca.pem", prefix);
-	assert_int_equal(mode_of(path), 0644);
+	assert_int_equal(access(path, F_OK), -1);
 	/* Never over an existing file. */
 	assert_int_equal(tls_bundle_write(&g_expired, prefix, &e), KINKO_EEXIST);
 	snprintf(path, sizeof path, "%s.pem", prefix);
