@@ -1,0 +1,200 @@
+"""The vault over the real server: sealing, accounts, folders, objects, limits."""
+import hashlib
+import os
+import threading
+
+import requests
+
+from conftest import Vault, kinko
+
+
+def make_folder(vault, admin, name="受付データ"):
+    c = admin.post(vault.url + "contracts", json={"name": "新宿区 区民課 入力業務"})
+    assert c.status_code == 201, c.text
+    f = admin.post(vault.url + "contracts/%s/folders" % c.json()["id"], json={"name": name})
+    assert f.status_code == 201, f.text
+    return c.json()["id"], f.json()["id"]
+
+
+def put(s, vault, folder, name, data, **kw):
+    return s.put(vault.url + "folders/%s/objects" % folder, params={"name": name}, data=data,
+                 **kw)
+
+
+def test_status_answers_and_every_response_has_a_request_id(vault):
+    r = vault.session().get(vault.url + "status")
+    assert r.status_code == 200
+    assert r.json()["sealed"] is False
+    assert len(r.headers["X-Request-Id"]) == 32
+    r = vault.session().get(vault.url + "contracts")
+    assert r.status_code == 401
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:kinko:problem:unauthenticated"
+    assert r.json()["request_id"] == r.headers["X-Request-Id"]
+
+
+def test_upload_download_roundtrip_and_range(vault, admin):
+    _, folder = make_folder(vault, admin)
+    data = os.urandom(3 * 65536 + 12345)
+    r = put(admin, vault, folder, "住民一覧.csv", data)
+    assert r.status_code == 201, r.text
+    obj = r.json()
+    assert obj["sha256"] == hashlib.sha256(data).hexdigest()
+    assert obj["size"] == len(data)
+    assert obj["name"] == "住民一覧.csv"
+    g = admin.get(vault.url + "objects/" + obj["id"])
+    assert g.status_code == 200 and g.content == data
+    assert g.headers["X-Kinko-SHA256"] == obj["sha256"]
+    for rng, lo, hi in [("bytes=0-0", 0, 0), ("bytes=65530-65545", 65530, 65545),
+                        ("bytes=-100", len(data) - 100, len(data) - 1),
+                        ("bytes=200000-", 200000, len(data) - 1)]:
+        g = admin.get(vault.url + "objects/" + obj["id"], headers={"Range": rng})
+        assert g.status_code == 206, rng
+        assert g.content == data[lo:hi + 1], rng
+        assert g.headers["Content-Range"] == "bytes %d-%d/%d" % (lo, hi, len(data))
+    g = admin.get(vault.url + "objects/" + obj["id"], headers={"Range": "bytes=999999-"})
+    assert g.status_code == 416
+    h = admin.head(vault.url + "objects/" + obj["id"])
+    assert h.status_code == 200 and h.headers["X-Kinko-Size"] == str(len(data))
+    # Listing shows it; deleting removes it.
+    ls = admin.get(vault.url + "folders/%s/objects" % folder).json()["items"]
+    assert [o["id"] for o in ls] == [obj["id"]]
+    assert admin.delete(vault.url + "objects/" + obj["id"]).status_code == 200
+    assert admin.get(vault.url + "objects/" + obj["id"]).status_code == 404
+
+
+def test_empty_and_exact_chunk_multiple_objects(vault, admin):
+    _, folder = make_folder(vault, admin)
+    for i, size in enumerate([0, 1, 65536, 65536 * 8, 65536 * 8 + 1, 65536 * 16]):
+        data = os.urandom(size)
+        r = put(admin, vault, folder, "f%d" % i, data)
+        assert r.status_code == 201, r.text
+        g = admin.get(vault.url + "objects/" + r.json()["id"])
+        assert g.content == data, size
+
+
+def test_chunked_transfer_encoding_upload(vault, admin):
+    _, folder = make_folder(vault, admin)
+    parts = [os.urandom(100000) for _ in range(5)]
+    r = put(admin, vault, folder, "chunked.bin", iter(parts))
+    assert r.status_code == 201, r.text
+    assert r.json()["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def test_no_plaintext_names_or_keys_in_the_data_directory(vault, admin):
+    _, folder = make_folder(vault, admin, name="FOLDERMARKER-フォルダ")
+    marker = b"PLAINTEXT-MARKER-" + os.urandom(8).hex().encode()
+    content = marker * 5000
+    name = "NAMEMARKER-個人番号一覧.csv"
+    for i in range(3):
+        assert put(admin, vault, folder, "%d-%s" % (i, name), content).status_code == 201
+    key = open(vault.keyfile, "rb").read()
+    needles = [marker, name.encode(), "NAMEMARKER".encode(), b"FOLDERMARKER",
+               "フォルダ".encode(), key, key.hex().encode()]
+    seen = 0
+    for root, _, files in os.walk(vault.dir):
+        for fn in files:
+            blob = open(os.path.join(root, fn), "rb").read()
+            seen += 1
+            for n in needles:
+                assert n not in blob, (fn, n[:16])
+    assert seen >= 5  # db, wal, blobs, certificates were all looked at
+
+
+def test_hostile_names_are_refused_and_change_nothing(vault, admin):
+    _, folder = make_folder(vault, admin)
+    bad = ["../etc/passwd", "a/b", "..", ".", "x" * 10240, "e\u0301.txt",  # NFD
+           "tab\there", "back\\slash", ""]
+    for name in bad:
+        r = put(admin, vault, folder, name, b"data")
+        assert 400 <= r.status_code < 500, (name[:20], r.status_code)
+    # NUL cannot be sent through requests' params; send it raw.
+    r = admin.put(vault.url + "folders/%s/objects?name=a%%00b" % folder, data=b"x")
+    assert r.status_code == 400
+    r = admin.put(vault.url + "folders/%s/objects?name=a%%zz" % folder, data=b"x")
+    assert r.status_code == 400
+    assert admin.get(vault.url + "folders/%s/objects" % folder).json()["items"] == []
+    assert os.listdir(os.path.join(vault.dir, "blobs", "tmp")) == []
+
+
+def test_malformed_json_and_oversized_bodies(vault, admin):
+    before = admin.get(vault.url + "contracts").json()["items"]
+    for body in [b"{", b"[]", b'{"name": 5}', b'{"name":"a","name":"b"}', b"\xff\xfe",
+                 b'{"name": "ok", "extra": 1}']:
+        r = admin.post(vault.url + "contracts", data=body,
+                       headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, body
+        assert r.json()["status"] == 400
+    r = admin.post(vault.url + "contracts", data=b"{" + b" " * (70 * 1024) + b"}")
+    assert r.status_code == 413
+    r = admin.post(vault.url + "contracts", data=iter([b"{", b" " * (70 * 1024), b"}"]))
+    assert r.status_code == 413
+    assert admin.get(vault.url + "contracts").json()["items"] == before
+
+
+def test_duplicate_name_conflicts(vault, admin):
+    _, folder = make_folder(vault, admin)
+    assert put(admin, vault, folder, "same", b"1").status_code == 201
+    r = put(admin, vault, folder, "same", b"2")
+    assert r.status_code == 409
+    assert len(admin.get(vault.url + "folders/%s/objects" % folder).json()["items"]) == 1
+
+
+def test_seal_and_unseal_over_the_api(tmp_path):
+    v = Vault(str(tmp_path))
+    pp = os.path.join(str(tmp_path), "pp")
+    # A passphrase vault, started sealed.
+    with open(pp, "w") as f:
+        f.write("correct horse battery staple\n")
+    d = os.path.join(str(tmp_path), "pv")
+    kinko("init", "--dir", d, "--passphrase-file", pp)
+    v.dir = d
+    v.ca = os.path.join(d, "tls", "ca.pem")
+    v.admin_cert = (os.path.join(d, "clients", "admin", "client.pem"),
+                    os.path.join(d, "clients", "admin", "client.key"))
+    with open(os.path.join(d, "kinko.conf"), "a") as f:
+        f.write("\n[server]\nlisten = 127.0.0.1:%d\n" % v.port)
+    v.start(unseal=False)
+    try:
+        s = v.session()
+        assert s.get(v.url + "status").json()["sealed"] is True
+        r = s.post(v.url + "login", json={"user": "admin", "password": "x" * 12})
+        assert r.status_code == 503 and r.json()["type"] == "urn:kinko:problem:sealed"
+        r = s.post(v.url + "unseal", json={"passphrase": "wrong passphrase"})
+        assert r.status_code == 401
+        r = s.post(v.url + "unseal", json={"passphrase": "correct horse battery staple"})
+        assert r.status_code == 200, r.text
+        assert s.get(v.url + "status").json()["sealed"] is False
+    finally:
+        v.stop()
+
+
+def test_restart_keeps_data_and_collects_orphans(vault, admin):
+    _, folder = make_folder(vault, admin)
+    data = os.urandom(200000)
+    oid = put(admin, vault, folder, "keep", data).json()["id"]
+    orphan = os.path.join(vault.dir, "blobs", "tmp", "00000000-0000-4000-8000-000000000000.part")
+    with open(orphan, "wb") as f:
+        f.write(b"left by a crash")
+    vault.stop()
+    vault.start()
+    assert not os.path.exists(orphan)
+    s = vault.login()
+    assert s.get(vault.url + "objects/" + oid).content == data
+
+
+def test_concurrent_uploads(vault, admin):
+    _, folder = make_folder(vault, admin)
+    blobs = {("c%d" % i): os.urandom(300000 + i) for i in range(6)}
+    results = {}
+
+    def up(name):
+        s = vault.login()
+        results[name] = put(s, vault, folder, name, blobs[name])
+
+    ts = [threading.Thread(target=up, args=(n,)) for n in blobs]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    for name, r in results.items():
+        assert r.status_code == 201, r.text
+        assert admin.get(vault.url + "objects/" + r.json()["id"]).content == blobs[name]
