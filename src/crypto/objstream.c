@@ -143,11 +143,14 @@ int objstream_open_chunk(const struct objstream *s, uint64_t index, bool final,
 	if (!out)
 		out = none;
 	/* Seal never makes a short non-final chunk: this one was cut off. */
-	if (!final && m != OBJ_CHUNK_SIZE)
+	if (!final && m != OBJ_CHUNK_SIZE) {
+		if (m)
+			sodium_memzero(out, m);
 		return kinko_err_set(e, KINKO_ECRYPTO,
 				     "chunk %llu of the object is truncated: the stored content was "
 				     "damaged or altered",
 				     (unsigned long long)index);
+	}
 	if (s->alg == OBJ_ALG_AES256GCM) {
 		chunk_params(s, index, final, nonce, crypto_aead_aes256gcm_NPUBBYTES, ad);
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, m, in + m, ad,
