@@ -260,7 +260,7 @@ static int kind_check(enum keyring_secret_kind kind, const uint8_t *secret, size
 		return kinko_err_set(e, KINKO_EINVAL, "unknown kind of unseal secret (%d)",
 				     (int)kind);
 	if (!secret && secret_len)
-		return kinko_err_set(e, KINKO_EINVAL, "no unseal secret was given");
+		return kinko_err_set(e, KINKO_EINVAL, "no %s was given", secret_name(kind));
 	return 0;
 }
 
