@@ -34,11 +34,14 @@ struct kinko_key {
 
 struct keyring; /* the unsealed master key */
 
-/* Creates a random master key and seals it under the secret. *sealed_out receives the
- * blob to store (in the store's meta table); *out the open keyring. */
+/* Creates a random master key and seals it under the secret. The blob to store (in
+ * the store's meta table) is appended to *sealed_out; *out receives the open keyring.
+ * An empty passphrase or a key file that is not 32 bytes / 64 hex digits -> KINKO_EINVAL. */
 int keyring_create(enum keyring_secret_kind kind, const uint8_t *secret, size_t secret_len,
 		   struct kbuf *sealed_out, struct keyring **out, struct kinko_err *e) KINKO_WUR;
-/* Opens a sealed master key. Wrong secret -> KINKO_EAUTH, damaged blob -> KINKO_EFORMAT. */
+/* Opens a sealed master key. Wrong secret, or a blob sealed with the other kind of
+ * secret -> KINKO_EAUTH; damaged blob -> KINKO_EFORMAT; unusable key file -> KINKO_EINVAL.
+ * The Argon2id parameters are read from the blob. */
 int keyring_open(enum keyring_secret_kind kind, const uint8_t *secret, size_t secret_len,
 		 const uint8_t *sealed, size_t sealed_len, struct keyring **out,
 		 struct kinko_err *e) KINKO_WUR;
@@ -46,14 +49,17 @@ int keyring_open(enum keyring_secret_kind kind, const uint8_t *secret, size_t se
 void keyring_close(struct keyring *kr);
 
 /* Derives a purpose-bound 32-byte subkey of the master key (e.g. "ca-key",
- * "session-mac"); same purpose, same key. */
+ * "session-mac"); same purpose, same key. purpose: 1..255 bytes. */
 int keyring_derive(const struct keyring *kr, const char *purpose, struct kinko_key **out,
 		   struct kinko_err *e) KINKO_WUR;
 
 int kinko_key_new(struct kinko_key **out) KINKO_WUR; /* random */
 void kinko_key_free(struct kinko_key *k);               /* wipes; NULL is a no-op */
 
-/* Wrap/unwrap a key under the master key or under another key (kek). */
+/* Wrap/unwrap a key under the master key or under another key (kek). The context is
+ * a non-empty string of at most 1024 bytes (else KINKO_EINVAL). Wrapping appends to
+ * out. Unwrap: wrong length, version or type -> KINKO_EFORMAT; wrong key or context,
+ * or altered bytes -> KINKO_ECRYPTO. */
 int keyring_wrap(const struct keyring *kr, const char *context, const struct kinko_key *key,
 		 struct kbuf *out, struct kinko_err *e) KINKO_WUR;
 int keyring_unwrap(const struct keyring *kr, const char *context, const uint8_t *wrapped,
@@ -63,7 +69,8 @@ int kinko_key_wrap(const struct kinko_key *kek, const char *context, const struc
 int kinko_key_unwrap(const struct kinko_key *kek, const char *context, const uint8_t *wrapped,
 		     size_t n, struct kinko_key **out, struct kinko_err *e) KINKO_WUR;
 
-/* Small values (file names, descriptions): sealed with a random nonce, bound to context. */
+/* Small values (file names, descriptions): sealed with a random nonce, bound to context.
+ * Both append to out and leave it unchanged on failure (errors as for unwrap). */
 int kinko_key_seal(const struct kinko_key *k, const char *context, const uint8_t *pt, size_t n,
 		   struct kbuf *out, struct kinko_err *e) KINKO_WUR;
 int kinko_key_open(const struct kinko_key *k, const char *context, const uint8_t *ct, size_t n,

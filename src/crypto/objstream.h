@@ -34,18 +34,23 @@ enum obj_alg objstream_default_alg(void);
 
 struct objstream; /* read-only after creation; safe to share between threads */
 
+/* Copies what it needs from key (the caller may free key afterwards). An unknown alg
+ * -> KINKO_EFORMAT; AES-256-GCM on a CPU without AES-NI -> KINKO_EUNAVAIL. */
 int objstream_new(const struct kinko_key *key, enum obj_alg alg,
 		  const uint8_t object_id[OBJ_ID_LEN], struct objstream **out,
 		  struct kinko_err *e) KINKO_WUR;
 void objstream_free(struct objstream *s); /* wipes; NULL is a no-op */
 
 /* Seals n <= OBJ_CHUNK_SIZE bytes (n < OBJ_CHUNK_SIZE only when final) into out,
- * which has room for n + OBJ_TAG_LEN bytes. */
+ * which has room for n + OBJ_TAG_LEN bytes: ciphertext || tag. Other sizes ->
+ * KINKO_EINVAL. in and out may be the same buffer. */
 int objstream_seal_chunk(const struct objstream *s, uint64_t index, bool final,
 			 const uint8_t *in, size_t n, uint8_t *out,
 			 struct kinko_err *e) KINKO_WUR;
 /* Opens a sealed chunk of n bytes (OBJ_TAG_LEN <= n <= OBJ_CHUNK_SIZE + OBJ_TAG_LEN)
- * into out (room for n - OBJ_TAG_LEN). KINKO_ECRYPTO when it does not verify. */
+ * into out (room for n - OBJ_TAG_LEN). KINKO_ECRYPTO when it does not verify,
+ * including a non-final chunk shorter than a full one (cut off); out is then zeroed.
+ * n out of range -> KINKO_EINVAL. in and out may be the same buffer. */
 int objstream_open_chunk(const struct objstream *s, uint64_t index, bool final,
 			 const uint8_t *in, size_t n, uint8_t *out,
 			 struct kinko_err *e) KINKO_WUR;
