@@ -22,6 +22,7 @@
 
 #define URI_MAX 4096
 #define DOWNLOAD_BLOCK (256u * 1024)
+#define DRAIN_MAX (16u << 20) /* bytes of an over-long body read only to answer 413 */
 
 struct server {
 	struct vault *v;
@@ -676,11 +677,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				tls_args = NULL;
 				return fail(r, rc, &e);
 			}
-		} else if (kbuf_append(&r->body, upload_data, n)) {
-			kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
-				      r->max_body);
+		} else if (r->fail_pending || kbuf_append(&r->body, upload_data, n)) {
+			/* Too large: read and drop the rest (up to a bound), then answer 413
+			 * once the body is over, so the client hears why. */
+			if (!r->fail_pending) {
+				kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
+					      r->max_body);
+				api_error(&r->resp, KINKO_ELIMIT, &e);
+				r->fail_pending = true;
+			}
 			tls_args = NULL;
-			return fail(r, KINKO_ELIMIT, &e);
+			return r->bytes > r->max_body + DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		tls_args = NULL;
 		return MHD_YES;
@@ -699,6 +706,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ret = send_json(r, 201, doc);
 		json_decref(doc);
 		return ret;
+	}
+	if (r->fail_pending) {
+		tls_args = NULL;
+		return send_problem(r);
 	}
 	if (r->body.len) {
 		json_error_t je;
@@ -766,7 +777,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 	return MHD_NO;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,
+							 va_list ap)
 {
 	(void)cls;
 	fputs("kinko: httpd: ", stderr);

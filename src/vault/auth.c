@@ -81,8 +81,10 @@ static int totp_check(struct vault *v, struct store_user *u, const char *code, i
 	kbuf_init(&secret, 64);
 	rc = kinko_key_open(v->totp_key, u->id, u->totp_sealed.data, u->totp_sealed.len, &secret,
 			    e);
-	if (rc)
+	if (rc) {
+		kbuf_free(&secret);
 		return kinko_err_set(e, KINKO_EINTEGRITY, "the stored TOTP secret does not open");
+	}
 	rc = secret_totp_verify(secret.data, secret.len, code, (uint64_t)now, &u->totp_last_step);
 	kbuf_free(&secret);
 	return rc;

@@ -84,6 +84,8 @@ class Vault:
 
     def session(self, cert=None):
         s = requests.Session()
+        # REQUESTS_CA_BUNDLE in the environment would silently replace our CA.
+        s.trust_env = False
         s.verify = self.ca
         s.cert = cert or self.admin_cert
         return s

@@ -111,8 +111,6 @@ def test_hostile_names_are_refused_and_change_nothing(vault, admin):
     # NUL cannot be sent through requests' params; send it raw.
     r = admin.put(vault.url + "folders/%s/objects?name=a%%00b" % folder, data=b"x")
     assert r.status_code == 400
-    r = admin.put(vault.url + "folders/%s/objects?name=a%%zz" % folder, data=b"x")
-    assert r.status_code == 400
     assert admin.get(vault.url + "folders/%s/objects" % folder).json()["items"] == []
     assert os.listdir(os.path.join(vault.dir, "blobs", "tmp")) == []
 
