@@ -317,8 +317,12 @@ static void h_login(struct vault *v, struct api_req *r, struct api_resp *resp)
 	}
 	if (rc == 0)
 		rc = vault_login(v, &l, token, &a, &alert, &e);
-	if (alert)
+	if (alert) {
 		snprintf(resp->extra_header[0][0], 128, "X-Kinko-Alert");
+		snprintf(resp->extra_header[0][1], 128, "account-locked");
+		snprintf(resp->alert, sizeof resp->alert,
+			 "account %s locked after repeated failed logins", a.user_id);
+	}
 	if (rc)
 		return api_error(resp, rc, &e);
 	r->actor = a;

@@ -45,6 +45,7 @@ struct api_resp {
 	json_t *json;           /* body; NULL for 204 */
 	struct kinko_err err;   /* when status >= 400 */
 	char extra_header[2][2][128]; /* optional extra headers (name, value) */
+	char alert[160];              /* a security alert for the operator's log */
 };
 
 /* How a route is served, decided before any body is read. Returns the kind, or

@@ -724,6 +724,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	api_handle(s->v, &r->api, &r->resp);
 	tls_args = NULL;
+	if (r->resp.alert[0])
+		fprintf(stderr, "kinko: ALERT: req=%s addr=%s %s\n", r->request_id, r->addr_text,
+			r->resp.alert);
 	if (r->resp.status >= 400)
 		return send_problem(r);
 	return send_json(r, r->resp.status, r->resp.json);

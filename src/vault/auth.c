@@ -169,6 +169,12 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 			rc = s->ops->commit(s, e);
 		else
 			s->ops->rollback(s);
+		if (*alert) {
+			/* Name the locked account to the caller, for the alert. */
+			memset(actor, 0, sizeof *actor);
+			memcpy(actor->user_id, u.id, sizeof actor->user_id);
+			memcpy(actor->user_name, u.name, sizeof actor->user_name);
+		}
 		store_user_clear(&u);
 		vault_leave(v);
 		if (rc)
