@@ -120,10 +120,10 @@ class Vault:
         os.chmod(cert[1], 0o600)
         return Person(self, name, user["id"], role, pw, cert)
 
-    def rss_peak_kib(self):
+    def rss_kib(self, field="VmRSS"):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
