@@ -118,7 +118,6 @@ int cmd_init(int argc, char **argv)
 	return 0;
 }
 
-static volatile sig_atomic_t stop_signal;
 
 int cmd_serve(int argc, char **argv)
 {
