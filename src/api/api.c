@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/log.h"
 #include "core/base64.h"
 #include "core/parse.h"
 #include "crypto/crypto.h"
@@ -97,6 +98,74 @@ int api_classify(struct api_req *r, struct api_resp *resp)
 	api_error(resp, KINKO_EINVAL, &e);
 	resp->status = 405;
 	return -1;
+}
+
+struct action_rule {
+	const char *method;
+	const char *pattern; /* segments; "*" matches an ID */
+	const char *action;
+};
+
+static const struct action_rule action_rules[] = {
+	{"GET", "status", "status.read"},
+	{"POST", "unseal", "vault.unseal"},
+	{"POST", "seal", "vault.seal"},
+	{"POST", "login", "auth.login"},
+	{"POST", "logout", "auth.logout"},
+	{"GET", "me", "user.read"},
+	{"GET", "users", "user.list"},
+	{"POST", "users", "user.create"},
+	{"GET", "users/*", "user.read"},
+	{"PATCH", "users/*", "user.update"},
+	{"POST", "users/*/totp", "user.totp"},
+	{"POST", "users/*/certificates", "user.certificate"},
+	{"GET", "contracts", "contract.list"},
+	{"POST", "contracts", "contract.create"},
+	{"GET", "contracts/*", "contract.read"},
+	{"GET", "contracts/*/folders", "folder.list"},
+	{"POST", "contracts/*/folders", "folder.create"},
+	{"GET", "contracts/*/members", "contract.members"},
+	{"PUT", "contracts/*/members/*", "contract.designate"},
+	{"DELETE", "contracts/*/members/*", "contract.designate"},
+	{"GET", "folders/*", "folder.read"},
+	{"GET", "folders/*/acl", "folder.acl.read"},
+	{"PUT", "folders/*/acl/*", "folder.acl"},
+	{"GET", "folders/*/objects", "object.list"},
+	{"PUT", "folders/*/objects", "object.put"},
+	{"GET", "objects/*", "object.get"},
+	{"HEAD", "objects/*", "object.stat"},
+	{"DELETE", "objects/*", "object.delete"},
+	{"GET", "log/checkpoint", "log.checkpoint.read"},
+	{"POST", "log/checkpoints", "log.checkpoint"},
+	{"GET", "log/proof/inclusion", "log.proof"},
+	{"GET", "log/proof/consistency", "log.proof"},
+	{"GET", "log/events", "log.read"},
+	{"GET", "log/key", "log.key"},
+};
+
+const char *api_action(const struct api_req *r)
+{
+	for (size_t i = 0; i < sizeof action_rules / sizeof action_rules[0]; i++) {
+		const struct action_rule *a = &action_rules[i];
+		const char *p = a->pattern;
+		unsigned k = 0;
+		bool ok = !strcmp(a->method, r->method);
+		while (ok && *p) {
+			size_t n = strcspn(p, "/");
+			if (k >= r->nseg)
+				ok = false;
+			else if (!(n == 1 && *p == '*') &&
+				 (strlen(r->seg[k]) != n || strncmp(r->seg[k], p, n)))
+				ok = false;
+			k++;
+			p += n;
+			if (*p == '/')
+				p++;
+		}
+		if (ok && k == r->nseg)
+			return a->action;
+	}
+	return "request.unknown";
 }
 
 bool api_needs_session(const struct api_req *r)
@@ -315,8 +384,13 @@ static void h_login(struct vault *v, struct api_req *r, struct api_resp *resp)
 		if (!l.name || !l.password)
 			rc = kinko_err_set(&e, KINKO_EINVAL, "give user and password as strings");
 	}
+	a = r->actor; /* the request's context goes in; the user comes out */
 	if (rc == 0)
 		rc = vault_login(v, &l, token, &a, &alert, &e);
+	/* Whatever the outcome, keep what the vault noted for the audit event. */
+	r->actor.note = a.note;
+	if (rc == 0 || alert)
+		memcpy(r->actor.user_id, a.user_id, sizeof r->actor.user_id);
 	if (alert) {
 		snprintf(resp->extra_header[0][0], 128, "X-Kinko-Alert");
 		snprintf(resp->extra_header[0][1], 128, "account-locked");
@@ -336,7 +410,7 @@ static void h_login(struct vault *v, struct api_req *r, struct api_resp *resp)
 static void h_logout(struct vault *v, struct api_req *r, struct api_resp *resp)
 {
 	struct kinko_err e;
-	int rc = vault_logout(v, r->token, &e);
+	int rc = vault_logout(v, &r->actor, r->token, &e);
 
 	if (rc)
 		return api_error(resp, rc, &e);
@@ -732,6 +806,136 @@ static void h_objects(struct vault *v, struct api_req *r, struct api_resp *resp)
 	api_error(resp, KINKO_ENOENT, &e);
 }
 
+/* ---------------------------------------------------------------- audit log */
+
+static bool may_read_log(const struct api_req *r, struct kinko_err *e)
+{
+	if (r->actor.role == ROLE_MANAGER || r->actor.role == ROLE_AUDITOR ||
+	    r->actor.role == ROLE_OPERATOR)
+		return true;
+	kinko_err_set(e, KINKO_EPERM, "only managers, auditors and operators may read the audit log");
+	return false;
+}
+
+static json_t *hashes_json(uint8_t h[][MERKLE_HASH_LEN], size_t n)
+{
+	json_t *a = json_array();
+	char b64[64];
+
+	for (size_t i = 0; i < n; i++)
+		if (kinko_base64_encode(h[i], MERKLE_HASH_LEN, b64, sizeof b64) == 0)
+			json_array_append_new(a, json_string(b64));
+	return a;
+}
+
+static int u64_arg(const struct api_req *r, const char *name, uint64_t *out, struct kinko_err *e)
+{
+	const char *v = r->arg(r->ctx, name);
+
+	if (!v || parse_u64(v, UINT64_C(1) << 62, out))
+		return kinko_err_set(e, KINKO_EINVAL, "give %s as a whole number", name);
+	return 0;
+}
+
+static int event_row(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+{
+	json_t *items = ctx;
+	json_t *ev = json_loadb((const char *)p, n, 0, NULL);
+
+	(void)seq;
+	if (!ev)
+		return KINKO_EFORMAT;
+	json_array_append_new(items, ev);
+	return json_array_size(items) >= LIST_MAX ? 1 : 0;
+}
+
+static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
+{
+	struct store *s = vault_store(v);
+	struct kinko_err e;
+	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
+	size_t n = 0;
+	uint64_t a = 0, b = 0;
+	int rc;
+
+	if (!may_read_log(r, &e))
+		return api_error(resp, KINKO_EPERM, &e);
+	if (r->nseg == 2 && seg_is(r, 1, "key") && method_is(r, "GET")) {
+		char vk[512];
+		rc = vault_log_verifier(v, vk, sizeof vk, &e);
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200, json_pack("{s:s}", "verifier", vk));
+	}
+	if (r->nseg == 2 && (seg_is(r, 1, "checkpoint") || seg_is(r, 1, "checkpoints"))) {
+		struct kbuf note;
+		kbuf_init(&note, 1 << 16);
+		if (method_is(r, "POST") && seg_is(r, 1, "checkpoints")) {
+			rc = vault_log_checkpoint(v, &note, &e);
+		} else if (method_is(r, "GET") && seg_is(r, 1, "checkpoint")) {
+			uint64_t size;
+			rc = s->ops->begin(s, &e);
+			if (rc == 0) {
+				rc = s->ops->checkpoint_latest(s, &size, &note, &e);
+				s->ops->rollback(s);
+			}
+		} else {
+			rc = kinko_err_set(&e, KINKO_ENOENT, "no such route");
+		}
+		if (rc == 0)
+			ok_json(resp, method_is(r, "POST") ? 201 : 200,
+				json_pack("{s:s%}", "checkpoint", (const char *)note.data, note.len));
+		else
+			api_error(resp, rc, &e);
+		kbuf_free(&note);
+		return;
+	}
+	if (r->nseg == 3 && seg_is(r, 1, "proof") && method_is(r, "GET")) {
+		bool incl = seg_is(r, 2, "inclusion");
+		if (!incl && !seg_is(r, 2, "consistency")) {
+			kinko_err_set(&e, KINKO_ENOENT, "no such proof; use inclusion or consistency");
+			return api_error(resp, KINKO_ENOENT, &e);
+		}
+		rc = u64_arg(r, incl ? "index" : "from", &a, &e);
+		if (rc == 0)
+			rc = u64_arg(r, incl ? "size" : "to", &b, &e);
+		if (rc == 0)
+			rc = s->ops->begin(s, &e);
+		if (rc == 0) {
+			rc = incl ? audit_log_inclusion(s, a, b, proof, &n, &e)
+				  : audit_log_consistency(s, a, b, proof, &n, &e);
+			s->ops->rollback(s);
+		}
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200,
+			       incl ? json_pack("{s:I, s:I, s:o}", "index", (json_int_t)a, "size",
+						(json_int_t)b, "proof", hashes_json(proof, n))
+				    : json_pack("{s:I, s:I, s:o}", "from", (json_int_t)a, "to",
+						(json_int_t)b, "proof", hashes_json(proof, n)));
+	}
+	if (r->nseg == 2 && seg_is(r, 1, "events") && method_is(r, "GET")) {
+		json_t *items = json_array();
+		a = 0;
+		if (r->arg(r->ctx, "from") && u64_arg(r, "from", &a, &e)) {
+			json_decref(items);
+			return api_error(resp, KINKO_EINVAL, &e);
+		}
+		rc = s->ops->begin(s, &e);
+		if (rc == 0) {
+			rc = s->ops->audit_scan(s, a, event_row, items, &e);
+			s->ops->rollback(s);
+		}
+		if (rc < 0) {
+			json_decref(items);
+			return api_error(resp, rc, &e);
+		}
+		return ok_json(resp, 200, json_pack("{s:o}", "items", items));
+	}
+	kinko_err_set(&e, KINKO_ENOENT, "no such route");
+	api_error(resp, KINKO_ENOENT, &e);
+}
+
 void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp)
 {
 	struct kinko_err e;
@@ -759,6 +963,8 @@ void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp)
 		return h_folders(v, r, resp);
 	if (r->nseg >= 2 && !strcmp(s0, "objects"))
 		return h_objects(v, r, resp);
+	if (r->nseg >= 2 && !strcmp(s0, "log"))
+		return h_log(v, r, resp);
 	kinko_err_set(&e, KINKO_ENOENT, "no such route; see docs/api.md");
 	api_error(resp, KINKO_ENOENT, &e);
 }

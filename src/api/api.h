@@ -55,6 +55,9 @@ int api_classify(struct api_req *r, struct api_resp *resp);
 /* Whether the route needs a session (everything but status, unseal and login). */
 bool api_needs_session(const struct api_req *r);
 
+/* The audit action name of the request's route ("object.put", ...). */
+const char *api_action(const struct api_req *r);
+
 /* Serves an API_JSON route. */
 void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp);
 

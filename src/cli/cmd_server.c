@@ -6,12 +6,16 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "core/config.h"
+#include "core/parse.h"
+#include "crypto/hash.h"
+#include "store/store.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
 #include "vault/vault.h"
@@ -119,6 +123,68 @@ int cmd_init(int argc, char **argv)
 }
 
 
+/* Start-up acts on record: the server's start and the configuration it loaded
+ * (identified by the SHA-256 of kinko.conf). */
+static int start_events(struct vault *v, const char *dir, struct kinko_err *e)
+{
+	char path[4096], hex[65];
+	uint8_t d[32], buf[65536];
+	size_t n;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/kinko.conf", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return kinko_err_set(e, KINKO_EIO, "cannot read %s", path);
+	n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if (kinko_sha256(buf, n, d))
+		return kinko_err_set(e, KINKO_ECRYPTO, "cannot hash the configuration");
+	format_hex(d, 32, hex);
+	rc = vault_audit_standalone(v, NULL, "server.start", 200, e);
+	if (rc == 0) {
+		struct store *s = vault_store(v);
+		rc = s->ops->begin(s, e);
+		if (rc == 0) {
+			rc = vault_audit(v, NULL, "config.load", NULL, hex, NULL, 0, 200, e);
+			if (rc == 0)
+				rc = s->ops->commit(s, e);
+			else
+				s->ops->rollback(s);
+		}
+	}
+	return rc;
+}
+
+/* Signs a checkpoint when the log grew since the last one (and the vault is open). */
+static void checkpoint_if_grown(struct vault *v)
+{
+	struct store *s = vault_store(v);
+	struct kbuf note, last;
+	struct kinko_err e;
+	uint64_t size = 0, last_size = 0;
+	int rc;
+
+	if (vault_is_sealed(v))
+		return;
+	kbuf_init(&note, 1 << 16);
+	kbuf_init(&last, 1 << 16);
+	rc = s->ops->begin(s, &e);
+	if (rc == 0) {
+		rc = s->ops->audit_size(s, &size, &e);
+		if (rc == 0 && s->ops->checkpoint_latest(s, &last_size, &last, NULL) != 0)
+			last_size = UINT64_MAX;
+		s->ops->rollback(s);
+	}
+	if (rc == 0 && size != last_size)
+		rc = vault_log_checkpoint(v, &note, &e);
+	if (rc)
+		fprintf(stderr, "kinko: ALERT: cannot sign an audit checkpoint: %s\n", e.msg);
+	kbuf_free(&note);
+	kbuf_free(&last);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -157,10 +223,29 @@ int cmd_serve(int argc, char **argv)
 	if (removed)
 		fprintf(stderr, "kinko: removed %u unreferenced blob file(s) left by an interrupted "
 				"upload\n", removed);
+	/* Refuse to serve a log that was rolled back or altered. */
+	{
+		uint64_t events = 0, cps = 0;
+		rc = vault_log_verify(v, &events, &cps, &e);
+		if (rc) {
+			vault_close(v);
+			fprintf(stderr, "kinko: the audit log failed verification; refusing to serve\n");
+			return cli_fail(&e);
+		}
+		fprintf(stderr, "kinko: audit log verified: %llu events, %llu checkpoints\n",
+			(unsigned long long)events, (unsigned long long)cps);
+	}
+	rc = start_events(v, dir, &e);
+	if (rc) {
+		vault_close(v);
+		return cli_fail(&e);
+	}
 	if (!keyfile && vault_config(v)->key_file[0])
 		keyfile = vault_config(v)->key_file;
 	if (keyfile) {
 		rc = vault_unseal_keyfile(v, keyfile, &e);
+		if (rc == 0)
+			rc = vault_audit_standalone(v, NULL, "vault.unseal", 200, &e);
 		if (rc) {
 			vault_close(v);
 			return cli_fail(&e);
@@ -177,13 +262,18 @@ int cmd_serve(int argc, char **argv)
 		vault_close(v);
 		return cli_fail(&e);
 	}
+	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
 		vault_is_sealed(v) ? "sealed: run kinko unseal" : "unsealed");
 	for (;;) {
-		if (sigwait(&set, &sig) == 0 && sig != SIGHUP)
+		struct timespec ts = {(time_t)vault_config(v)->checkpoint_seconds, 0};
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM)
 			break;
+		checkpoint_if_grown(v);
 	}
 	fprintf(stderr, "kinko: stopping\n");
+	checkpoint_if_grown(v);
 	server_stop(s);
 	vault_close(v);
 	return 0;

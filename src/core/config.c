@@ -62,6 +62,8 @@ static const struct opt opts[] = {
 	 "Unseal at start with this key file; empty = start sealed, unseal by hand."},
 	{"log", "audit_sink", OPT_STR, OFF(audit_sink), CAP(audit_sink), 0, 0, "journald",
 	 "Where audit events are copied besides the store: journald, syslog or none."},
+	{"log", "checkpoint_seconds", OPT_U64, OFF(checkpoint_seconds), 0, 10, 86400, "300",
+	 "How often the server signs a checkpoint of the audit log when it grew."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -357,6 +359,12 @@ int config_report(const struct kinko_config *c, FILE *out)
 		fprintf(out, "warning: S7: key_file = %s unseals the vault at start; whoever can "
 			     "read that file and the data directory can read every file\n",
 			c->key_file);
+		warnings++;
+	}
+	if (c->checkpoint_seconds > 3600) {
+		fprintf(out, "warning: S8: checkpoint_seconds = %llu: events newer than the last "
+			     "checkpoint can be altered unnoticed for that long\n",
+			(unsigned long long)c->checkpoint_seconds);
 		warnings++;
 	}
 	if (!strcmp(c->audit_sink, "none")) {

@@ -37,6 +37,7 @@ struct kinko_config {
 	char key_file[PATH_MAX]; /* empty: start sealed */
 	/* [log] */
 	char audit_sink[16]; /* journald, syslog, none */
+	uint64_t checkpoint_seconds;
 };
 
 void config_defaults(struct kinko_config *c);

@@ -13,6 +13,8 @@
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
 
 #include "api/api.h"
 #include "core/cidr.h"
@@ -54,6 +56,8 @@ struct req {
 	uint64_t bytes;
 	struct MHD_Connection *conn;
 	char addr_text[64];
+	struct vault_audit_note note;
+	bool audit_failed;
 };
 
 /* ---------------------------------------------------------------- logging */
@@ -230,11 +234,46 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp)
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
+static void sink_emit(struct req *r);
+
+/* Every request is one audit event, written before the answer leaves. When the
+ * vault already appended it with the change, nothing more is needed; otherwise it
+ * is appended here. If that fails, the answer becomes a 503: the request's effect
+ * (a read) is not delivered unaudited. Returns false when the answer was replaced. */
+static bool audit_request(struct req *r, int *status, json_t **doc, json_t **owned)
+{
+	struct kinko_err e;
+	const char *action;
+
+	/* The vault appends an event only in a transaction that then commits as its
+	 * last step, so a recorded event stands for this request, whatever its status. */
+	if (r->note.recorded)
+		return true;
+	action = r->kind == -2 ? "tls.refused" : api_action(&r->api);
+	if (vault_audit_standalone(r->srv->v, &r->api.actor, action, (unsigned)*status, &e) == 0)
+		return true;
+	fprintf(stderr, "kinko: req=%s ALERT: audit log unavailable: %s\n", r->request_id, e.msg);
+	r->audit_failed = true;
+	*status = 503;
+	*owned = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "urn:kinko:problem:unavailable",
+			   "title", kinko_strerror(KINKO_EUNAVAIL), "status", 503, "detail",
+			   "the audit log cannot be written; the request was refused (fail closed)",
+			   "request_id", r->request_id);
+	*doc = *owned;
+	r->resp.err.code = KINKO_EUNAVAIL;
+	return false;
+}
+
 static enum MHD_Result send_json(struct req *r, int status, json_t *doc)
 {
-	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_t *owned = NULL;
+	char *text;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+
+	(void)audit_request(r, &status, &doc, &owned);
+	text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(owned);
 
 	if (!text)
 		text = strdup("{}");
@@ -257,6 +296,7 @@ static enum MHD_Result send_json(struct req *r, int status, json_t *doc)
 	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	log_request(r, status);
+	sink_emit(r);
 	r->state = REQ_DONE;
 	return ret;
 }
@@ -382,6 +422,23 @@ static void object_headers(struct MHD_Response *resp, const struct vault_object_
 	MHD_add_response_header(resp, "Content-Disposition", disp);
 }
 
+/* Audits a download before any byte of it leaves; false (and a 503 queued) when
+ * the audit log cannot be written. */
+static bool audit_download(struct req *r, int status, enum MHD_Result *ret)
+{
+	json_t *doc = NULL, *owned = NULL;
+	struct kinko_err e;
+
+	if (audit_request(r, &status, &doc, &owned))
+		return true;
+	json_decref(owned);
+	kinko_err_set(&e, KINKO_EUNAVAIL,
+		      "the audit log cannot be written; the request was refused (fail closed)");
+	api_error(&r->resp, KINKO_EUNAVAIL, &e);
+	*ret = send_problem(r);
+	return false;
+}
+
 static enum MHD_Result serve_download(struct req *r)
 {
 	struct server *s = r->srv;
@@ -397,6 +454,8 @@ static enum MHD_Result serve_download(struct req *r)
 		rc = vault_object_stat(s->v, &r->api.actor, id, &info, &e);
 		if (rc)
 			return fail(r, rc, &e);
+		if (!audit_download(r, 200, &ret))
+			return ret;
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
@@ -412,6 +471,7 @@ static enum MHD_Result serve_download(struct req *r)
 		ret = MHD_queue_response(r->conn, 200, resp);
 		MHD_destroy_response(resp);
 		log_request(r, 200);
+		sink_emit(r);
 		r->state = REQ_DONE;
 		return ret;
 	}
@@ -443,6 +503,11 @@ static enum MHD_Result serve_download(struct req *r)
 		end = info.size ? info.size - 1 : 0;
 	}
 	x->start = start;
+	r->note.bytes = info.size ? end - start + 1 : 0;
+	if (!audit_download(r, ranged > 0 ? 206 : 200, &ret)) {
+		dl_free(x);
+		return ret;
+	}
 	resp = MHD_create_response_from_callback(info.size ? end - start + 1 : 0, DOWNLOAD_BLOCK,
 						 dl_read, x, dl_free);
 	if (!resp) {
@@ -462,8 +527,26 @@ static enum MHD_Result serve_download(struct req *r)
 	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	log_request(r, status);
+	sink_emit(r);
 	r->state = REQ_DONE;
 	return ret;
+}
+
+/* A copy of the request's audit event for the operator's monitoring (S8). The
+ * store holds the authoritative log; a sink that is down does not stop work. */
+static void sink_emit(struct req *r)
+{
+	const char *sink = vault_config(r->srv->v)->audit_sink;
+	const char *ev = r->note.encoded;
+
+	if (!ev[0] || !strcmp(sink, "none"))
+		return;
+	if (!strcmp(sink, "syslog"))
+		syslog(LOG_AUTHPRIV | LOG_INFO, "%s", ev);
+	else
+		sd_journal_send("MESSAGE=kinko audit %s", ev, "KINKO_AUDIT=%s", ev,
+				"KINKO_REQUEST_ID=%s", r->request_id, "SYSLOG_IDENTIFIER=kinko",
+				"PRIORITY=6", NULL);
 }
 
 /* ---------------------------------------------------------------- first call */
@@ -507,6 +590,7 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	r->api.addr = ci ? ci->client_addr : NULL;
 	cidr_addr_text(r->api.addr, r->addr_text, sizeof r->addr_text);
+	memcpy(r->api.actor.addr, r->addr_text, sizeof r->api.actor.addr);
 
 	/* The client certificate, every request, fail closed. */
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -517,9 +601,11 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		snprintf(msg, sizeof msg, "%s", e.msg);
 		kinko_err_set(&e, KINKO_EPERM, "client certificate refused: %.400s", msg);
 		api_error(&r->resp, KINKO_EPERM, &e);
+		r->kind = -2; /* audited as tls.refused */
 		return send_problem(r);
 	}
 	memcpy(r->api.cert_fp, peer.fingerprint, sizeof r->api.cert_fp);
+	memcpy(r->api.actor.cert_fp, peer.fingerprint, sizeof r->api.actor.cert_fp);
 
 	if (r->uri_too_long) {
 		kinko_err_set(&e, KINKO_ELIMIT, "the request URI is longer than %d bytes", URI_MAX);
@@ -633,6 +719,8 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 		snprintf(r->raw_uri, sizeof r->raw_uri, "%s", uri);
 	kinko_random(id, sizeof id);
 	format_hex(id, sizeof id, r->request_id);
+	memcpy(r->api.actor.request_id, r->request_id, sizeof r->request_id);
+	r->api.actor.note = &r->note;
 	kbuf_init(&r->body, 0);
 	return r;
 }

@@ -61,6 +61,25 @@ const char *const store_migrations[] = {
 	"  created_by TEXT NOT NULL REFERENCES users(id),"
 	"  created_at INTEGER NOT NULL,"
 	"  UNIQUE (folder_id, name_mac));",
+	/* 2: the audit log (append-only), its Merkle subtree hashes and checkpoints */
+	"CREATE TABLE audit_event ("
+	"  seq INTEGER PRIMARY KEY CHECK (seq >= 0),"
+	"  data BLOB NOT NULL) STRICT;"
+	"CREATE TABLE audit_node ("
+	"  level INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL CHECK (length(hash) = 32),"
+	"  PRIMARY KEY (level, idx)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE audit_checkpoint ("
+	"  size INTEGER PRIMARY KEY,"
+	"  note BLOB NOT NULL) STRICT;"
+	/* Rows are never rewritten or removed by kinko; refuse it in the engine too. */
+	"CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TRIGGER audit_node_no_update BEFORE UPDATE ON audit_node "
+	"  BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -166,6 +166,29 @@ struct store_ops {
 	int (*object_delete)(struct store *s, const char *id, struct kinko_err *e);
 	int (*object_list)(struct store *s, const char *folder_id, int64_t after_seq,
 			   unsigned limit, store_object_cb cb, void *ctx, struct kinko_err *e);
+	/* The audit log: append-only events (canonical bytes), the Merkle tree's
+	 * perfect-subtree hashes, and signed checkpoints. */
+	int (*audit_size)(struct store *s, uint64_t *n, struct kinko_err *e);
+	int (*audit_insert)(struct store *s, uint64_t seq, const void *data, size_t n,
+			    struct kinko_err *e);
+	int (*audit_get)(struct store *s, uint64_t seq, struct kbuf *out, struct kinko_err *e);
+	int (*audit_scan)(struct store *s, uint64_t from,
+			  int (*cb)(void *ctx, uint64_t seq, const uint8_t *p, size_t n), void *ctx,
+			  struct kinko_err *e);
+	/* KINKO_ENOENT when the node is not stored. */
+	int (*audit_node_get)(struct store *s, unsigned level, uint64_t idx, uint8_t out[32],
+			      struct kinko_err *e);
+	int (*audit_node_put)(struct store *s, unsigned level, uint64_t idx, const uint8_t h[32],
+			      struct kinko_err *e);
+	int (*checkpoint_put)(struct store *s, uint64_t size, const void *note, size_t n,
+			      struct kinko_err *e);
+	/* KINKO_ENOENT when none was signed yet. */
+	int (*checkpoint_latest)(struct store *s, uint64_t *size, struct kbuf *note,
+				 struct kinko_err *e);
+	int (*checkpoint_scan)(struct store *s,
+			       int (*cb)(void *ctx, uint64_t size, const uint8_t *p, size_t n),
+			       void *ctx, struct kinko_err *e);
+
 	/* Every blob name referenced by an object row (for garbage collection). */
 	int (*blob_refs)(struct store *s, int (*cb)(void *ctx, const char *blob), void *ctx,
 			 struct kinko_err *e);

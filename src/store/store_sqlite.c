@@ -886,6 +886,190 @@ static int sq_blob_refs(struct store *s, int (*cb)(void *ctx, const char *blob),
 	return rc;
 }
 
+
+/* ---------------------------------------------------------------- audit log */
+
+static int sq_audit_size(struct store *s, uint64_t *n, struct kinko_err *e)
+{
+	int64_t v = 0;
+	int rc = count_query(s, "SELECT coalesce(max(seq) + 1, 0) FROM audit_event", &v, e);
+
+	if (rc == 0)
+		*n = (uint64_t)v;
+	return rc;
+}
+
+static int sq_audit_insert(struct store *s, uint64_t seq, const void *data, size_t n,
+			   struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO audit_event(seq, data) VALUES(?, ?)", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	bind_blob(st, 2, data, n);
+	rc = step_done(s, st, "append audit event", e);
+	if (rc == KINKO_EEXIST)
+		return kinko_err_set(e, KINKO_EINTEGRITY, "audit event %llu already exists",
+				     (unsigned long long)seq);
+	return rc;
+}
+
+static int sq_audit_get(struct store *s, uint64_t seq, struct kbuf *out, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT data FROM audit_event WHERE seq = ?", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+		rc = kbuf_append(out, p ? p : "", (size_t)n)
+			     ? kinko_err_set(e, KINKO_ELIMIT, "audit event %llu is too large",
+					     (unsigned long long)seq)
+			     : 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no audit event %llu", (unsigned long long)seq);
+	} else {
+		rc = db_err(s, e, "get audit event");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_audit_scan(struct store *s, uint64_t from,
+			 int (*cb)(void *ctx, uint64_t seq, const uint8_t *p, size_t n), void *ctx,
+			 struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT seq, data FROM audit_event WHERE seq >= ? ORDER BY seq", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(st, 1);
+		int r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), p ? p : (const uint8_t *)"",
+			   (size_t)sqlite3_column_bytes(st, 1));
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "scan audit events");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_audit_node_get(struct store *s, unsigned level, uint64_t idx, uint8_t out[32],
+			     struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT hash FROM audit_node WHERE level = ? AND idx = ?", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(st, 0), 32);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no audit tree node %u/%llu", level,
+				   (unsigned long long)idx);
+	} else {
+		rc = db_err(s, e, "get audit tree node");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_audit_node_put(struct store *s, unsigned level, uint64_t idx, const uint8_t h[32],
+			     struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO audit_node(level, idx, hash) VALUES(?, ?, ?)", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int(st, 1, (int)level);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+	bind_blob(st, 3, h, 32);
+	rc = step_done(s, st, "put audit tree node", e);
+	if (rc == KINKO_EEXIST)
+		return kinko_err_set(e, KINKO_EINTEGRITY, "audit tree node %u/%llu already exists",
+				     level, (unsigned long long)idx);
+	return rc;
+}
+
+static int sq_checkpoint_put(struct store *s, uint64_t size, const void *note, size_t n,
+			     struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO audit_checkpoint(size, note) VALUES(?, ?) "
+			 "ON CONFLICT(size) DO NOTHING",
+		      &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	bind_blob(st, 2, note, n);
+	return step_done(s, st, "store checkpoint", e);
+}
+
+static int sq_checkpoint_latest(struct store *s, uint64_t *size, struct kbuf *note,
+				struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT size, note FROM audit_checkpoint ORDER BY size DESC LIMIT 1", &st,
+		      e);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 1);
+		*size = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = kbuf_append(note, p ? p : "", (size_t)sqlite3_column_bytes(st, 1))
+			     ? kinko_err_set(e, KINKO_ELIMIT, "checkpoint too large")
+			     : 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no checkpoint has been signed yet");
+	} else {
+		rc = db_err(s, e, "latest checkpoint");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_checkpoint_scan(struct store *s,
+			      int (*cb)(void *ctx, uint64_t size, const uint8_t *p, size_t n),
+			      void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT size, note FROM audit_checkpoint ORDER BY size", &st, e);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(st, 1);
+		int r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), p ? p : (const uint8_t *)"",
+			   (size_t)sqlite3_column_bytes(st, 1));
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "scan checkpoints");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- open/close */
 
 static void sq_close(struct store *s)
@@ -932,6 +1116,15 @@ static const struct store_ops sqlite_ops = {
 	.object_find = sq_object_find,
 	.object_delete = sq_object_delete,
 	.object_list = sq_object_list,
+	.audit_size = sq_audit_size,
+	.audit_insert = sq_audit_insert,
+	.audit_get = sq_audit_get,
+	.audit_scan = sq_audit_scan,
+	.audit_node_get = sq_audit_node_get,
+	.audit_node_put = sq_audit_node_put,
+	.checkpoint_put = sq_checkpoint_put,
+	.checkpoint_latest = sq_checkpoint_latest,
+	.checkpoint_scan = sq_checkpoint_scan,
 	.blob_refs = sq_blob_refs,
 };
 

@@ -165,13 +165,16 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 			*alert = true;
 		}
 		rc = s->ops->user_update(s, &u, e);
+		/* The failure is recorded with the counter it raised, in one transaction. */
+		if (rc == 0)
+			rc = vault_audit(v, actor, "auth.login", NULL, u.id, NULL, 0,
+					 *alert ? 423 : 401, e);
 		if (rc == 0)
 			rc = s->ops->commit(s, e);
 		else
 			s->ops->rollback(s);
 		if (*alert) {
 			/* Name the locked account to the caller, for the alert. */
-			memset(actor, 0, sizeof *actor);
 			memcpy(actor->user_id, u.id, sizeof actor->user_id);
 			memcpy(actor->user_name, u.name, sizeof actor->user_name);
 		}
@@ -198,15 +201,16 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 	rc = s->ops->session_insert(s, &ss, e);
 	if (rc)
 		goto fail_user;
+	memcpy(actor->user_id, u.id, sizeof actor->user_id);
+	memcpy(actor->user_name, u.name, sizeof actor->user_name);
+	actor->role = u.role;
+	memcpy(actor->cert_fp, ss.cert_fp, sizeof actor->cert_fp);
+	rc = vault_audit(v, actor, "auth.login", NULL, u.id, NULL, 0, 200, e);
+	if (rc)
+		goto fail_user;
 	rc = s->ops->commit(s, e);
-	if (rc == 0) {
-		memset(actor, 0, sizeof *actor);
-		memcpy(actor->user_id, u.id, sizeof actor->user_id);
-		memcpy(actor->user_name, u.name, sizeof actor->user_name);
-		actor->role = u.role;
-		memcpy(actor->cert_fp, ss.cert_fp, sizeof actor->cert_fp);
+	if (rc == 0)
 		memcpy(token, tok, sizeof tok);
-	}
 	kinko_wipe(tok, sizeof tok);
 	store_user_clear(&u);
 	vault_leave(v);
@@ -276,7 +280,7 @@ int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
 	else
 		s->ops->rollback(s);
 	if (rc == 0) {
-		memset(out, 0, sizeof *out);
+		/* The request's context (address, request ID, note) stays as the edge set it. */
 		memcpy(out->user_id, u.id, sizeof out->user_id);
 		memcpy(out->user_name, u.name, sizeof out->user_name);
 		out->role = u.role;
@@ -289,7 +293,8 @@ fail:
 	return rc;
 }
 
-int vault_logout(struct vault *v, const char *token, struct kinko_err *e)
+int vault_logout(struct vault *v, const struct vault_actor *a, const char *token,
+		 struct kinko_err *e)
 {
 	struct store *s = v->store;
 	uint8_t h[32];
@@ -302,6 +307,8 @@ int vault_logout(struct vault *v, const char *token, struct kinko_err *e)
 	if (rc)
 		return rc;
 	rc = s->ops->session_delete(s, h, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "auth.logout", NULL, a->user_id, NULL, 0, 200, e);
 	if (rc) {
 		s->ops->rollback(s);
 		return rc;
@@ -366,6 +373,8 @@ int vault_user_create(struct vault *v, const struct vault_actor *a,
 	if (rc)
 		goto out;
 	rc = s->ops->user_insert(s, &u, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "user.create", NULL, u.id, NULL, 0, 201, e);
 	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
@@ -432,6 +441,8 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 	/* Disabling or a new password ends every session of the account. */
 	if (rc == 0 && ((c->disabled && *c->disabled) || c->password))
 		rc = s->ops->session_delete_user(s, u.id, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "user.update", NULL, u.id, NULL, 0, 200, e);
 	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
@@ -554,6 +565,8 @@ int vault_user_totp_enroll(struct vault *v, const struct vault_actor *a, const c
 		rc = s->ops->user_update(s, &u, e);
 	}
 	if (rc == 0)
+		rc = vault_audit(v, a, "user.totp", NULL, u.id, NULL, 0, 200, e);
+	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
 		s->ops->rollback(s);
@@ -617,6 +630,17 @@ int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const ch
 				      now + (int64_t)days * 86400, pw, &b, e);
 	store_user_clear(&u);
 	kinko_wipe(capw, sizeof capw);
+	/* The issue is on record before the bundle leaves the server. */
+	if (rc == 0) {
+		rc = s->ops->begin(s, e);
+		if (rc == 0) {
+			rc = vault_audit(v, a, "user.certificate", NULL, id, b.fingerprint, 0, 201, e);
+			if (rc == 0)
+				rc = s->ops->commit(s, e);
+			else
+				s->ops->rollback(s);
+		}
+	}
 	if (rc == 0) {
 		kbuf_free(cert_pem);
 		kbuf_free(key_pem);

@@ -126,6 +126,8 @@ int vault_contract_create(struct vault *v, const struct vault_actor *a, const ch
 	if (rc == 0)
 		rc = s->ops->member_put(s, c.id, a->user_id, ROLE_MANAGER, e);
 	if (rc == 0)
+		rc = vault_audit(v, a, "contract.create", c.id, c.id, NULL, 0, 201, e);
+	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
 		s->ops->rollback(s);
@@ -257,6 +259,8 @@ int vault_member_set(struct vault *v, const struct vault_actor *a, const char *c
 		rc = role == ROLE_NONE ? s->ops->member_delete(s, contract_id, user_id, e)
 				       : s->ops->member_put(s, contract_id, user_id, role, e);
 	if (rc == 0)
+		rc = vault_audit(v, a, "contract.designate", contract_id, user_id, NULL, 0, 200, e);
+	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
 		s->ops->rollback(s);
@@ -352,6 +356,8 @@ int vault_folder_create(struct vault *v, const struct vault_actor *a, const char
 		rc = kinko_err_set(e, KINKO_EPERM, "only a manager of the contract may create folders");
 	if (rc == 0)
 		rc = s->ops->folder_insert(s, &f, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "folder.create", f.contract_id, f.id, NULL, 0, 201, e);
 	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else
@@ -493,6 +499,8 @@ int vault_acl_set(struct vault *v, const struct vault_actor *a, const char *fold
 				   "handlers get folder access");
 	if (rc == 0)
 		rc = s->ops->acl_put(s, folder_id, user_id, perms, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "folder.acl", f.contract_id, folder_id, user_id, 0, 200, e);
 	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else

@@ -165,6 +165,22 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
+/* Tells the edge which contract and IDs a request touched, for its audit event. */
+static void note_ids(const struct vault_actor *a, const char *contract, const char *t1,
+		     const char *t2)
+{
+	struct vault_audit_note *n = a ? a->note : NULL;
+
+	if (!n)
+		return;
+	snprintf(n->contract, sizeof n->contract, "%s", contract);
+	n->ntargets = 0;
+	if (t1)
+		snprintf(n->targets[n->ntargets++], sizeof n->targets[0], "%s", t1);
+	if (t2)
+		snprintf(n->targets[n->ntargets++], sizeof n->targets[0], "%s", t2);
+}
+
 /* ---------------------------------------------------------------- upload */
 
 struct vault_upload {
@@ -446,7 +462,7 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 {
 	struct vault *v = u->v;
 	struct store *s = v->store;
-	struct store_folder f;
+	struct store_folder f = {0};
 	char final_path[4096], dir[4096];
 	enum store_role member;
 	unsigned perms = 0;
@@ -493,14 +509,16 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 	if (rc == 0) {
 		/* Rights may have changed while the content streamed: decide again. */
 		rc = s->ops->folder_get(s, u->obj.folder_id, &f, e);
-		if (rc == 0) {
+		if (rc == 0)
 			rc = vault_folder_access(v, &u->actor, &f, &perms, &member, e);
-			store_folder_clear(&f);
-		}
 		if (rc == 0 && !(perms & PERM_WRITE))
 			rc = kinko_err_set(e, KINKO_EPERM, "your write access was withdrawn");
 		if (rc == 0)
 			rc = s->ops->object_insert(s, &u->obj, e);
+		if (rc == 0)
+			rc = vault_audit(v, &u->actor, "object.put", f.contract_id, u->obj.id,
+					 u->obj.folder_id, u->obj.size, 201, e);
+		store_folder_clear(&f);
 		if (rc == 0)
 			rc = s->ops->commit(s, e);
 		else
@@ -688,6 +706,8 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 		rc = s->ops->folder_get(s, o.folder_id, &f, e);
 		if (rc == 0) {
 			rc = vault_folder_access(v, a, &f, &perms, &member, e);
+			if (rc == 0 && member != ROLE_NONE)
+				note_ids(a, f.contract_id, o.id, o.folder_id);
 			if (rc == 0 && member == ROLE_NONE)
 				rc = kinko_err_set(e, KINKO_ENOENT, "no such object");
 			else if (rc == 0 && !(perms & PERM_READ))
@@ -872,6 +892,8 @@ static int object_access(struct vault *v, const struct vault_actor *a, const cha
 	rc = s->ops->folder_get(s, o->folder_id, f, e);
 	if (rc == 0) {
 		rc = vault_folder_access(v, a, f, perms, &member, e);
+		if (rc == 0 && member != ROLE_NONE)
+			note_ids(a, f->contract_id, o->id, o->folder_id);
 		if (rc == 0 && member == ROLE_NONE)
 			rc = kinko_err_set(e, KINKO_ENOENT, "no such object");
 		else if (rc == 0 && need && (*perms & need) != need)
@@ -927,6 +949,9 @@ int vault_object_delete(struct vault *v, const struct vault_actor *a, const char
 		rc = object_access(v, a, object_id, PERM_WRITE, &o, &f, &perms, e);
 		if (rc == 0) {
 			rc = s->ops->object_delete(s, object_id, e);
+			if (rc == 0)
+				rc = vault_audit(v, a, "object.delete", f.contract_id, object_id,
+						 o.folder_id, 0, 200, e);
 			store_object_clear(&o);
 			store_folder_clear(&f);
 		}
@@ -982,6 +1007,8 @@ int vault_object_list(struct vault *v, const struct vault_actor *a, const char *
 		rc = s->ops->folder_get(s, folder_id, &f, e);
 		if (rc == 0) {
 			rc = vault_folder_access(v, a, &f, &perms, &member, e);
+			if (rc == 0 && member != ROLE_NONE)
+				note_ids(a, f.contract_id, f.id, NULL);
 			if (rc == 0 && member == ROLE_NONE)
 				rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
 			/* Auditors see that files exist (IDs, sizes, digests), never names. */

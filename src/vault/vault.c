@@ -241,6 +241,10 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	rc = v->store->ops->meta_put(v->store, META_MASTER, sealed.data, sealed.len, e);
 	if (rc == 0)
 		rc = v->store->ops->user_insert(v->store, &u, e);
+	if (rc == 0)
+		rc = vault_log_key_create(v, e);
+	if (rc == 0)
+		rc = vault_audit(v, NULL, "vault.init", NULL, u.id, NULL, 0, 200, e);
 	if (rc) {
 		v->store->ops->rollback(v->store);
 		goto out;
@@ -345,6 +349,7 @@ int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *
 	struct kbuf sealed;
 	struct keyring *kr = NULL;
 	struct kinko_key *totp = NULL;
+	struct kinko_sign_key *logk = NULL;
 	int rc;
 
 	kbuf_init(&sealed, 0);
@@ -362,8 +367,11 @@ int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *
 	kbuf_free(&sealed);
 	if (rc == 0)
 		rc = keyring_derive(kr, "totp", &totp, e);
+	if (rc == 0)
+		rc = vault_log_key_open(v, kr, &logk, e);
 	if (rc) {
 		keyring_close(kr);
+		kinko_key_free(totp);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&v->seal_lock);
@@ -371,10 +379,12 @@ int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *
 		pthread_rwlock_unlock(&v->seal_lock);
 		keyring_close(kr);
 		kinko_key_free(totp);
+		kinko_sign_key_free(logk);
 		return kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
 	}
 	v->kr = kr;
 	v->totp_key = totp;
+	v->log_key = logk;
 	pthread_rwlock_unlock(&v->seal_lock);
 	return 0;
 }
@@ -416,8 +426,10 @@ void vault_seal(struct vault *v)
 	pthread_rwlock_wrlock(&v->seal_lock);
 	keyring_close(v->kr);
 	kinko_key_free(v->totp_key);
+	kinko_sign_key_free(v->log_key);
 	v->kr = NULL;
 	v->totp_key = NULL;
+	v->log_key = NULL;
 	pthread_rwlock_unlock(&v->seal_lock);
 }
 

@@ -34,15 +34,52 @@ enum vault_perm {
 	PERM_ALL = 15,
 };
 
-/* Who is acting, from where. Filled by vault_session_check (or by the CLI for
- * offline acts as the local operator). */
+struct vault;
+
+/* What the vault tells the edge about a request's audit event. When the vault
+ * changed something it appended the event itself, in the same transaction
+ * (recorded = true, encoded = the canonical bytes for the system log); otherwise
+ * the edge appends one, using the contract and targets the vault noted. */
+struct vault_audit_note {
+	bool recorded;
+	char contract[STORE_ID_LEN];
+	char targets[4][65];
+	unsigned ntargets;
+	uint64_t bytes;
+	char encoded[2048 + 1];
+};
+
+/* Who is acting, from where, in which request. Filled by vault_session_check (the
+ * edge adds the address, request ID and audit note). */
 struct vault_actor {
 	char user_id[STORE_ID_LEN];
 	char user_name[65];
 	enum store_role role;
 	char cert_fp[65];
 	char addr[64];
+	char request_id[40];
+	struct vault_audit_note *note; /* may be NULL (no request: offline acts) */
 };
+
+/* Appends the audit event for actor's act inside the caller's open transaction
+ * (fail closed: on error the caller rolls back). contract and targets may be NULL. */
+int vault_audit(struct vault *v, const struct vault_actor *a, const char *action,
+		const char *contract, const char *t1, const char *t2, uint64_t bytes,
+		unsigned status, struct kinko_err *e) KINKO_WUR;
+/* Appends an event in its own transaction (for acts that changed nothing: reads,
+ * refusals). */
+int vault_audit_standalone(struct vault *v, const struct vault_actor *a, const char *action,
+			   unsigned status, struct kinko_err *e) KINKO_WUR;
+
+/* The audit log's verifier key ("<origin>+<id>+<key>") and its current state. */
+int vault_log_verifier(struct vault *v, char *out, size_t cap, struct kinko_err *e) KINKO_WUR;
+/* Signs a checkpoint of the current log (needs an unsealed vault); appends it to note. */
+int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e) KINKO_WUR;
+/* Recomputes and checks the whole log against the stored checkpoints and the
+ * checkpoint file kept outside the store; names the first bad entry. */
+int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
+		     struct kinko_err *e) KINKO_WUR;
+struct store *vault_store(struct vault *v);
 
 struct vault;
 
@@ -96,7 +133,9 @@ struct vault_login {
 	const char *cert_fp;
 };
 
-/* On success writes a fresh session token (hex, VAULT_TOKEN_LEN chars + NUL).
+/* actor carries the request's context (address, request ID, audit note) in and
+ * gets the logged-in user out.
+ * On success writes a fresh session token (hex, VAULT_TOKEN_LEN chars + NUL).
  * KINKO_EAUTH for any wrong credential (one message for all), KINKO_ELOCKED while
  * locked; *alert is set when this failure locked the account. */
 int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
@@ -106,7 +145,8 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
 			const struct sockaddr *addr, struct vault_actor *out,
 			struct kinko_err *e) KINKO_WUR;
-int vault_logout(struct vault *v, const char *token, struct kinko_err *e) KINKO_WUR;
+int vault_logout(struct vault *v, const struct vault_actor *a, const char *token,
+		 struct kinko_err *e) KINKO_WUR;
 
 struct vault_user_info {
 	char id[STORE_ID_LEN];

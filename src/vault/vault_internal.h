@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "crypto/sign.h"
 #include "vault/vault.h"
 
 struct vault {
@@ -15,7 +16,12 @@ struct vault {
 	pthread_rwlock_t seal_lock;
 	struct keyring *kr;
 	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
+	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */
 };
+
+int vault_log_key_create(struct vault *v, struct kinko_err *e) KINKO_WUR;
+int vault_log_key_open(struct vault *v, struct keyring *kr, struct kinko_sign_key **out,
+		       struct kinko_err *e) KINKO_WUR;
 
 /* Path helpers (snprintf into out; KINKO_EINVAL when too long). */
 int vault_path(const struct vault *v, char *out, size_t cap, const char *fmt, ...)
