@@ -13,15 +13,9 @@
 
 enum csv_state { CSV_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_IN_QUOTED };
 
-struct records_scan {
-	struct records_opts o;
-	bool finished;
-	uint64_t bytes;
-
-	/* BOM: matched prefix length while still deciding. */
-	bool bom_done, has_bom;
-	uint8_t bom_len;
-
+/* The state every byte touches. records_feed works on a local copy so the compiler
+ * keeps it in registers (stores through the struct would alias the input bytes). */
+struct rs_hot {
 	/* Encoding validators. */
 	bool nul, high;
 	bool u8_bad;
@@ -45,6 +39,19 @@ struct records_scan {
 	uint8_t run; /* digits in the current run, saturating at 13 */
 	char digs[12];
 	uint32_t run_col;
+};
+
+struct records_scan {
+	struct records_opts o;
+	bool finished;
+	uint64_t bytes;
+
+	/* BOM: matched prefix length while still deciding. */
+	bool bom_done, has_bom;
+	uint8_t bom_len;
+
+	struct rs_hot h;
+
 	uint64_t mn_total, mn_other;
 	uint64_t mn_col[RECORDS_COLS];
 
@@ -93,68 +100,105 @@ void records_free(struct records_scan *r)
 	free(r);
 }
 
-static void run_end(struct records_scan *r)
+static void run_end(struct records_scan *r, struct rs_hot *h)
 {
-	if (r->run == 12 && records_mynumber_valid(r->digs)) {
+	if (h->run == 12 && records_mynumber_valid(h->digs)) {
 		r->mn_total++;
-		if (r->run_col < RECORDS_COLS)
-			r->mn_col[r->run_col]++;
+		if (h->run_col < RECORDS_COLS)
+			r->mn_col[h->run_col]++;
 		else
 			r->mn_other++;
 	}
-	r->run = 0;
+	h->run = 0;
 }
 
-static void enc_byte(struct records_scan *r, uint8_t c)
+/* Skips ASCII quickly, 8 bytes at a time. */
+static size_t skip_ascii(const uint8_t *c, size_t i, size_t n)
 {
-	if (c == 0)
-		r->nul = true;
-	if (c >= 0x80)
-		r->high = true;
-	/* UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
-	if (!r->u8_bad) {
-		if (r->u8_need) {
-			if (c < r->u8_lo || c > r->u8_hi)
-				r->u8_bad = true;
-			r->u8_need--;
-			r->u8_lo = 0x80;
-			r->u8_hi = 0xBF;
-		} else if (c >= 0x80) {
-			r->u8_lo = 0x80;
-			r->u8_hi = 0xBF;
-			if (c >= 0xC2 && c <= 0xDF)
-				r->u8_need = 1;
-			else if (c >= 0xE0 && c <= 0xEF) {
-				r->u8_need = 2;
-				if (c == 0xE0)
-					r->u8_lo = 0xA0;
-				else if (c == 0xED)
-					r->u8_hi = 0x9F;
-			} else if (c >= 0xF0 && c <= 0xF4) {
-				r->u8_need = 3;
-				if (c == 0xF0)
-					r->u8_lo = 0x90;
-				else if (c == 0xF4)
-					r->u8_hi = 0x8F;
-			} else
-				r->u8_bad = true;
+	while (i + 8 <= n) {
+		uint64_t w;
+		memcpy(&w, c + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+		i += 8;
+	}
+	while (i < n && c[i] < 0x80)
+		i++;
+	return i;
+}
+
+/* UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). Stops at
+ * the first invalid byte: an invalid file stays invalid. */
+static void utf8_validate(struct rs_hot *h, const uint8_t *c, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !h->u8_bad) {
+		uint8_t b;
+		if (!h->u8_need) {
+			i = skip_ascii(c, i, n);
+			if (i == n)
+				break;
+		}
+		b = c[i++];
+		h->high = true;
+		if (h->u8_need) {
+			if (b < h->u8_lo || b > h->u8_hi)
+				h->u8_bad = true;
+			h->u8_need--;
+			h->u8_lo = 0x80;
+			h->u8_hi = 0xBF;
+			continue;
+		}
+		h->u8_lo = 0x80;
+		h->u8_hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF) {
+			h->u8_need = 1;
+		} else if (b >= 0xE0 && b <= 0xEF) {
+			h->u8_need = 2;
+			if (b == 0xE0)
+				h->u8_lo = 0xA0;
+			else if (b == 0xED)
+				h->u8_hi = 0x9F;
+		} else if (b >= 0xF0 && b <= 0xF4) {
+			h->u8_need = 3;
+			if (b == 0xF0)
+				h->u8_lo = 0x90;
+			else if (b == 0xF4)
+				h->u8_hi = 0x8F;
+		} else {
+			h->u8_bad = true;
 		}
 	}
-	/* CP932: lead 81-9F/E0-FC (user-defined F0-F9 included: municipal data uses
-	 * gaiji), trail 40-7E/80-FC; single 00-7F and half-width kana A1-DF. */
-	if (!r->sj_bad) {
-		if (r->sj_trail) {
-			if (c < 0x40 || c == 0x7F || c > 0xFC)
-				r->sj_bad = true;
-			r->sj_trail = false;
-		} else if ((c >= 0x81 && c <= 0x9F) || (c >= 0xE0 && c <= 0xFC))
-			r->sj_trail = true;
-		else if (c == 0x80 || c == 0xA0 || c >= 0xFD)
-			r->sj_bad = true;
+}
+
+/* CP932: lead 81-9F/E0-FC (user-defined F0-F9 included: municipal data uses gaiji),
+ * trail 40-7E/80-FC; single bytes 00-7F and half-width kana A1-DF. */
+static void cp932_validate(struct rs_hot *h, const uint8_t *c, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !h->sj_bad) {
+		uint8_t b;
+		if (!h->sj_trail) {
+			i = skip_ascii(c, i, n);
+			if (i == n)
+				break;
+		}
+		b = c[i++];
+		if (h->sj_trail) {
+			if (b < 0x40 || b == 0x7F || b > 0xFC)
+				h->sj_bad = true;
+			h->sj_trail = false;
+		} else if ((b >= 0x81 && b <= 0x9F) || (b >= 0xE0 && b <= 0xFC)) {
+			h->sj_trail = true;
+		} else if (b == 0x80 || b == 0xA0 || b >= 0xFD) {
+			h->sj_bad = true;
+		}
 	}
 }
 
-static void record_end(struct records_scan *r)
+static inline void record_end(struct rs_hot *r)
 {
 	if (r->rec_open) {
 		r->csv_records++;
@@ -165,7 +209,7 @@ static void record_end(struct records_scan *r)
 	r->st = CSV_START;
 }
 
-static inline void csv_byte(struct records_scan *r, uint8_t c)
+static inline void csv_byte(struct rs_hot *r, uint8_t c)
 {
 	bool was_cr = r->cr;
 
@@ -213,7 +257,7 @@ static inline void csv_byte(struct records_scan *r, uint8_t c)
 	}
 }
 
-static inline void text_byte(struct records_scan *r, uint8_t c)
+static inline void text_byte(struct rs_hot *r, uint8_t c)
 {
 	bool was_cr = r->tcr;
 
@@ -231,23 +275,57 @@ static inline void text_byte(struct records_scan *r, uint8_t c)
 	}
 }
 
-static void content_byte(struct records_scan *r, uint8_t c)
+/* Bytes the structural pass must look at: NUL, line ends, quote, comma, digits. */
+static const uint8_t special[256] = {
+	[0] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, [','] = 1, ['0'] = 1, ['1'] = 1,
+	['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+};
+
+static inline void content_byte(struct records_scan *r, struct rs_hot *h, uint8_t c)
 {
-	if (r->head_len < RECORDS_HEAD_MAX)
-		r->head[r->head_len++] = c;
-	enc_byte(r, c);
+	if (c == 0)
+		h->nul = true;
 	if (c >= '0' && c <= '9') {
-		if (r->run == 0)
-			r->run_col = r->col;
-		if (r->run < 12)
-			r->digs[r->run] = (char)c;
-		if (r->run < 13)
-			r->run++;
-	} else if (r->run) {
-		run_end(r);
+		if (h->run == 0)
+			h->run_col = h->col;
+		if (h->run < 12)
+			h->digs[h->run] = (char)c;
+		if (h->run < 13)
+			h->run++;
+	} else if (h->run) {
+		run_end(r, h);
 	}
-	csv_byte(r, c);
-	text_byte(r, c);
+	csv_byte(h, c);
+	text_byte(h, c);
+}
+
+static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
+{
+	struct rs_hot h = r->h;
+
+	if (r->head_len < RECORDS_HEAD_MAX) {
+		size_t k = RECORDS_HEAD_MAX - r->head_len;
+		if (k > n)
+			k = n;
+		memcpy(r->head + r->head_len, c, k);
+		r->head_len += k;
+	}
+	utf8_validate(&h, c, n);
+	cp932_validate(&h, c, n);
+	for (size_t i = 0; i < n;) {
+		/* Inside a field, with no digit run open, only the special bytes change
+		 * any state: skip the rest at table speed. */
+		if (h.run == 0 && h.rec_open && h.line_open &&
+		    (h.st == CSV_UNQUOTED || h.st == CSV_QUOTED)) {
+			while (i < n && !special[c[i]])
+				i++;
+			if (i == n)
+				break;
+		}
+		content_byte(r, &h, c[i++]);
+	}
+	r->h = h;
+	memset(&h, 0, sizeof h);
 }
 
 void records_feed(struct records_scan *r, const void *p, size_t n)
@@ -268,11 +346,9 @@ void records_feed(struct records_scan *r, const void *p, size_t n)
 			continue;
 		}
 		r->bom_done = true;
-		for (uint8_t k = 0; k < r->bom_len; k++)
-			content_byte(r, BOM[k]);
+		feed_content(r, BOM, r->bom_len);
 	}
-	for (; i < n; i++)
-		content_byte(r, c[i]);
+	feed_content(r, c + i, n - i);
 }
 
 /* True when a header field (in CP932 when cp932) names the My Number column. */
@@ -359,29 +435,28 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 		return kinko_err_set(e, KINKO_EINVAL, "record count already finished");
 	if (!r->bom_done) {
 		r->bom_done = true;
-		for (uint8_t k = 0; k < r->bom_len; k++)
-			content_byte(r, BOM[k]);
+		feed_content(r, BOM, r->bom_len);
 	}
-	if (r->run)
-		run_end(r);
+	if (r->h.run)
+		run_end(r, &r->h);
 	/* A final record without a line end counts (even one with an unclosed quote). */
-	record_end(r);
-	if (r->line_open)
-		r->lines++;
+	record_end(&r->h);
+	if (r->h.line_open)
+		r->h.lines++;
 	r->finished = true;
 
 	memset(&res, 0, sizeof res);
 	res.bytes = r->bytes;
 	res.has_bom = r->has_bom;
-	if (r->u8_need)
-		r->u8_bad = true;
-	if (r->sj_trail)
-		r->sj_bad = true;
-	if (!r->high)
+	if (r->h.u8_need)
+		r->h.u8_bad = true;
+	if (r->h.sj_trail)
+		r->h.sj_bad = true;
+	if (!r->h.high)
 		res.encoding = RECORDS_ENC_ASCII;
-	else if (!r->u8_bad)
+	else if (!r->h.u8_bad)
 		res.encoding = RECORDS_ENC_UTF8;
-	else if (!r->sj_bad && !r->has_bom)
+	else if (!r->h.sj_bad && !r->has_bom)
 		res.encoding = RECORDS_ENC_CP932;
 	else
 		res.encoding = RECORDS_ENC_UNKNOWN;
@@ -390,7 +465,7 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 
 	res.mynumber_column = -1;
 	res.mynumber_header_column = -1;
-	if (r->nul || res.encoding == RECORDS_ENC_UNKNOWN) {
+	if (r->h.nul || res.encoding == RECORDS_ENC_UNKNOWN) {
 		/* Binary: no records, but a 12-digit run is still reported. */
 		res.format = RECORDS_FMT_BINARY;
 		csv = false;
@@ -398,9 +473,9 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 		if (r->o.format == RECORDS_FMT_CSV || r->o.format == RECORDS_FMT_TEXT)
 			res.format = r->o.format;
 		else
-			res.format = r->first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
+			res.format = r->h.first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
 		csv = res.format == RECORDS_FMT_CSV;
-		res.records = csv ? r->csv_records : r->lines;
+		res.records = csv ? r->h.csv_records : r->h.lines;
 		if (r->o.header && res.records > 0)
 			res.records--;
 	}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# bench-scan: the scanning pass on a 1 GiB CSV, in the same run:
+#   clamd alone        clamdscan --stream (clamd's own client, INSTREAM)
+#   kinko scan         kinko's clamd client + record count + My Number detection, one read
+#   records only       kinko scan without clamd (the counting pass alone)
+# Target (issue 5): kinko's scanning pass at >= 0.9x clamd alone; counting must hide
+# behind the scan. BENCH_SIZE_MB overrides the size (default 1024).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+KINKO_BIN=${KINKO_BIN:-$root/build/kinko}
+BENCH_DIR=${BENCH_DIR:-$(mktemp -d /var/tmp/kinko-bench.XXXXXX)}
+size_mb=${BENCH_SIZE_MB:-1024}
+work="$BENCH_DIR/scan"
+mkdir -p "$work"
+csv="$work/residents.csv"
+
+command -v clamdscan >/dev/null || { echo "bench-scan: clamdscan missing: run scripts/install-deps" >&2; exit 1; }
+
+cleanup() { "$root/scripts/clamd-stop" "$work/clamd" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+python3 - "$csv" "$size_mb" <<'PY'
+import random, sys
+path, mb = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(5)
+def mynumber():
+    d = [rnd.randrange(10) for _ in range(11)]
+    s = sum(p * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(reversed(d), 1))
+    r = s % 11
+    return "".join(map(str, d)) + str(0 if r <= 1 else 11 - r)
+names = ["山田 太郎", "鈴木 花子", "佐藤 一郎", "高橋 美咲", "田中 健"]
+rows = []
+size = 0
+while size < 1 << 20:
+    row = '%d,%s,%s,"東京都新宿区西新宿%d-%d-%d",%s,"備考, ""%d""\r\n改行あり"\r\n' % (
+        len(rows), names[rnd.randrange(5)], mynumber(), rnd.randrange(9) + 1,
+        rnd.randrange(30) + 1, rnd.randrange(20) + 1, "03-%04d-%04d" % (rnd.randrange(10000), rnd.randrange(10000)), rnd.randrange(1000))
+    rows.append(row)
+    size += len(row.encode())
+block = "".join(rows).encode()
+with open(path, "wb") as f:
+    f.write("id,氏名,個人番号,住所,電話,備考\r\n".encode())
+    written = 0
+    while written < mb << 20:
+        f.write(block)
+        written += len(block)
+PY
+bytes=$(stat -c %s "$csv")
+cat "$csv" >/dev/null # page cache: measure scanning, not the disk
+sock=$("$root/scripts/clamd-start" "$work/clamd")
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; b,t=float(sys.argv[1]),float(sys.argv[2]); print('%.1f' % (b/1e6/t))" "$1" "$2"; }
+elapsed() { python3 -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
+
+t0=$(now)
+clamdscan --no-summary --stream --config-file="$work/clamd/clamd.conf" "$csv" >"$work/clamdscan.out" 2>&1 || {
+	cat "$work/clamdscan.out" >&2; exit 1; }
+t1=$(now)
+"$KINKO_BIN" scan --clamd-socket "$sock" --header "$csv" >"$work/kinko.json"
+t2=$(now)
+"$KINKO_BIN" scan --header "$csv" >"$work/records.json"
+t3=$(now)
+
+c=$(elapsed "$t0" "$t1"); k=$(elapsed "$t1" "$t2"); r=$(elapsed "$t2" "$t3")
+echo "file: $bytes bytes ($size_mb MiB CSV, UTF-8, quoted newlines, My Numbers)"
+echo "clamdscan --stream (clamd alone):      ${c}s  $(rate "$bytes" "$c") MB/s"
+echo "kinko scan (clamd + records, one read): ${k}s  $(rate "$bytes" "$k") MB/s"
+echo "kinko scan, records only:              ${r}s  $(rate "$bytes" "$r") MB/s"
+python3 - "$c" "$k" "$work/kinko.json" <<'PY'
+import json, sys
+c, k = float(sys.argv[1]), float(sys.argv[2])
+j = json.load(open(sys.argv[3]))
+print("kinko / clamd alone: %.2fx (target >= 0.90x); records=%d mynumbers=%d (%s), verdict=%s"
+      % (c / k, j["records"], j["mynumber"]["count"], j["mynumber"]["confidence"], j["virus"]["result"]))
+if j["virus"]["result"] != "clean":
+    sys.exit("bench-scan: unexpected verdict")
+PY
