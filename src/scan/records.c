@@ -275,9 +275,10 @@ static inline void text_byte(struct rs_hot *r, uint8_t c)
 	}
 }
 
-/* Bytes the structural pass must look at: NUL, line ends, quote, comma, digits. */
+/* Byte classes for the structural pass: 0 plain, 1 digit, 2 NUL, line ends, quote
+ * and comma. */
 static const uint8_t special[256] = {
-	[0] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1, [','] = 1, ['0'] = 1, ['1'] = 1,
+	[0] = 2, ['\n'] = 2, ['\r'] = 2, ['"'] = 2, [','] = 2, ['0'] = 1, ['1'] = 1,
 	['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
 };
 
@@ -313,12 +314,32 @@ static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 	utf8_validate(&h, c, n);
 	cp932_validate(&h, c, n);
 	for (size_t i = 0; i < n;) {
-		/* Inside a field, with no digit run open, only the special bytes change
-		 * any state: skip the rest at table speed. */
-		if (h.run == 0 && h.rec_open && h.line_open &&
-		    (h.st == CSV_UNQUOTED || h.st == CSV_QUOTED)) {
-			while (i < n && !special[c[i]])
-				i++;
+		/* Inside a field only NUL, line ends, quotes and commas change the CSV
+		 * and line state: handle everything else (digit runs included) in a
+		 * tight loop. */
+		if (h.rec_open && h.line_open && (h.st == CSV_UNQUOTED || h.st == CSV_QUOTED)) {
+			/* The run length lives in a register here; h.digs is only written. */
+			unsigned run = h.run;
+			for (; i < n; i++) {
+				uint8_t b = c[i], k = special[b];
+				if (k == 0) {
+					if (run) {
+						h.run = (uint8_t)run;
+						run_end(r, &h);
+						run = 0;
+					}
+				} else if (k == 1) {
+					if (run == 0)
+						h.run_col = h.col;
+					if (run < 12)
+						h.digs[run] = (char)b;
+					if (run < 13)
+						run++;
+				} else {
+					break;
+				}
+			}
+			h.run = (uint8_t)run;
 			if (i == n)
 				break;
 		}
