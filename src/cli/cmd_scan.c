@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,7 +69,34 @@ static int show_version(const struct clamd_cfg *cfg, int64_t max_age)
 	return 0;
 }
 
-/* Scans one file; returns 0 clean, 1 infected or failed. */
+/* Reads fd to its end in chunks, handing each to clamd (when cs is set and has not
+ * failed) and to the record counter (when rs is set). */
+static int pass(int fd, uint8_t *buf, size_t chunk, struct clamd_scan **cs, int *crc,
+		struct kinko_err *ce, struct records_scan *rs, struct kinko_err *e)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kinko_err_set(e, KINKO_EIO, "read failed: %s", strerror(errno));
+		if (n == 0)
+			return 0;
+		if (rs)
+			records_feed(rs, buf, (size_t)n);
+		if (cs && *cs && !*crc) {
+			*crc = clamd_scan_feed(*cs, buf, (size_t)n, ce);
+			if (*crc) {
+				clamd_scan_abort(*cs);
+				*cs = NULL;
+			}
+		}
+	}
+}
+
+/* Scans one file; returns 0 clean, 1 infected or failed. For a regular file with
+ * clamd, the file is streamed to clamd first and counted while clamd scans (clamd
+ * only scans once the stream has ended); otherwise both run in one read. */
 static int scan_file(const char *path, const struct clamd_cfg *cfg,
 		     const struct records_opts *ro, size_t chunk, uint8_t *buf)
 {
@@ -77,8 +105,9 @@ static int scan_file(const char *path, const struct clamd_cfg *cfg,
 	struct records_scan *rs = NULL;
 	struct records_result rr;
 	struct clamd_verdict v = {0};
+	struct stat st;
 	json_t *o, *virus;
-	int fd, crc = 0, status = 0;
+	int fd, crc = 0, rc, status = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -91,29 +120,26 @@ static int scan_file(const char *path, const struct clamd_cfg *cfg,
 	}
 	if (cfg->socket_path)
 		crc = clamd_scan_begin(cfg, &cs, &ce);
-	for (;;) {
-		ssize_t n = read(fd, buf, chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kinko_err_set(&e, KINKO_EIO, "reading %s failed: %s", path, strerror(errno));
+	if (cs && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		rc = pass(fd, buf, chunk, &cs, &crc, &ce, NULL, &e);
+		if (!rc && cs && !crc && (crc = clamd_scan_end(cs, &ce)) != 0) {
 			clamd_scan_abort(cs);
-			records_free(rs);
-			close(fd);
-			return cli_fail(&e);
+			cs = NULL;
 		}
-		if (n == 0)
-			break;
-		records_feed(rs, buf, (size_t)n);
-		if (cs && !crc) {
-			crc = clamd_scan_feed(cs, buf, (size_t)n, &ce);
-			if (crc) {
-				clamd_scan_abort(cs);
-				cs = NULL;
-			}
-		}
+		if (!rc && lseek(fd, 0, SEEK_SET) != 0)
+			rc = kinko_err_set(&e, KINKO_EIO, "cannot rewind: %s", strerror(errno));
+		if (!rc)
+			rc = pass(fd, buf, chunk, NULL, NULL, NULL, rs, &e);
+	} else {
+		rc = pass(fd, buf, chunk, &cs, &crc, &ce, rs, &e);
 	}
 	close(fd);
+	if (rc) {
+		clamd_scan_abort(cs);
+		records_free(rs);
+		kinko_err_wrap(&e, "%s", path);
+		return cli_fail(&e);
+	}
 	if (cs)
 		crc = clamd_scan_finish(cs, &v, &ce);
 	if (records_finish(rs, &rr, &e)) {
@@ -121,6 +147,9 @@ static int scan_file(const char *path, const struct clamd_cfg *cfg,
 		return cli_fail(&e);
 	}
 	records_free(rs);
+	if (cfg->socket_path && !crc && v.bytes != rr.bytes)
+		crc = kinko_err_set(&ce, KINKO_ECONFLICT,
+				    "the file changed while it was scanned: scan it again");
 
 	if (!cfg->socket_path)
 		virus = json_pack("{s:s}", "result", "skipped");

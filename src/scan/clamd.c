@@ -22,6 +22,7 @@
 struct clamd_scan {
 	int fd;
 	bool failed;
+	bool ended;
 	int io_ms;
 	int reply_ms;
 	uint64_t sent; /* payload bytes handed to clamd_scan_feed */
@@ -540,6 +541,8 @@ int clamd_scan_feed(struct clamd_scan *s, const void *p, size_t n, struct kinko_
 
 	if (!s || s->failed)
 		return kinko_err_set(e, KINKO_EINVAL, "scan already failed: abort it");
+	if (s->ended)
+		return kinko_err_set(e, KINKO_EINVAL, "the stream to clamd has already ended");
 	if (n > s->max - s->sent) {
 		s->failed = true;
 		return kinko_err_set(e, KINKO_ELIMIT,
@@ -571,6 +574,24 @@ int clamd_scan_feed(struct clamd_scan *s, const void *p, size_t n, struct kinko_
 	return rc;
 }
 
+int clamd_scan_end(struct clamd_scan *s, struct kinko_err *e)
+{
+	int rc;
+
+	if (!s || s->failed)
+		return kinko_err_set(e, KINKO_EINVAL, "scan already failed: abort it");
+	if (s->ended)
+		return 0;
+	rc = flush_buf(s, e);
+	if (!rc)
+		rc = send_frame(s, NULL, 0, e);
+	if (rc)
+		s->failed = true;
+	else
+		s->ended = true;
+	return rc;
+}
+
 int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kinko_err *e)
 {
 	char r[CLAMD_REPLY_MAX];
@@ -588,9 +609,7 @@ int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kink
 		rc = kinko_err_set(e, KINKO_EUNAVAIL, "the scan failed earlier: the file is refused");
 		goto done;
 	}
-	rc = flush_buf(s, e);
-	if (!rc)
-		rc = send_frame(s, NULL, 0, e);
+	rc = clamd_scan_end(s, e);
 	if (!rc)
 		rc = recv_reply(s->fd, s->reply_ms, r, sizeof r, &n, e);
 	if (!rc)

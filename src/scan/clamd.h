@@ -72,7 +72,15 @@ int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out,
  * stalls, closes or answers early. After a failure only abort is allowed. */
 int clamd_scan_feed(struct clamd_scan *s, const void *p, size_t n, struct kinko_err *e) KINKO_WUR;
 
-/* Ends the stream, waits for the verdict and frees s (always). Returns 0 when clamd
+/* Sends the end of the stream without waiting: clamd scans only once the stream
+ * has ended (it spools INSTREAM to a file first), so work the caller does between
+ * clamd_scan_end and clamd_scan_finish (counting records, sealing) runs while
+ * clamd scans. Optional: clamd_scan_finish ends the stream itself. After it, feed
+ * is refused. */
+int clamd_scan_end(struct clamd_scan *s, struct kinko_err *e) KINKO_WUR;
+
+/* Ends the stream (unless clamd_scan_end did), waits for the verdict and frees s
+ * (always). Returns 0 when clamd
  * gave a verdict (CLEAN or INFECTED in v). On failure returns a negative code and,
  * unlike the usual convention, still writes v->result = CLAMD_ERROR, so a caller
  * that only looks at v cannot mistake an unscanned file for a clean one. */

@@ -160,3 +160,16 @@ def test_stopped_clamd_fails_closed(tmp_path):
     assert "clamd-start" in out[0]["virus"]["message"]
     rc, _, err = scan(sock, extra=["--clamd-version"])
     assert rc == 1 and "clamd" in err
+
+
+def test_pipe_input_scans_and_counts_in_one_read(clamd, tmp_path):
+    """A pipe cannot be read twice: clamd and the counter share one read."""
+    for data, verdict in ((b"a,b\r\n\"1\n2\",123456789018\r\n", "clean"),
+                          (b"x" * 70000 + EICAR, "infected")):
+        p = subprocess.run([KINKO, "scan", "--clamd-socket", clamd.sock, "/dev/stdin"],
+                           input=data, capture_output=True, timeout=60)
+        out = json.loads(p.stdout.decode().splitlines()[0])
+        assert out["virus"]["result"] == verdict
+        assert out["bytes"] == len(data)
+        assert p.returncode == (0 if verdict == "clean" else 1)
+    assert out["records"] == 1

@@ -529,6 +529,34 @@ static void version_parser_and_freshness(void **state)
 	assert_false(clamd_signatures_fresh(NULL, 86400, 1000000));
 }
 
+static void end_then_finish_overlaps(void **state)
+{
+	size_t n = 500000;
+	uint8_t *d = make_data(n, 300000);
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_scan *s = NULL;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	fake_start(&f, FAKE_SCAN);
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_scan_begin(&c, &s, &e), 0);
+	assert_int_equal(clamd_scan_feed(s, d, n, &e), 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0); /* idempotent */
+	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL);
+	sleep_ms(500); /* the caller counts records while clamd scans; longer than reply timeout */
+	assert_int_equal(clamd_scan_finish(s, &v, &e), 0);
+	fake_stop(&f);
+	assert_true(f.framing_ok);
+	assert_int_equal(f.received, n);
+	assert_int_equal(v.result, CLAMD_INFECTED);
+	assert_int_equal(v.bytes, n);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +569,7 @@ int main(void)
 		cmocka_unit_test(finish_writes_error_verdict),
 		cmocka_unit_test(client_side_stream_limit),
 		cmocka_unit_test(ping_and_version_against_fake),
+		cmocka_unit_test(end_then_finish_overlaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
