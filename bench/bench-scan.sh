@@ -77,7 +77,7 @@ for _ in range(2):
             cpu[name] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 print("file: %d bytes (%s MiB CSV, UTF-8, quoted newlines, My Numbers)" % (nbytes, size_mb))
 for name in runs:
-    print("%-40s %7.2fs  %7.1f MB/s   (client CPU %.2fs)" % (name, best[name], nbytes / 1e6 / best[name], cpu[name]))
+    print("%-42s %7.2fs  %7.1f MB/s   (client CPU %.2fs)" % (name, best[name], nbytes / 1e6 / best[name], cpu[name]))
 names = list(runs)
 j = json.loads(outputs[names[1]])
 print("kinko with clamd / clamd alone: %.2fx (target >= 0.90x); records=%d mynumbers=%d (%s); verdict=%s"
