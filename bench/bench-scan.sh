@@ -9,7 +9,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 KINKO_BIN=${KINKO_BIN:-$root/build/kinko}
-BENCH_DIR=${BENCH_DIR:-$(mktemp -d /var/tmp/kinko-bench.XXXXXX)}
+own_dir=""
+if [ -z "${BENCH_DIR:-}" ]; then BENCH_DIR=$(mktemp -d /var/tmp/kinko-bench.XXXXXX); own_dir=$BENCH_DIR; fi
 size_mb=${BENCH_SIZE_MB:-1024}
 work="$BENCH_DIR/scan"
 mkdir -p "$work"
@@ -17,7 +18,11 @@ csv="$work/residents.csv"
 
 command -v clamdscan >/dev/null || { echo "bench-scan: clamdscan missing: run scripts/install-deps" >&2; exit 1; }
 
-cleanup() { "$root/scripts/clamd-stop" "$work/clamd" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() {
+	"$root/scripts/clamd-stop" "$work/clamd" >/dev/null 2>&1 || true
+	rm -rf "$work"
+	[ -z "$own_dir" ] || rmdir "$own_dir" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 python3 - "$csv" "$size_mb" <<'PY'
