@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
 	{NULL, "ls", cmd_ls, "list a folder's objects"},
 	{NULL, "rm", cmd_rm, "delete an object"},
 	{NULL, "version", cmd_version, "print the version"},
+	{NULL, "scan", cmd_scan, "scan files for malware, count records, look for My Numbers"},
 };
 
 int cli_fail(const struct kinko_err *e)

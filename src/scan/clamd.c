@@ -1,0 +1,632 @@
+#include "scan/clamd.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/parse.h"
+
+/* Small feeds are coalesced into frames of this size; larger feeds go out directly
+ * in frames of at most CLAMD_FRAME_MAX so no single frame is unreasonably big. */
+#define CLAMD_BUF (64 * 1024)
+#define CLAMD_FRAME_MAX (1024 * 1024)
+/* clamd's answers are short lines; anything longer is not clamd. */
+#define CLAMD_REPLY_MAX 1024
+
+struct clamd_scan {
+	int fd;
+	bool failed;
+	bool ended;
+	int io_ms;
+	int reply_ms;
+	uint64_t sent; /* payload bytes handed to clamd_scan_feed */
+	uint64_t max;
+	size_t buffered;
+	uint8_t buf[CLAMD_BUF];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ms_or(int v, int def)
+{
+	return v > 0 ? v : def;
+}
+
+/* Waits until fd is ready for ev or the deadline passes. 0 ready, 1 timeout, <0 error. */
+static int wait_fd(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct pollfd p = {.fd = fd, .events = ev};
+		int r;
+
+		if (left <= 0)
+			return 1;
+		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int connect_clamd(const struct clamd_cfg *cfg, int *out, struct kinko_err *e)
+{
+	struct sockaddr_un sa;
+	int64_t deadline;
+	size_t plen;
+	int fd;
+
+	if (!cfg || !cfg->socket_path || !cfg->socket_path[0])
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "no clamd socket is configured: set the scanner's socket path");
+	plen = strlen(cfg->socket_path);
+	memset(&sa, 0, sizeof sa);
+	if (plen >= sizeof sa.sun_path)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "the clamd socket path is longer than %zu bytes: use a shorter path",
+				     sizeof sa.sun_path - 1);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, cfg->socket_path, plen);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL, "cannot create a socket for clamd: %s",
+				     strerror(errno));
+	deadline = now_ms() + ms_or(cfg->connect_timeout_ms, CLAMD_DEFAULT_CONNECT_MS);
+	for (;;) {
+		int err;
+		socklen_t el = sizeof err;
+
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			/* The listen backlog is full: clamd is overloaded; retry until the deadline. */
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			if (now_ms() >= deadline)
+				goto timeout;
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (errno != EINPROGRESS) {
+			err = errno;
+			close(fd);
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "cannot reach clamd at %s (%s): is clamd running "
+					     "(scripts/clamd-start) and is the socket path right?",
+					     cfg->socket_path, strerror(err));
+		}
+		if (wait_fd(fd, POLLOUT, deadline) != 0)
+			goto timeout;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+			close(fd);
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "cannot reach clamd at %s (%s): is clamd running?",
+					     cfg->socket_path, strerror(err));
+		}
+		break;
+	}
+	*out = fd;
+	return 0;
+timeout:
+	close(fd);
+	return kinko_err_set(e, KINKO_EUNAVAIL,
+			     "clamd at %s did not accept a connection in time: check that clamd "
+			     "is not overloaded or hung",
+			     cfg->socket_path);
+}
+
+/* Sends every byte of iov, waiting at most io_ms for each bit of progress. Returns
+ * 0, 1 when clamd closed its end (EPIPE, ECONNRESET), or a negative error. */
+static int send_iov(int fd, struct iovec *iov, int cnt, int io_ms, struct kinko_err *e)
+{
+	while (cnt > 0) {
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				int r = wait_fd(fd, POLLOUT, now_ms() + io_ms);
+				if (r == 0)
+					continue;
+				return kinko_err_set(e, KINKO_EUNAVAIL,
+						     "clamd stopped reading the stream for %d ms: check "
+						     "clamd's load and its log",
+						     io_ms);
+			}
+			if (errno == EPIPE || errno == ECONNRESET)
+				return 1;
+			return kinko_err_set(e, KINKO_EUNAVAIL, "sending to clamd failed: %s",
+					     strerror(errno));
+		}
+		while (cnt > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Reads one NUL-terminated reply (or up to EOF) within timeout_ms. */
+static int recv_reply(int fd, int timeout_ms, char *buf, size_t cap, size_t *len,
+		      struct kinko_err *e)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r;
+		int w;
+
+		if (n > 0 && buf[n - 1] == '\0')
+			break;
+		if (n == cap - 1)
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "clamd sent an overlong reply: is the socket really clamd's?");
+		r = recv(fd, buf + n, cap - 1 - n, 0);
+		if (r > 0) {
+			n += (size_t)r;
+			continue;
+		}
+		if (r == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == ECONNRESET)
+				break;
+			return kinko_err_set(e, KINKO_EUNAVAIL, "reading clamd's reply failed: %s",
+					     strerror(errno));
+		}
+		w = wait_fd(fd, POLLIN, deadline);
+		if (w == 1)
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "clamd did not answer within %d ms: check clamd's load, "
+					     "its log and MaxScanTime",
+					     timeout_ms);
+		if (w < 0)
+			return kinko_err_set(e, KINKO_EUNAVAIL, "waiting for clamd failed: %s",
+					     strerror(errno));
+	}
+	if (n == 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "clamd closed the connection without an answer: check clamd's log");
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/* Copies the printable part of a reply for a message; replies are short ASCII. */
+static void reply_excerpt(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 1 < cap; i++)
+		out[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	out[o] = '\0';
+}
+
+static bool ends_with(const char *s, size_t n, const char *suf, size_t *stem)
+{
+	size_t k = strlen(suf);
+
+	if (n < k || memcmp(s + n - k, suf, k))
+		return false;
+	*stem = n - k;
+	return true;
+}
+
+int clamd_reply_parse(const char *reply, size_t len, struct clamd_verdict *v, struct kinko_err *e)
+{
+	static const char limit[] = "INSTREAM size limit exceeded";
+	static const char heur[] = "Heuristics.Limits.Exceeded";
+	char ex[160];
+	const char *r;
+	size_t n, stem;
+
+	while (len > 0 && (reply[len - 1] == '\0' || reply[len - 1] == '\n'))
+		len--;
+	reply_excerpt(reply, len, ex, sizeof ex);
+	for (size_t i = 0; i < len; i++)
+		if (reply[i] < 0x20 || reply[i] >= 0x7f)
+			goto garbled;
+	if (len >= sizeof limit - 1 && !memcmp(reply, limit, sizeof limit - 1))
+		return kinko_err_set(e, KINKO_ELIMIT,
+				     "clamd refused the stream as too long (INSTREAM size limit "
+				     "exceeded): the file is refused; raise StreamMaxLength in "
+				     "clamd.conf (scripts/clamd-start sets the maximum)");
+	if (len < 8 || memcmp(reply, "stream: ", 8)) {
+		if (ends_with(reply, len, " ERROR", &stem))
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "clamd reported an error (%s): check clamd's log", ex);
+		goto garbled;
+	}
+	r = reply + 8;
+	n = len - 8;
+	if (n == 2 && !memcmp(r, "OK", 2)) {
+		v->result = CLAMD_CLEAN;
+		v->signature[0] = '\0';
+		return 0;
+	}
+	if (ends_with(r, n, " FOUND", &stem)) {
+		if (stem == 0 || stem >= sizeof v->signature || memchr(r, ' ', stem))
+			goto garbled;
+		if (stem >= sizeof heur - 1 && !memcmp(r, heur, sizeof heur - 1))
+			return kinko_err_set(e, KINKO_ELIMIT,
+					     "clamd could not scan the whole file (%.*s): the file is "
+					     "refused; raise that limit in clamd.conf",
+					     (int)stem, r);
+		v->result = CLAMD_INFECTED;
+		memcpy(v->signature, r, stem);
+		v->signature[stem] = '\0';
+		return 0;
+	}
+	if (ends_with(r, n, " ERROR", &stem))
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "clamd could not scan the stream (%s): check clamd's log", ex);
+garbled:
+	return kinko_err_set(e, KINKO_EUNAVAIL,
+			     "clamd gave a reply kinko does not understand (\"%.100s\"): is the "
+			     "socket really clamd's, and is clamd 0.100 or newer?",
+			     ex);
+}
+
+static int parse_digits(const char **p, const char *end, int maxdig, int *out)
+{
+	int v = 0, k = 0;
+
+	while (*p < end && **p >= '0' && **p <= '9' && k < maxdig) {
+		v = v * 10 + (**p - '0');
+		(*p)++;
+		k++;
+	}
+	if (k == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "Thu Nov 26 06:28:50 2026" (ctime without the newline; the day may be space-padded). */
+static int parse_ctime(const char *s, const char *end, int64_t *out)
+{
+	static const char *mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	struct tm tm;
+	int mon = -1, wday = -1, d, h, mi, sec, y;
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	if (end - s < 24)
+		return -1;
+	for (int i = 0; i < 7; i++)
+		if (!memcmp(s, days[i], 3))
+			wday = i;
+	if (wday < 0 || s[3] != ' ')
+		return -1;
+	s += 4;
+	for (int i = 0; i < 12; i++)
+		if (!memcmp(s, mons[i], 3))
+			mon = i;
+	if (mon < 0 || s[3] != ' ')
+		return -1;
+	s += 4;
+	while (s < end && *s == ' ')
+		s++;
+	if (parse_digits(&s, end, 2, &d) || s >= end || *s++ != ' ' ||
+	    parse_digits(&s, end, 2, &h) || s >= end || *s++ != ':' ||
+	    parse_digits(&s, end, 2, &mi) || s >= end || *s++ != ':' ||
+	    parse_digits(&s, end, 2, &sec) || s >= end || *s++ != ' ' ||
+	    parse_digits(&s, end, 4, &y) || s != end)
+		return -1;
+	if (d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mon;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+int clamd_version_parse(const char *reply, size_t len, struct clamd_info *out, struct kinko_err *e)
+{
+	struct clamd_info info;
+	const char *p, *end, *slash;
+	char num[16];
+	uint64_t ver;
+	size_t elen;
+
+	memset(&info, 0, sizeof info);
+	while (len > 0 && (reply[len - 1] == '\0' || reply[len - 1] == '\n'))
+		len--;
+	end = reply + len;
+	if (len < 8 || memcmp(reply, "ClamAV ", 7))
+		goto garbled;
+	p = reply + 7;
+	slash = memchr(p, '/', (size_t)(end - p));
+	elen = (size_t)((slash ? slash : end) - p);
+	if (elen == 0 || elen >= sizeof info.engine)
+		goto garbled;
+	for (size_t i = 0; i < elen; i++) {
+		char c = p[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      c == '.' || c == '-' || c == '+' || c == '~' || c == '_'))
+			goto garbled;
+	}
+	memcpy(info.engine, p, elen);
+	if (slash) {
+		const char *s2;
+		p = slash + 1;
+		s2 = memchr(p, '/', (size_t)(end - p));
+		if (!s2 || s2 == p || (size_t)(s2 - p) >= sizeof num)
+			goto garbled;
+		memcpy(num, p, (size_t)(s2 - p));
+		num[s2 - p] = '\0';
+		if (parse_u64(num, UINT32_MAX, &ver))
+			goto garbled;
+		info.sig_version = (uint32_t)ver;
+		if (parse_ctime(s2 + 1, end, &info.sig_date))
+			goto garbled;
+	}
+	*out = info;
+	return 0;
+garbled:
+	return kinko_err_set(e, KINKO_EUNAVAIL,
+			     "clamd's version reply is not understood: is the socket really clamd's?");
+}
+
+bool clamd_signatures_fresh(const struct clamd_info *info, int64_t max_age_seconds, int64_t now)
+{
+	if (!info || info->sig_date <= 0 || max_age_seconds < 0)
+		return false;
+	/* A date more than a day ahead means a broken clock or database: not trusted. */
+	if (info->sig_date > now + 86400)
+		return false;
+	return now - info->sig_date <= max_age_seconds;
+}
+
+static int simple_command(const struct clamd_cfg *cfg, const char *cmd, char *reply, size_t cap,
+			  size_t *len, struct kinko_err *e)
+{
+	struct iovec iov = {.iov_base = (void *)cmd, .iov_len = strlen(cmd) + 1};
+	int fd, rc, io = ms_or(cfg ? cfg->io_timeout_ms : 0, CLAMD_DEFAULT_IO_MS);
+
+	rc = connect_clamd(cfg, &fd, e);
+	if (rc)
+		return rc;
+	rc = send_iov(fd, &iov, 1, io, e);
+	if (rc == 1)
+		rc = kinko_err_set(e, KINKO_EUNAVAIL,
+				   "clamd closed the connection on %s: check clamd's log", cmd + 1);
+	if (rc == 0)
+		rc = recv_reply(fd, io, reply, cap, len, e);
+	close(fd);
+	return rc;
+}
+
+int clamd_ping(const struct clamd_cfg *cfg, struct kinko_err *e)
+{
+	char r[CLAMD_REPLY_MAX];
+	size_t n = 0;
+	int rc = simple_command(cfg, "zPING", r, sizeof r, &n, e);
+
+	if (rc)
+		return rc;
+	if (strcmp(r, "PONG") != 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "clamd did not answer PING with PONG: is the socket really clamd's?");
+	return 0;
+}
+
+int clamd_version(const struct clamd_cfg *cfg, struct clamd_info *out, struct kinko_err *e)
+{
+	char r[CLAMD_REPLY_MAX];
+	size_t n = 0;
+	int rc = simple_command(cfg, "zVERSION", r, sizeof r, &n, e);
+
+	if (rc)
+		return rc;
+	return clamd_version_parse(r, n, out, e);
+}
+
+int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struct kinko_err *e)
+{
+	static const char cmd[] = "zINSTREAM";
+	struct iovec iov = {.iov_base = (void *)cmd, .iov_len = sizeof cmd};
+	struct clamd_scan *s;
+	int rc;
+
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory starting a scan");
+	rc = connect_clamd(cfg, &s->fd, e);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	s->io_ms = ms_or(cfg->io_timeout_ms, CLAMD_DEFAULT_IO_MS);
+	s->reply_ms = ms_or(cfg->reply_timeout_ms, CLAMD_DEFAULT_REPLY_MS);
+	s->max = cfg->max_stream && cfg->max_stream < CLAMD_MAX_STREAM ? cfg->max_stream
+								       : CLAMD_MAX_STREAM;
+	rc = send_iov(s->fd, &iov, 1, s->io_ms, e);
+	if (rc == 1)
+		rc = kinko_err_set(e, KINKO_EUNAVAIL,
+				   "clamd closed the connection on INSTREAM: check clamd's log");
+	if (rc) {
+		clamd_scan_abort(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* clamd answered or closed before the end of the stream: say why. */
+static int early_reply(struct clamd_scan *s, struct kinko_err *e)
+{
+	char r[CLAMD_REPLY_MAX];
+	struct clamd_verdict v;
+	size_t n = 0;
+	int rc = recv_reply(s->fd, 1000, r, sizeof r, &n, e);
+
+	if (rc)
+		return rc;
+	rc = clamd_reply_parse(r, n, &v, e);
+	if (rc)
+		return rc;
+	return kinko_err_set(e, KINKO_EUNAVAIL,
+			     "clamd answered before the end of the stream: check clamd's log");
+}
+
+static int send_frame(struct clamd_scan *s, const uint8_t *p, size_t n, struct kinko_err *e)
+{
+	uint8_t hdr[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+	struct iovec iov[2] = {{hdr, 4}, {(void *)p, n}};
+	struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+	int rc = send_iov(s->fd, iov, n ? 2 : 1, s->io_ms, e);
+
+	if (rc == 1)
+		return early_reply(s, e);
+	if (rc)
+		return rc;
+	/* clamd speaks early only to refuse (size limit) or on error; catch it now
+	 * rather than after streaming gigabytes more. */
+	if (n && poll(&pf, 1, 0) > 0)
+		return early_reply(s, e);
+	return 0;
+}
+
+static int flush_buf(struct clamd_scan *s, struct kinko_err *e)
+{
+	int rc;
+
+	if (!s->buffered)
+		return 0;
+	rc = send_frame(s, s->buf, s->buffered, e);
+	s->buffered = 0;
+	return rc;
+}
+
+int clamd_scan_feed(struct clamd_scan *s, const void *p, size_t n, struct kinko_err *e)
+{
+	const uint8_t *c = p;
+	int rc = 0;
+
+	if (!s || s->failed)
+		return kinko_err_set(e, KINKO_EINVAL, "scan already failed: abort it");
+	if (s->ended)
+		return kinko_err_set(e, KINKO_EINVAL, "the stream to clamd has already ended");
+	if (n > s->max - s->sent) {
+		s->failed = true;
+		return kinko_err_set(e, KINKO_ELIMIT,
+				     "the file is larger than the %llu bytes clamd can scan: the file "
+				     "is refused (ClamAV cannot scan more than 2 GiB - 3 bytes)",
+				     (unsigned long long)s->max);
+	}
+	s->sent += n;
+	while (n > 0 && rc == 0) {
+		if (s->buffered || n < CLAMD_BUF) {
+			size_t k = CLAMD_BUF - s->buffered;
+			if (k > n)
+				k = n;
+			memcpy(s->buf + s->buffered, c, k);
+			s->buffered += k;
+			c += k;
+			n -= k;
+			if (s->buffered == CLAMD_BUF)
+				rc = flush_buf(s, e);
+		} else {
+			size_t k = n > CLAMD_FRAME_MAX ? CLAMD_FRAME_MAX : n;
+			rc = send_frame(s, c, k, e);
+			c += k;
+			n -= k;
+		}
+	}
+	if (rc)
+		s->failed = true;
+	return rc;
+}
+
+int clamd_scan_end(struct clamd_scan *s, struct kinko_err *e)
+{
+	int rc;
+
+	if (!s || s->failed)
+		return kinko_err_set(e, KINKO_EINVAL, "scan already failed: abort it");
+	if (s->ended)
+		return 0;
+	rc = flush_buf(s, e);
+	if (!rc)
+		rc = send_frame(s, NULL, 0, e);
+	if (rc)
+		s->failed = true;
+	else
+		s->ended = true;
+	return rc;
+}
+
+int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kinko_err *e)
+{
+	char r[CLAMD_REPLY_MAX];
+	struct clamd_verdict out;
+	size_t n = 0;
+	int rc;
+
+	memset(&out, 0, sizeof out);
+	if (!s) {
+		rc = kinko_err_set(e, KINKO_EINVAL, "no scan to finish");
+		goto done;
+	}
+	out.bytes = s->sent;
+	if (s->failed) {
+		rc = kinko_err_set(e, KINKO_EUNAVAIL, "the scan failed earlier: the file is refused");
+		goto done;
+	}
+	rc = clamd_scan_end(s, e);
+	if (!rc)
+		rc = recv_reply(s->fd, s->reply_ms, r, sizeof r, &n, e);
+	if (!rc)
+		rc = clamd_reply_parse(r, n, &out, e);
+done:
+	if (rc)
+		out.result = CLAMD_ERROR;
+	*v = out;
+	clamd_scan_abort(s);
+	return rc;
+}
+
+void clamd_scan_abort(struct clamd_scan *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}

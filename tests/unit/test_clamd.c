@@ -1,0 +1,575 @@
+/*
+ * The clamd client against a fake clamd: a thread on a UNIX socket that checks the
+ * INSTREAM framing and answers canned replies, hangs, or closes. Proves that every
+ * failure (down, hung, closed, garbled, limit) is refused, never passed as clean.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scan/clamd.h"
+
+enum fake_mode {
+	FAKE_SCAN,       /* read the stream, answer by content */
+	FAKE_REPLY,      /* read the command (and stream), answer reply verbatim */
+	FAKE_HANG,       /* read everything, never answer */
+	FAKE_NO_READ,    /* accept, never read */
+	FAKE_CLOSE,      /* accept and close at once */
+	FAKE_LIMIT,      /* after limit bytes answer the size-limit error and close */
+};
+
+struct fake {
+	char dir[64];
+	char path[128];
+	int lfd;
+	pthread_t th;
+	enum fake_mode mode;
+	const char *reply;
+	size_t reply_len;
+	uint64_t limit;
+	/* what the fake saw */
+	char cmd[32];
+	uint64_t received;
+	unsigned frames;
+	unsigned max_frame;
+	bool framing_ok;
+	uint32_t sum; /* a simple checksum of the payload */
+	bool saw_marker;
+	int hold_ms;
+};
+
+static bool read_full(int fd, void *p, size_t n)
+{
+	uint8_t *c = p;
+	while (n) {
+		ssize_t r = read(fd, c, n);
+		if (r <= 0)
+			return false;
+		c += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Reads the stream frames; the marker "MALWARE-MARKER" may straddle frames. */
+static bool read_stream(struct fake *f, int fd)
+{
+	static const char marker[] = "MALWARE-MARKER";
+	size_t mlen = sizeof marker - 1, matched = 0;
+	uint8_t *buf = malloc(4 * 1024 * 1024);
+
+	f->framing_ok = false;
+	for (;;) {
+		uint8_t h[4];
+		uint32_t n;
+		if (!read_full(fd, h, 4))
+			break;
+		n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		if (n == 0) {
+			f->framing_ok = true;
+			break;
+		}
+		if (n > 4 * 1024 * 1024 || !read_full(fd, buf, n))
+			break;
+		f->frames++;
+		if (n > f->max_frame)
+			f->max_frame = n;
+		for (uint32_t i = 0; i < n; i++) {
+			f->sum = f->sum * 31 + buf[i];
+			/* naive streaming match, good enough for a marker without self-overlap */
+			if (buf[i] == (uint8_t)marker[matched]) {
+				if (++matched == mlen) {
+					f->saw_marker = true;
+					matched = 0;
+				}
+			} else {
+				matched = buf[i] == (uint8_t)marker[0] ? 1 : 0;
+			}
+		}
+		f->received += n;
+		if (f->mode == FAKE_LIMIT && f->received > f->limit) {
+			static const char r[] = "INSTREAM size limit exceeded. ERROR";
+			(void)!send(fd, r, sizeof r, MSG_NOSIGNAL);
+			break;
+		}
+	}
+	free(buf);
+	return f->framing_ok;
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	int fd;
+	size_t n = 0;
+
+	if (f->mode == FAKE_NO_READ) {
+		sleep_ms(f->hold_ms);
+		return NULL;
+	}
+	fd = accept(f->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	if (f->mode == FAKE_CLOSE) {
+		close(fd);
+		return NULL;
+	}
+	/* the command, up to its NUL */
+	while (n < sizeof f->cmd - 1) {
+		char c;
+		if (read(fd, &c, 1) != 1)
+			break;
+		f->cmd[n++] = c;
+		if (c == '\0')
+			break;
+	}
+	if (!strcmp(f->cmd, "zINSTREAM"))
+		read_stream(f, fd);
+	if (f->mode == FAKE_SCAN) {
+		const char *r = f->saw_marker ? "stream: Fake.Marker FOUND" : "stream: OK";
+		(void)!send(fd, r, strlen(r) + 1, MSG_NOSIGNAL);
+	} else if (f->mode == FAKE_REPLY) {
+		(void)!send(fd, f->reply, f->reply_len, MSG_NOSIGNAL);
+	} else if (f->mode == FAKE_HANG) {
+		sleep_ms(f->hold_ms);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	memset(f, 0, sizeof *f);
+	f->mode = mode;
+	f->hold_ms = 1000;
+	snprintf(f->dir, sizeof f->dir, "/tmp/kinko-fakeclamd.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/clamd.sock", f->dir);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(f->lfd >= 0);
+	assert_true(strlen(f->path) < sizeof sa.sun_path);
+	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(f->lfd, 4), 0);
+}
+
+static void fake_run(struct fake *f)
+{
+	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+	unlink(f->path);
+	rmdir(f->dir);
+}
+
+static struct clamd_cfg cfg_for(const struct fake *f)
+{
+	struct clamd_cfg c = {.socket_path = f->path,
+			      .connect_timeout_ms = 300,
+			      .io_timeout_ms = 300,
+			      .reply_timeout_ms = 300};
+	return c;
+}
+
+/* Streams data in pieces of step bytes; returns finish's result. */
+static int scan_data(const struct clamd_cfg *c, const uint8_t *p, size_t n, size_t step,
+		     struct clamd_verdict *v, struct kinko_err *e)
+{
+	struct clamd_scan *s = NULL;
+	int rc = clamd_scan_begin(c, &s, e);
+	if (rc)
+		return rc;
+	for (size_t off = 0; off < n; off += step) {
+		size_t k = n - off < step ? n - off : step;
+		rc = clamd_scan_feed(s, p + off, k, e);
+		if (rc) {
+			clamd_scan_abort(s);
+			return rc;
+		}
+	}
+	return clamd_scan_finish(s, v, e);
+}
+
+static uint8_t *make_data(size_t n, size_t marker_at)
+{
+	uint8_t *d = malloc(n);
+	assert_non_null(d);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (uint8_t)('a' + i % 23);
+	if (marker_at != SIZE_MAX)
+		memcpy(d + marker_at, "MALWARE-MARKER", 14);
+	return d;
+}
+
+static uint32_t sum_of(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s = s * 31 + p[i];
+	return s;
+}
+
+static void clean_stream_passes_with_exact_framing(void **state)
+{
+	static const size_t steps[] = {1, 7, 4096, 65536, 300000, 3000000};
+	size_t n = 3 * 1024 * 1024 + 17;
+	uint8_t *d = make_data(n, SIZE_MAX);
+	(void)state;
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct fake f;
+		struct clamd_cfg c;
+		struct clamd_verdict v;
+		struct kinko_err e = {0};
+		size_t len = steps[i] == 1 ? 200000 : n; /* 1-byte feeds: a shorter stream */
+		fake_start(&f, FAKE_SCAN);
+		c = cfg_for(&f);
+		c.io_timeout_ms = 5000;
+		c.reply_timeout_ms = 5000;
+		fake_run(&f);
+		assert_int_equal(scan_data(&c, d, len, steps[i], &v, &e), 0);
+		fake_stop(&f);
+		assert_int_equal(v.result, CLAMD_CLEAN);
+		assert_int_equal(v.bytes, len);
+		assert_string_equal(f.cmd, "zINSTREAM");
+		assert_true(f.framing_ok);
+		assert_int_equal(f.received, len);
+		assert_int_equal(f.sum, sum_of(d, len));
+		assert_true(f.max_frame <= 1024 * 1024);
+		if (steps[i] == 1)
+			assert_true(f.frames <= 4); /* small feeds are coalesced */
+	}
+	free(d);
+}
+
+static void marker_across_boundary_is_infected(void **state)
+{
+	size_t n = 200000;
+	uint8_t *d = make_data(n, 65536 - 5); /* straddles the 64 KiB frame boundary */
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	fake_start(&f, FAKE_SCAN);
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(scan_data(&c, d, n, 1000, &v, &e), 0);
+	fake_stop(&f);
+	assert_int_equal(v.result, CLAMD_INFECTED);
+	assert_string_equal(v.signature, "Fake.Marker");
+	free(d);
+}
+
+static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, int want,
+			   const char *msg_part)
+{
+	size_t n = 300000;
+	uint8_t *d = make_data(n, SIZE_MAX);
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	int rc;
+
+	fake_start(&f, mode);
+	f.reply = reply;
+	f.reply_len = rlen;
+	f.limit = 100000;
+	c = cfg_for(&f);
+	fake_run(&f);
+	v.result = CLAMD_CLEAN;
+	rc = scan_data(&c, d, n, 65536, &v, &e);
+	fake_stop(&f);
+	free(d);
+	assert_int_equal(rc, want);
+	assert_int_equal(e.code, want);
+	if (msg_part && !strstr(e.msg, msg_part)) {
+		fprintf(stderr, "message was: %s\n", e.msg);
+		fail();
+	}
+}
+
+static void failures_are_refused(void **state)
+{
+	static const char garbled[] = "hello there";
+	static const char err[] = "stream: Can't create temporary file ERROR";
+	static const char lim[] = "stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND";
+	static const char nonul[] = "stream: OK"; /* no NUL, then close: still parsed */
+	static const char sess[] = "1: stream: OK";
+	static const char bin[] = "stream: \x01OK";
+	(void)state;
+	expect_refusal(FAKE_HANG, NULL, 0, KINKO_EUNAVAIL, "did not answer");
+	expect_refusal(FAKE_CLOSE, NULL, 0, KINKO_EUNAVAIL, "clamd");
+	expect_refusal(FAKE_NO_READ, NULL, 0, KINKO_EUNAVAIL, "stopped reading");
+	expect_refusal(FAKE_LIMIT, NULL, 0, KINKO_ELIMIT, "StreamMaxLength");
+	expect_refusal(FAKE_REPLY, garbled, sizeof garbled, KINKO_EUNAVAIL, "does not understand");
+	expect_refusal(FAKE_REPLY, sess, sizeof sess, KINKO_EUNAVAIL, "does not understand");
+	expect_refusal(FAKE_REPLY, bin, sizeof bin, KINKO_EUNAVAIL, "does not understand");
+	expect_refusal(FAKE_REPLY, err, sizeof err, KINKO_EUNAVAIL, "temporary file");
+	expect_refusal(FAKE_REPLY, lim, sizeof lim, KINKO_ELIMIT, "MaxFileSize");
+	expect_refusal(FAKE_REPLY, "", 0, KINKO_EUNAVAIL, "without an answer");
+	{
+		/* a reply without its NUL before close is read to EOF and understood */
+		size_t n = 1000;
+		uint8_t *d = make_data(n, SIZE_MAX);
+		struct fake f;
+		struct clamd_cfg c;
+		struct clamd_verdict v;
+		fake_start(&f, FAKE_REPLY);
+		f.reply = nonul;
+		f.reply_len = strlen(nonul);
+		c = cfg_for(&f);
+		fake_run(&f);
+		assert_int_equal(scan_data(&c, d, n, 100, &v, NULL), 0);
+		fake_stop(&f);
+		assert_int_equal(v.result, CLAMD_CLEAN);
+		free(d);
+	}
+}
+
+static void down_socket_is_unavailable(void **state)
+{
+	struct clamd_cfg c = {.socket_path = "/nonexistent/kinko/clamd.sock"};
+	struct clamd_scan *s = (struct clamd_scan *)0x1;
+	struct clamd_info info;
+	struct kinko_err e = {0};
+	char longp[200];
+	(void)state;
+	assert_int_equal(clamd_scan_begin(&c, &s, &e), KINKO_EUNAVAIL);
+	assert_ptr_equal(s, (struct clamd_scan *)0x1); /* untouched */
+	assert_non_null(strstr(e.msg, "clamd-start"));
+	assert_int_equal(clamd_ping(&c, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_version(&c, &info, &e), KINKO_EUNAVAIL);
+	c.socket_path = NULL;
+	assert_int_equal(clamd_ping(&c, &e), KINKO_EUNAVAIL);
+	memset(longp, 'a', sizeof longp - 1);
+	longp[sizeof longp - 1] = '\0';
+	c.socket_path = longp;
+	assert_int_equal(clamd_ping(&c, &e), KINKO_EUNAVAIL);
+	assert_non_null(strstr(e.msg, "shorter"));
+	clamd_scan_abort(NULL);
+}
+
+static void finish_writes_error_verdict(void **state)
+{
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	v.result = CLAMD_CLEAN;
+	assert_int_equal(clamd_scan_finish(NULL, &v, &e), KINKO_EINVAL);
+	assert_int_equal(v.result, CLAMD_ERROR);
+}
+
+static void client_side_stream_limit(void **state)
+{
+	size_t n = 5000;
+	uint8_t *d = make_data(n, SIZE_MAX);
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_scan *s = NULL;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	fake_start(&f, FAKE_SCAN);
+	c = cfg_for(&f);
+	c.max_stream = 4096;
+	fake_run(&f);
+	assert_int_equal(clamd_scan_begin(&c, &s, &e), 0);
+	assert_int_equal(clamd_scan_feed(s, d, 4096, &e), 0);
+	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_ELIMIT);
+	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL); /* stays failed */
+	v.result = CLAMD_CLEAN;
+	assert_int_not_equal(clamd_scan_finish(s, &v, &e), 0);
+	assert_int_equal(v.result, CLAMD_ERROR);
+	fake_stop(&f);
+	free(d);
+}
+
+static void ping_and_version_against_fake(void **state)
+{
+	static const char pong[] = "PONG";
+	static const char ver[] = "ClamAV 1.4.6/27001/Thu Nov 26 06:28:50 2026";
+	static const char bad[] = "PANG";
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_info info;
+	struct kinko_err e = {0};
+	(void)state;
+	fake_start(&f, FAKE_REPLY);
+	f.reply = pong;
+	f.reply_len = sizeof pong;
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_ping(&c, &e), 0);
+	fake_stop(&f);
+	assert_string_equal(f.cmd, "zPING");
+
+	fake_start(&f, FAKE_REPLY);
+	f.reply = bad;
+	f.reply_len = sizeof bad;
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_ping(&c, &e), KINKO_EUNAVAIL);
+	fake_stop(&f);
+
+	fake_start(&f, FAKE_REPLY);
+	f.reply = ver;
+	f.reply_len = sizeof ver;
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_version(&c, &info, &e), 0);
+	fake_stop(&f);
+	assert_string_equal(f.cmd, "zVERSION");
+	assert_string_equal(info.engine, "1.4.6");
+	assert_int_equal(info.sig_version, 27001);
+
+	fake_start(&f, FAKE_HANG);
+	f.hold_ms = 800;
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_version(&c, &info, &e), KINKO_EUNAVAIL);
+	fake_stop(&f);
+}
+
+static void reply_parser(void **state)
+{
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	char longname[200];
+	(void)state;
+	assert_int_equal(clamd_reply_parse("stream: OK", 10, &v, &e), 0);
+	assert_int_equal(v.result, CLAMD_CLEAN);
+	assert_int_equal(clamd_reply_parse("stream: OK\n", 11, &v, &e), 0);
+	assert_int_equal(clamd_reply_parse("stream: Eicar-Test-Signature FOUND", 34, &v, &e), 0);
+	assert_int_equal(v.result, CLAMD_INFECTED);
+	assert_string_equal(v.signature, "Eicar-Test-Signature");
+	v.result = CLAMD_CLEAN;
+	assert_int_equal(clamd_reply_parse("stream:  FOUND", 14, &v, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_reply_parse("stream: a b FOUND", 17, &v, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_reply_parse("stream: OKAY", 12, &v, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_reply_parse("stream: OK\0junk", 15, &v, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_reply_parse("", 0, &v, &e), KINKO_EUNAVAIL);
+	assert_int_equal(clamd_reply_parse("INSTREAM size limit exceeded. ERROR", 35, &v, &e),
+			 KINKO_ELIMIT);
+	assert_int_equal(clamd_reply_parse("stream: Heuristics.Limits.Exceeded.MaxScanTime FOUND",
+					   52, &v, &e),
+			 KINKO_ELIMIT);
+	assert_int_equal(v.result, CLAMD_CLEAN); /* untouched on failure */
+	snprintf(longname, sizeof longname, "stream: %0150d FOUND", 0);
+	assert_int_equal(clamd_reply_parse(longname, strlen(longname), &v, &e), KINKO_EUNAVAIL);
+}
+
+#define VP(s) clamd_version_parse(s, strlen(s), &i, &e)
+
+static void version_parser_and_freshness(void **state)
+{
+	struct clamd_info i;
+	struct kinko_err e = {0};
+	const char *full = "ClamAV 1.4.6/27001/Thu Nov 26 06:28:50 2026\n";
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	assert_int_equal(clamd_version_parse(full, strlen(full), &i, &e), 0);
+	assert_string_equal(i.engine, "1.4.6");
+	assert_int_equal(i.sig_version, 27001);
+	assert_int_equal(i.sig_date, 1795674530); /* 2026-11-26T06:28:50Z */
+	assert_int_equal(VP("ClamAV 0.103.8/26000/Mon Nov  2 08:01:02 2026"),
+			 0);
+	assert_int_equal(i.sig_version, 26000);
+	assert_int_equal(VP("ClamAV 1.4.6"), 0); /* custom DB */
+	assert_string_equal(i.engine, "1.4.6");
+	assert_int_equal(i.sig_version, 0);
+	assert_int_equal(i.sig_date, 0);
+	i.sig_version = 99;
+	assert_int_equal(VP("ClamAV "), KINKO_EUNAVAIL);
+	assert_int_equal(VP("ClamAV 1.4.6/x/Thu Nov 26 06:28:50 2026"),
+			 KINKO_EUNAVAIL);
+	assert_int_equal(VP("ClamAV 1.4.6/1/Thu Nov 26 06:28:50"),
+			 KINKO_EUNAVAIL);
+	assert_int_equal(VP("ClamAV 1.4.6/1/Thu Foo 26 06:28:50 2026"),
+			 KINKO_EUNAVAIL);
+	assert_int_equal(VP("ClamAV 1.4.6/1/Thu Nov 31 06:28:50 2026"),
+			 KINKO_EUNAVAIL);
+	assert_int_equal(VP("ClamAV 1 4/1/Thu Nov 26 06:28:50 2026"),
+			 KINKO_EUNAVAIL);
+	assert_int_equal(VP("PONG"), KINKO_EUNAVAIL);
+	assert_int_equal(i.sig_version, 99); /* untouched on failure */
+
+	i.sig_date = 1000000;
+	assert_true(clamd_signatures_fresh(&i, 86400, 1000000 + 86400));
+	assert_false(clamd_signatures_fresh(&i, 86400, 1000000 + 86401));
+	assert_true(clamd_signatures_fresh(&i, 86400, 1000000 - 3600));  /* slight clock skew */
+	assert_false(clamd_signatures_fresh(&i, 86400, 1000000 - 90000)); /* far future */
+	i.sig_date = 0;
+	assert_false(clamd_signatures_fresh(&i, 86400, 1000000));
+	assert_false(clamd_signatures_fresh(NULL, 86400, 1000000));
+}
+
+static void end_then_finish_overlaps(void **state)
+{
+	size_t n = 500000;
+	uint8_t *d = make_data(n, 300000);
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_scan *s = NULL;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	fake_start(&f, FAKE_SCAN);
+	c = cfg_for(&f);
+	fake_run(&f);
+	assert_int_equal(clamd_scan_begin(&c, &s, &e), 0);
+	assert_int_equal(clamd_scan_feed(s, d, n, &e), 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0); /* idempotent */
+	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL);
+	sleep_ms(500); /* the caller counts records while clamd scans; longer than reply timeout */
+	assert_int_equal(clamd_scan_finish(s, &v, &e), 0);
+	fake_stop(&f);
+	assert_true(f.framing_ok);
+	assert_int_equal(f.received, n);
+	assert_int_equal(v.result, CLAMD_INFECTED);
+	assert_int_equal(v.bytes, n);
+	free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reply_parser),
+		cmocka_unit_test(version_parser_and_freshness),
+		cmocka_unit_test(clean_stream_passes_with_exact_framing),
+		cmocka_unit_test(marker_across_boundary_is_infected),
+		cmocka_unit_test(failures_are_refused),
+		cmocka_unit_test(down_socket_is_unavailable),
+		cmocka_unit_test(finish_writes_error_verdict),
+		cmocka_unit_test(client_side_stream_limit),
+		cmocka_unit_test(ping_and_version_against_fake),
+		cmocka_unit_test(end_then_finish_overlaps),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
