@@ -39,6 +39,8 @@ int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_log_verify(int argc, char **argv);
+int cmd_log_show(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 
 #endif
