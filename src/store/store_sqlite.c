@@ -19,6 +19,15 @@
 #include "crypto/crypto.h"
 #include "store/migrations.h"
 
+enum hot_stmt { HOT_NODE_GET, HOT_NODE_PUT, HOT_EVENT_INSERT, HOT_SIZE, HOT_COUNT };
+
+static const char *const hot_sql[HOT_COUNT] = {
+	[HOT_NODE_GET] = "SELECT hash FROM audit_node WHERE level = ? AND idx = ?",
+	[HOT_NODE_PUT] = "INSERT INTO audit_node(level, idx, hash) VALUES(?, ?, ?)",
+	[HOT_EVENT_INSERT] = "INSERT INTO audit_event(seq, data) VALUES(?, ?)",
+	[HOT_SIZE] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_event",
+};
+
 struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
@@ -34,6 +43,8 @@ struct sqlite_store {
 	uint64_t durable;   /* commits known flushed (under sync_lock) */
 	int wal_fd;
 	char wal_path[4096];
+	/* Prepared statements of the audit log's hot paths (used under lock). */
+	sqlite3_stmt *hot[HOT_COUNT];
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -62,6 +73,14 @@ static int prep(struct store *s, const char *sql, sqlite3_stmt **st, struct kink
 	if (sqlite3_prepare_v2(DB(s), sql, -1, st, NULL) != SQLITE_OK)
 		return db_err(s, e, "prepare");
 	return 0;
+}
+
+/* A cached statement, reset and unbound; give it back with hot_done, not finalize. */
+static int hot(struct store *s, enum hot_stmt h, sqlite3_stmt **st, struct kinko_err *e);
+static void hot_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 /* Runs a statement that returns no rows; finalizes it. */
@@ -111,6 +130,17 @@ static void col_fixed(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
 		memcpy(out, p, n);
 	else
 		memset(out, 0, n);
+}
+
+static int hot(struct store *s, enum hot_stmt h, sqlite3_stmt **st, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	if (!q->hot[h] && sqlite3_prepare_v3(q->db, hot_sql[h], -1, SQLITE_PREPARE_PERSISTENT,
+					     &q->hot[h], NULL) != SQLITE_OK)
+		return db_err(s, e, "prepare");
+	*st = q->hot[h];
+	return 0;
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -927,25 +957,31 @@ static int sq_blob_refs(struct store *s, int (*cb)(void *ctx, const char *blob),
 
 static int sq_audit_size(struct store *s, uint64_t *n, struct kinko_err *e)
 {
-	int64_t v = 0;
-	int rc = count_query(s, "SELECT coalesce(max(seq) + 1, 0) FROM audit_event", &v, e);
+	sqlite3_stmt *st = NULL;
+	int rc = hot(s, HOT_SIZE, &st, e);
 
-	if (rc == 0)
-		*n = (uint64_t)v;
+	if (rc)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(s, e, "audit size");
+	hot_done(st);
 	return rc;
 }
 
 static int sq_audit_insert(struct store *s, uint64_t seq, const void *data, size_t n,
 			   struct kinko_err *e)
 {
-	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO audit_event(seq, data) VALUES(?, ?)", &st, e);
+	sqlite3_stmt *st = NULL;
+	int rc = hot(s, HOT_EVENT_INSERT, &st, e);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 	bind_blob(st, 2, data, n);
-	rc = step_done(s, st, "append audit event", e);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, e, "append audit event");
+	hot_done(st);
 	if (rc == KINKO_EEXIST)
 		return kinko_err_set(e, KINKO_EINTEGRITY, "audit event %llu already exists",
 				     (unsigned long long)seq);
@@ -1004,8 +1040,8 @@ static int sq_audit_scan(struct store *s, uint64_t from,
 static int sq_audit_node_get(struct store *s, unsigned level, uint64_t idx, uint8_t out[32],
 			     struct kinko_err *e)
 {
-	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT hash FROM audit_node WHERE level = ? AND idx = ?", &st, e);
+	sqlite3_stmt *st = NULL;
+	int rc = hot(s, HOT_NODE_GET, &st, e);
 
 	if (rc)
 		return rc;
@@ -1021,22 +1057,23 @@ static int sq_audit_node_get(struct store *s, unsigned level, uint64_t idx, uint
 	} else {
 		rc = db_err(s, e, "get audit tree node");
 	}
-	sqlite3_finalize(st);
+	hot_done(st);
 	return rc;
 }
 
 static int sq_audit_node_put(struct store *s, unsigned level, uint64_t idx, const uint8_t h[32],
 			     struct kinko_err *e)
 {
-	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO audit_node(level, idx, hash) VALUES(?, ?, ?)", &st, e);
+	sqlite3_stmt *st = NULL;
+	int rc = hot(s, HOT_NODE_PUT, &st, e);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_int(st, 1, (int)level);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
 	bind_blob(st, 3, h, 32);
-	rc = step_done(s, st, "put audit tree node", e);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, e, "put audit tree node");
+	hot_done(st);
 	if (rc == KINKO_EEXIST)
 		return kinko_err_set(e, KINKO_EINTEGRITY, "audit tree node %u/%llu already exists",
 				     level, (unsigned long long)idx);
@@ -1112,6 +1149,8 @@ static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 
+	for (int i = 0; i < HOT_COUNT; i++)
+		sqlite3_finalize(q->hot[i]);
 	sqlite3_close(q->db);
 	if (q->wal_fd >= 0)
 		close(q->wal_fd);
