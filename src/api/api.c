@@ -128,6 +128,7 @@ static const struct action_rule action_rules[] = {
 	{"PUT", "contracts/*/members/*", "contract.designate"},
 	{"DELETE", "contracts/*/members/*", "contract.designate"},
 	{"GET", "folders/*", "folder.read"},
+	{"PATCH", "folders/*", "folder.update"},
 	{"GET", "folders/*/acl", "folder.acl.read"},
 	{"PUT", "folders/*/acl/*", "folder.acl"},
 	{"GET", "folders/*/objects", "object.list"},
@@ -310,8 +311,9 @@ static json_t *contract_json(const struct vault_contract_info *c)
 
 static json_t *folder_json(const struct vault_folder_info *f)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:I}", "id", f->id, "contract_id", f->contract_id,
-			 "name", f->name, "my_perms", perms_json(f->my_perms), "created_at",
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:I}", "id", f->id, "contract_id",
+			 f->contract_id, "name", f->name, "my_perms", perms_json(f->my_perms),
+			 "specific_personal", f->specific_personal, "created_at",
 			 (json_int_t)f->created_at);
 }
 
@@ -319,21 +321,36 @@ json_t *api_object_json(const struct vault_object_info *o)
 {
 	char hex[65];
 
+	static const char *conf[] = {"none", "low", "high"};
+
 	format_hex(o->sha256, 32, hex);
-	return json_pack("{s:s, s:s, s:o, s:I, s:s, s:I}", "id", o->id, "folder_id", o->folder_id,
-			 "name", o->name[0] ? json_string(o->name) : json_null(), "size",
-			 (json_int_t)o->size, "sha256", hex, "created_at",
-			 (json_int_t)o->created_at);
+	return json_pack("{s:s, s:s, s:o, s:I, s:s, s:I, s:I, s:s, s:{s:I, s:s}, s:s}", "id", o->id,
+			 "folder_id", o->folder_id, "name",
+			 o->name[0] ? json_string(o->name) : json_null(), "size",
+			 (json_int_t)o->size, "sha256", hex, "created_at", (json_int_t)o->created_at,
+			 "records", (json_int_t)o->records, "encoding", o->encoding, "mynumber",
+			 "count", (json_int_t)o->mynumber_count, "confidence",
+			 conf[o->mynumber_confidence >= 0 && o->mynumber_confidence <= 2
+				      ? o->mynumber_confidence
+				      : 0],
+			 "scanned_with", o->scan_signatures);
 }
 
 /* ---------------------------------------------------------------- handlers */
 
 static void h_status(struct vault *v, struct api_req *r, struct api_resp *resp)
 {
+	struct vault_scanner sc;
+
 	(void)r;
+	vault_scanner_status(v, &sc);
 	ok_json(resp, 200,
-		json_pack("{s:s, s:s, s:b}", "service", "kinko", "version", KINKO_VERSION, "sealed",
-			  vault_is_sealed(v)));
+		json_pack("{s:s, s:s, s:b, s:{s:b, s:b, s:s, s:I, s:I, s:b, s:s?}}", "service",
+			  "kinko", "version", KINKO_VERSION, "sealed", vault_is_sealed(v),
+			  "scanner", "required", sc.required, "ok", sc.ok, "engine", sc.engine,
+			  "signature_version", (json_int_t)sc.sig_version, "signature_date",
+			  (json_int_t)sc.sig_date, "fresh", sc.fresh, "reason",
+			  sc.ok ? NULL : sc.reason));
 }
 
 static void h_unseal(struct vault *v, struct api_req *r, struct api_resp *resp)
@@ -742,6 +759,19 @@ static void h_folders(struct vault *v, struct api_req *r, struct api_resp *resp)
 	if (r->nseg == 2 && method_is(r, "GET")) {
 		struct vault_folder_info f;
 		rc = vault_folder_get(v, &r->actor, r->seg[1], &f, &e);
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200, folder_json(&f));
+	}
+	if (r->nseg == 2 && method_is(r, "PATCH")) {
+		static const char *const allowed[] = {"specific_personal", NULL};
+		struct vault_folder_info f;
+		json_t *sp;
+		rc = body_check(r, allowed, &e);
+		if (rc == 0 && !json_is_boolean(sp = json_object_get(r->body, "specific_personal")))
+			rc = kinko_err_set(&e, KINKO_EINVAL, "specific_personal must be true or false");
+		if (rc == 0)
+			rc = vault_folder_set_specific(v, &r->actor, r->seg[1], json_is_true(sp), &f, &e);
 		if (rc)
 			return api_error(resp, rc, &e);
 		return ok_json(resp, 200, folder_json(&f));

@@ -64,6 +64,16 @@ static const struct opt opts[] = {
 	 "Where audit events are copied besides the store: journald, syslog or none."},
 	{"log", "checkpoint_seconds", OPT_U64, OFF(checkpoint_seconds), 0, 10, 86400, "300",
 	 "How often the server signs a checkpoint of the audit log when it grew."},
+	{"scan", "clamd_socket", OPT_STR, OFF(clamd_socket), CAP(clamd_socket), 0, 0,
+	 "clamd/clamd.sock",
+	 "clamd's UNIX socket (relative to the data directory unless absolute)."},
+	{"scan", "signature_max_age", OPT_U64, OFF(signature_max_age), 0, 600, 30 * 86400,
+	 "86400", "Uploads are refused when clamd's signatures are older than this (S5)."},
+	{"scan", "timeout_seconds", OPT_U64, OFF(scan_timeout_seconds), 0, 5, 3600, "600",
+	 "How long to wait for clamd's verdict after the last byte."},
+	{"scan", "required", OPT_BOOL, OFF(scan_required), 0, 0, 0, "true",
+	 "Scan every upload and refuse it when clamd cannot (checklist S5). false is for "
+	 "benchmarks only."},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -365,6 +375,16 @@ int config_report(const struct kinko_config *c, FILE *out)
 		fprintf(out, "warning: S8: checkpoint_seconds = %llu: events newer than the last "
 			     "checkpoint can be altered unnoticed for that long\n",
 			(unsigned long long)c->checkpoint_seconds);
+		warnings++;
+	}
+	if (!c->scan_required) {
+		fprintf(out, "warning: S5: [scan] required = false stores uploads without a virus "
+			     "scan\n");
+		warnings++;
+	}
+	if (c->signature_max_age > 2 * 86400) {
+		fprintf(out, "warning: S5: signature_max_age = %llu accepts signatures older than "
+			     "two days\n", (unsigned long long)c->signature_max_age);
 		warnings++;
 	}
 	if (!strcmp(c->audit_sink, "none")) {

@@ -38,6 +38,11 @@ struct kinko_config {
 	/* [log] */
 	char audit_sink[16]; /* journald, syslog, none */
 	uint64_t checkpoint_seconds;
+	/* [scan] */
+	char clamd_socket[108];        /* relative paths are under the data directory */
+	uint64_t signature_max_age;    /* seconds */
+	uint64_t scan_timeout_seconds; /* for clamd's verdict after the last byte */
+	bool scan_required;
 };
 
 void config_defaults(struct kinko_config *c);

@@ -320,6 +320,8 @@ static enum MHD_Result send_problem(struct req *r)
 
 static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
 {
+	if (api_status_for(code) >= 500 && e)
+		fprintf(stderr, "kinko: req=%s error: %s\n", r->request_id, e->msg);
 	api_error(&r->resp, code, e);
 	return send_problem(r);
 }

@@ -80,6 +80,13 @@ const char *const store_migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
 	"CREATE TRIGGER audit_node_no_update BEFORE UPDATE ON audit_node "
 	"  BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;",
+	/* 3: what the scanning pass learnt of each object; folders for 特定個人情報 */
+	"ALTER TABLE objects ADD COLUMN records INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE objects ADD COLUMN encoding TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE objects ADD COLUMN mynumber_count INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE objects ADD COLUMN mynumber_confidence INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE objects ADD COLUMN scan_signatures TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE folders ADD COLUMN specific_personal INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

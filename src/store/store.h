@@ -65,6 +65,7 @@ struct store_folder {
 	struct kbuf name_sealed;
 	struct kbuf key_wrapped;
 	int64_t created_at;
+	bool specific_personal; /* may hold My Numbers (特定個人情報) */
 };
 void store_folder_clear(struct store_folder *f);
 
@@ -80,6 +81,12 @@ struct store_object {
 	uint8_t sha256[32];
 	char created_by[STORE_ID_LEN];
 	int64_t created_at;
+	/* From the scanning pass. */
+	uint64_t records;
+	char encoding[16];
+	uint64_t mynumber_count;
+	int mynumber_confidence;
+	char scan_signatures[64]; /* clamd engine/signature version that passed it */
 };
 void store_object_clear(struct store_object *o);
 
@@ -148,6 +155,7 @@ struct store_ops {
 	int (*folder_insert)(struct store *s, const struct store_folder *f, struct kinko_err *e);
 	int (*folder_get)(struct store *s, const char *id, struct store_folder *out,
 			  struct kinko_err *e);
+	int (*folder_set_specific)(struct store *s, const char *id, bool on, struct kinko_err *e);
 	int (*folder_list)(struct store *s, const char *contract_id, const char *after_id,
 			   unsigned limit, store_folder_cb cb, void *ctx, struct kinko_err *e);
 

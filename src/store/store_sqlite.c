@@ -673,6 +673,7 @@ static int folder_row(sqlite3_stmt *st, struct store_folder *f)
 	col_text(st, 0, f->id, sizeof f->id);
 	col_text(st, 1, f->contract_id, sizeof f->contract_id);
 	f->created_at = sqlite3_column_int64(st, 4);
+	f->specific_personal = sqlite3_column_int(st, 5) != 0;
 	if (col_kbuf(st, 2, &f->name_sealed) || col_kbuf(st, 3, &f->key_wrapped)) {
 		store_folder_clear(f);
 		return KINKO_ENOMEM;
@@ -684,8 +685,8 @@ static int sq_folder_get(struct store *s, const char *id, struct store_folder *o
 			 struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at "
-			 "FROM folders WHERE id = ?",
+	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at, "
+			 "specific_personal FROM folders WHERE id = ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -701,11 +702,27 @@ static int sq_folder_get(struct store *s, const char *id, struct store_folder *o
 	return rc;
 }
 
+static int sq_folder_set_specific(struct store *s, const char *id, bool on,
+				  struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "UPDATE folders SET specific_personal = ? WHERE id = ?", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int(st, 1, on);
+	bind_text(st, 2, id);
+	rc = step_done(s, st, "update folder", e);
+	if (rc == 0 && sqlite3_changes(DB(s)) != 1)
+		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	return rc;
+}
+
 static int sq_folder_list(struct store *s, const char *contract_id, const char *after_id,
 			  unsigned limit, store_folder_cb cb, void *ctx, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at FROM folders "
+	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at, specific_personal FROM folders "
 			 "WHERE contract_id = ? AND id > ? ORDER BY id LIMIT ?",
 		      &st, e);
 	if (rc)
@@ -805,7 +822,8 @@ void store_object_clear(struct store_object *o)
 
 #define OBJECT_COLS                                                                    \
 	"seq, id, folder_id, name_mac, name_sealed, key_wrapped, alg, size, sha256, " \
-	"created_by, created_at"
+	"created_by, created_at, records, encoding, mynumber_count, mynumber_confidence, " \
+	"scan_signatures"
 
 static int object_row(sqlite3_stmt *st, struct store_object *o)
 {
@@ -819,6 +837,11 @@ static int object_row(sqlite3_stmt *st, struct store_object *o)
 	col_fixed(st, 8, o->sha256, 32);
 	col_text(st, 9, o->created_by, sizeof o->created_by);
 	o->created_at = sqlite3_column_int64(st, 10);
+	o->records = (uint64_t)sqlite3_column_int64(st, 11);
+	col_text(st, 12, o->encoding, sizeof o->encoding);
+	o->mynumber_count = (uint64_t)sqlite3_column_int64(st, 13);
+	o->mynumber_confidence = sqlite3_column_int(st, 14);
+	col_text(st, 15, o->scan_signatures, sizeof o->scan_signatures);
 	if (col_kbuf(st, 4, &o->name_sealed) || col_kbuf(st, 5, &o->key_wrapped)) {
 		store_object_clear(o);
 		return KINKO_ENOMEM;
@@ -830,7 +853,9 @@ static int sq_object_insert(struct store *s, struct store_object *o, struct kink
 {
 	sqlite3_stmt *st;
 	int rc = prep(s, "INSERT INTO objects(id, folder_id, name_mac, name_sealed, key_wrapped, "
-			 "alg, size, sha256, created_by, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			 "alg, size, sha256, created_by, created_at, records, encoding, "
+			 "mynumber_count, mynumber_confidence, scan_signatures) "
+			 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -844,6 +869,11 @@ static int sq_object_insert(struct store *s, struct store_object *o, struct kink
 	bind_blob(st, 8, o->sha256, 32);
 	bind_text(st, 9, o->created_by);
 	sqlite3_bind_int64(st, 10, o->created_at);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)o->records);
+	bind_text(st, 12, o->encoding);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)o->mynumber_count);
+	sqlite3_bind_int(st, 14, o->mynumber_confidence);
+	bind_text(st, 15, o->scan_signatures);
 	rc = step_done(s, st, "insert object", e);
 	if (rc == 0)
 		o->seq = sqlite3_last_insert_rowid(DB(s));
@@ -1185,6 +1215,7 @@ static const struct store_ops sqlite_ops = {
 	.member_list = sq_member_list,
 	.folder_insert = sq_folder_insert,
 	.folder_get = sq_folder_get,
+	.folder_set_specific = sq_folder_set_specific,
 	.folder_list = sq_folder_list,
 	.acl_put = sq_acl_put,
 	.acl_get = sq_acl_get,

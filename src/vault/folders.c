@@ -299,6 +299,7 @@ static int folder_info(struct vault *v, const struct store_folder *f, unsigned p
 	memcpy(out->contract_id, f->contract_id, sizeof out->contract_id);
 	out->my_perms = perms;
 	out->created_at = f->created_at;
+	out->specific_personal = f->specific_personal;
 	if (!show_name)
 		return 0;
 	kbuf_init(&name, VAULT_NAME_MAX + 64);
@@ -461,6 +462,47 @@ int vault_folder_list(struct vault *v, const struct vault_actor *a, const char *
 		if (rc == 0)
 			rc = s->ops->folder_list(s, contract_id, after_id, limit, folder_list_row, &l,
 						 e);
+		s->ops->rollback(s);
+	}
+	vault_leave(v);
+	return rc;
+}
+
+int vault_folder_set_specific(struct vault *v, const struct vault_actor *a, const char *id,
+			      bool on, struct vault_folder_info *out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_folder f;
+	unsigned perms;
+	enum store_role member;
+	int rc = vault_enter(v, e);
+
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc) {
+		vault_leave(v);
+		return rc;
+	}
+	rc = folder_visible(v, a, id, &f, &perms, &member, e);
+	if (rc == 0) {
+		if (member != ROLE_MANAGER || a->role != ROLE_MANAGER)
+			rc = kinko_err_set(e, KINKO_EPERM,
+					   "only a manager of the contract may mark a folder for "
+					   "特定個人情報");
+		if (rc == 0)
+			rc = s->ops->folder_set_specific(s, id, on, e);
+		if (rc == 0)
+			rc = vault_audit(v, a, "folder.update", f.contract_id, id, NULL, 0, 200, e);
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+		f.specific_personal = on;
+		if (rc == 0)
+			rc = folder_info(v, &f, perms, true, out, e);
+		store_folder_clear(&f);
+	} else {
 		s->ops->rollback(s);
 	}
 	vault_leave(v);

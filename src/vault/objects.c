@@ -26,6 +26,8 @@
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
 #include "crypto/objstream.h"
+#include "scan/clamd.h"
+#include "scan/records.h"
 
 #define BATCH_CHUNKS 8u
 #define BATCH_BYTES (BATCH_CHUNKS * OBJ_CHUNK_SIZE)
@@ -197,6 +199,11 @@ struct vault_upload {
 	struct slot *cur; /* slot being filled by the request thread */
 	uint64_t next_chunk;
 	char name[VAULT_NAME_MAX + 1];
+	/* The scanning pass, fed the same plaintext as it is sealed (read once). */
+	struct clamd_scan *scan;
+	struct records_scan *rec;
+	bool specific_personal;
+	char contract_id[STORE_ID_LEN];
 };
 
 static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_err *e)
@@ -205,6 +212,7 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	size_t out = 0;
 
 	kinko_sha256_update(&u->sha, s->plain, s->len);
+	records_feed(u->rec, s->plain, s->len);
 	for (size_t i = 0; i < nchunks; i++) {
 		size_t off = i * OBJ_CHUNK_SIZE;
 		size_t n = s->len - off < OBJ_CHUNK_SIZE ? s->len - off : OBJ_CHUNK_SIZE;
@@ -215,7 +223,11 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 			return rc;
 		out += n + OBJ_TAG_LEN;
 	}
-	return kinko_write_all(u->fd, s->sealed, out, e);
+	if (kinko_write_all(u->fd, s->sealed, out, e))
+		return KINKO_EIO;
+	if (u->scan && s->len && clamd_scan_feed(u->scan, s->plain, s->len, e))
+		return KINKO_EUNAVAIL;
+	return 0;
 }
 
 static void *upload_worker(void *arg)
@@ -300,6 +312,8 @@ static void upload_free(struct vault_upload *u)
 	}
 	kinko_sha256_abort(&u->sha);
 	objstream_free(u->os);
+	clamd_scan_abort(u->scan);
+	records_free(u->rec);
 	ring_free(&u->ring);
 	store_object_clear(&u->obj);
 	vault_leave(u->v);
@@ -360,6 +374,9 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 					   "you may not write to this folder; ask its manager");
 		if (rc == 0)
 			rc = vault_folder_key(v, &f, &fk, e);
+		u->specific_personal = f.specific_personal;
+		memcpy(u->contract_id, f.contract_id, sizeof u->contract_id);
+		note_ids(a, f.contract_id, f.id, NULL);
 		store_folder_clear(&f);
 	}
 	if (rc == 0 && name_mac(fk, name, u->obj.name_mac))
@@ -399,6 +416,13 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		rc = objstream_new(ok, (enum obj_alg)u->obj.alg, oid, &u->os, e);
 	if (rc == 0 && kinko_sha256_init(&u->sha))
 		rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start SHA-256");
+	if (rc == 0) {
+		struct records_opts ro = {0};
+		rc = records_new(&ro, &u->rec, e);
+	}
+	/* No scanner, no upload (fail closed), decided before any byte is taken. */
+	if (rc == 0)
+		rc = vault_scan_open(v, &u->scan, e);
 	if (rc)
 		goto fail;
 	if (vault_blob_path(v, u->obj.id, true, u->tmp_path, sizeof u->tmp_path)) {
@@ -457,6 +481,64 @@ int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n, struc
 	return 0;
 }
 
+/* Ends the scan and the record count. Refuses infected files, files clamd could not
+ * scan, and My Numbers in a folder not marked for them; each refusal is audited. */
+static int upload_verdict(struct vault_upload *u, struct kinko_err *e)
+{
+	struct records_result rr;
+	struct clamd_verdict cv;
+	struct kinko_err ae;
+	int rc = 0;
+
+	memset(&cv, 0, sizeof cv);
+	if (records_finish(u->rec, &rr, e))
+		return KINKO_EIO;
+	if (u->scan) {
+		rc = clamd_scan_end(u->scan, e);
+		if (rc == 0)
+			rc = clamd_scan_finish(u->scan, &cv, e);
+		else
+			clamd_scan_abort(u->scan);
+		u->scan = NULL;
+		if (rc == 0 && cv.result == CLAMD_INFECTED) {
+			if (vault_audit_standalone(u->v, &u->actor, "object.put", 422, &ae))
+				return kinko_err_set(e, KINKO_EUNAVAIL,
+						     "the file is infected and the audit log cannot be "
+						     "written: %.200s",
+						     ae.msg);
+			return kinko_err_set(e, KINKO_EINFECTED,
+					     "the file is infected (%.100s); it was not stored",
+					     cv.signature);
+		}
+		if (rc || cv.result != CLAMD_CLEAN)
+			return kinko_err_set(e, rc == KINKO_ELIMIT ? KINKO_ELIMIT : KINKO_EUNAVAIL,
+					     "the virus scanner could not scan the whole file, so it "
+					     "was not stored: %.300s",
+					     rc ? e->msg : "no verdict");
+		{
+			struct vault_scanner st;
+			vault_scanner_status(u->v, &st);
+			snprintf(u->obj.scan_signatures, sizeof u->obj.scan_signatures, "%s/%u",
+				 st.engine, st.sig_version);
+		}
+	}
+	if (rr.mynumber_count > 0 && !u->specific_personal) {
+		if (vault_audit_standalone(u->v, &u->actor, "object.put", 403, &ae))
+			return kinko_err_set(e, KINKO_EUNAVAIL, "the audit log cannot be written");
+		return kinko_err_set(e, KINKO_EPERM,
+				     "the file holds %llu My Number(s) (個人番号, confidence %s), but "
+				     "this folder is not marked for 特定個人情報; ask the contract's "
+				     "manager to mark it, or remove the numbers",
+				     (unsigned long long)rr.mynumber_count,
+				     records_confidence_name(rr.mynumber_confidence));
+	}
+	u->obj.records = rr.records;
+	snprintf(u->obj.encoding, sizeof u->obj.encoding, "%s", records_encoding_name(rr.encoding));
+	u->obj.mynumber_count = rr.mynumber_count;
+	u->obj.mynumber_confidence = (int)rr.mynumber_confidence;
+	return 0;
+}
+
 int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 			struct kinko_err *e)
 {
@@ -485,6 +567,10 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 		rc = kinko_err_set(e, KINKO_EIO, "cannot flush the blob: %s", strerror(errno));
 		goto fail;
 	}
+	/* The verdict before anything becomes visible. */
+	rc = upload_verdict(u, e);
+	if (rc)
+		goto fail;
 	close(u->fd);
 	u->fd = -1;
 	kinko_sha256_final(&u->sha, u->obj.sha256);
@@ -536,6 +622,11 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 	memcpy(out->sha256, u->obj.sha256, 32);
 	out->created_at = u->obj.created_at;
 	out->seq = u->obj.seq;
+	out->records = u->obj.records;
+	memcpy(out->encoding, u->obj.encoding, sizeof out->encoding);
+	out->mynumber_count = u->obj.mynumber_count;
+	out->mynumber_confidence = u->obj.mynumber_confidence;
+	memcpy(out->scan_signatures, u->obj.scan_signatures, sizeof out->scan_signatures);
 	upload_free(u);
 	return 0;
 fail:
@@ -861,6 +952,11 @@ static int object_info(struct vault *v, const struct store_object *o, const stru
 	memcpy(out->sha256, o->sha256, 32);
 	out->created_at = o->created_at;
 	out->seq = o->seq;
+	out->records = o->records;
+	memcpy(out->encoding, o->encoding, sizeof out->encoding);
+	out->mynumber_count = o->mynumber_count;
+	out->mynumber_confidence = o->mynumber_confidence;
+	memcpy(out->scan_signatures, o->scan_signatures, sizeof out->scan_signatures);
 	if (!show_name)
 		return 0;
 	kbuf_init(&name, VAULT_NAME_MAX + 64);

@@ -161,6 +161,7 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	memcpy(v->dir, dir, n);
 	v->dir[n] = '\0';
 	pthread_rwlock_init(&v->seal_lock, NULL);
+	pthread_mutex_init(&v->scan_mu, NULL);
 	config_defaults(&v->cfg);
 	*out = v;
 	return 0;
@@ -320,6 +321,14 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		rc = config_load(path, false, &v->cfg, e);
 	if (rc)
 		goto fail;
+	{
+		int n = v->cfg.clamd_socket[0] == '/'
+				? snprintf(v->clamd_path, sizeof v->clamd_path, "%s", v->cfg.clamd_socket)
+				: snprintf(v->clamd_path, sizeof v->clamd_path, "%s/%s", v->dir,
+					   v->cfg.clamd_socket);
+		if (n < 0 || (size_t)n >= sizeof v->clamd_path)
+			v->clamd_path[0] = '\0'; /* reported by the scanner status */
+	}
 	if (vault_path(v, path, sizeof path, "kinko.db") == 0)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)
@@ -340,6 +349,7 @@ void vault_close(struct vault *v)
 	vault_seal(v);
 	store_close(v->store);
 	pthread_rwlock_destroy(&v->seal_lock);
+	pthread_mutex_destroy(&v->scan_mu);
 	free(v);
 }
 

@@ -121,6 +121,22 @@ bool vault_is_sealed(struct vault *v);
 /* Deletes blob files no object row references (left by a crash mid-upload). */
 int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e) KINKO_WUR;
 
+/* ---- the scanner (clamd) -------------------------------------------------- */
+
+struct vault_scanner {
+	bool required;       /* [scan] required */
+	bool ok;             /* uploads can be scanned now */
+	char engine[32];
+	uint32_t sig_version;
+	int64_t sig_date;
+	bool fresh;
+	char reason[256];    /* why not ok */
+};
+
+/* clamd's state (engine, signature version and date), checked at most every few
+ * seconds. */
+void vault_scanner_status(struct vault *v, struct vault_scanner *out);
+
 /* ---- accounts and sessions ----------------------------------------------- */
 
 #define VAULT_TOKEN_LEN 64
@@ -228,6 +244,7 @@ struct vault_folder_info {
 	char name[VAULT_NAME_MAX + 1];
 	unsigned my_perms;
 	int64_t created_at;
+	bool specific_personal;
 };
 
 int vault_folder_create(struct vault *v, const struct vault_actor *a, const char *contract_id,
@@ -239,6 +256,10 @@ int vault_folder_list(struct vault *v, const struct vault_actor *a, const char *
 		      const char *after_id, unsigned limit,
 		      int (*cb)(void *ctx, const struct vault_folder_info *f), void *ctx,
 		      struct kinko_err *e) KINKO_WUR;
+/* Marks a folder as one that may hold My Numbers (特定個人情報): manager of its contract. */
+int vault_folder_set_specific(struct vault *v, const struct vault_actor *a, const char *id,
+			      bool on, struct vault_folder_info *out,
+			      struct kinko_err *e) KINKO_WUR;
 int vault_acl_set(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		  const char *user_id, unsigned perms, struct kinko_err *e) KINKO_WUR;
 int vault_acl_list(struct vault *v, const struct vault_actor *a, const char *folder_id,
@@ -265,6 +286,11 @@ struct vault_object_info {
 	uint8_t sha256[32];
 	int64_t created_at;
 	int64_t seq;
+	uint64_t records;         /* records counted by the scanning pass (数量) */
+	char encoding[16];        /* utf-8, cp932, ascii, unknown */
+	uint64_t mynumber_count;  /* My Numbers found (never the numbers themselves) */
+	int mynumber_confidence;  /* 0 none, 1 low, 2 high */
+	char scan_signatures[64];
 };
 
 struct vault_upload;

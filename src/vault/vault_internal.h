@@ -17,7 +17,18 @@ struct vault {
 	struct keyring *kr;
 	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
 	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */
+	/* The scanner's last health check, cached for a few seconds. */
+	pthread_mutex_t scan_mu;
+	int64_t scan_checked;
+	struct vault_scanner scan;
+	char clamd_path[108];
 };
+
+struct clamd_scan;
+/* Opens a scan for an upload: NULL (and 0) when scanning is switched off;
+ * KINKO_EUNAVAIL when clamd is down, slow, or its signatures are stale. */
+int vault_scan_open(struct vault *v, struct clamd_scan **out, struct kinko_err *e) KINKO_WUR;
+int vault_scan_timeout_ms(const struct vault *v);
 
 int vault_log_key_create(struct vault *v, struct kinko_err *e) KINKO_WUR;
 int vault_log_key_open(struct vault *v, struct keyring *kr, struct kinko_sign_key **out,

@@ -19,6 +19,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KINKO = os.environ.get("KINKO_BIN", os.path.join(ROOT, "build", "kinko"))
 
 
+CLAMD = {"sock": None}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clamd_for_vaults():
+    """One private clamd for the session's vaults, with dated test signatures that
+    detect the EICAR test string (no download of real signatures is possible here)."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="kinko-cd-", dir="/tmp")
+    db = os.path.join(d, "db")
+    os.makedirs(db)
+    subprocess.run([os.path.join(ROOT, "scripts", "clamav-test-db"), db], check=True,
+                   timeout=60)
+    out = subprocess.run([os.path.join(ROOT, "scripts", "clamd-start"), os.path.join(d, "c"), db],
+                         check=True, capture_output=True, text=True, timeout=120)
+    CLAMD["sock"] = out.stdout.strip()
+    CLAMD["dir"] = os.path.join(d, "c")
+    CLAMD["db"] = db
+    yield CLAMD
+    subprocess.run([os.path.join(ROOT, "scripts", "clamd-stop"), os.path.join(d, "c")],
+                   timeout=60)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,6 +66,7 @@ class Vault:
         self.admin_password = re.search(r"manager password[^:]*:\s*(\S+)", out).group(1)
         self.port = free_port()
         with open(os.path.join(self.dir, "kinko.conf"), "a") as f:
+            f.write("\n[scan]\nclamd_socket = %s\n" % CLAMD["sock"])
             f.write("\n[server]\nlisten = 127.0.0.1:%d\n%s" % (self.port, extra_conf))
         self.url = "https://127.0.0.1:%d/api/v1/" % self.port
         self.ca = os.path.join(self.dir, "tls", "ca.pem")
