@@ -107,6 +107,20 @@ int client_open(const struct client_opts *o, bool needs_session, struct client *
 				     "no client certificate configured: pass --cert, --key and --cacert "
 				     "(or --dir DIR --as USER), or log in with them once");
 	}
+	{
+		/* Say which file is missing; libcurl would only report "SSL connect error". */
+		const char *what[] = {"client certificate", "client key", "CA certificate"};
+		const char *file[] = {c->cert, c->key, c->cacert};
+		for (size_t i = 0; i < 3; i++) {
+			if (access(file[i], R_OK) != 0) {
+				int err = errno;
+				kinko_err_set(e, KINKO_EINVAL, "cannot read the %s %s: %s", what[i],
+					      file[i], strerror(err));
+				free(c);
+				return KINKO_EINVAL;
+			}
+		}
+	}
 	if (needs_session && !c->token[0]) {
 		free(c);
 		return kinko_err_set(e, KINKO_EAUTH, "not logged in; run kinko login first");

@@ -98,8 +98,11 @@ int cmd_status(int argc, char **argv)
 	struct client_opts co = {0};
 	int i = parse_opts(argc, argv, &co, NULL, 0);
 
-	if (i < 0 || i != argc)
+	if (i < 0 || i != argc) {
+		cli_usage_error("usage: kinko status [--dir DIR --as USER | --cert F --key F "
+				"--cacert F] [--url URL]");
 		return 2;
+	}
 	return call(&co, false, "GET", "status", NULL);
 }
 
@@ -111,8 +114,10 @@ int cmd_unseal(int argc, char **argv)
 	char *pp;
 	int i = parse_opts(argc, argv, &co, own, 1), rc;
 
-	if (i < 0 || i != argc)
+	if (i < 0 || i != argc) {
+		cli_usage_error("usage: kinko unseal [--passphrase-file F] [connection options]");
 		return 2;
+	}
 	pp = kinko_secure_alloc(2048);
 	if (!pp)
 		return 1;
@@ -130,8 +135,10 @@ int cmd_seal(int argc, char **argv)
 	struct client_opts co = {0};
 	int i = parse_opts(argc, argv, &co, NULL, 0);
 
-	if (i < 0 || i != argc)
+	if (i < 0 || i != argc) {
+		cli_usage_error("usage: kinko seal");
 		return 2;
+	}
 	return call(&co, true, "POST", "seal", NULL);
 }
 
@@ -192,8 +199,10 @@ int cmd_logout(int argc, char **argv)
 	json_t *out = NULL;
 	int i = parse_opts(argc, argv, &co, NULL, 0), rc;
 
-	if (i < 0 || i != argc)
+	if (i < 0 || i != argc) {
+		cli_usage_error("usage: kinko logout");
 		return 2;
+	}
 	rc = open_client(&co, true, &c);
 	if (rc)
 		return rc;
