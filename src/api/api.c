@@ -398,6 +398,7 @@ static void h_login(struct vault *v, struct api_req *r, struct api_resp *resp)
 		l.totp = body_str(r, "totp");
 		l.addr = r->addr;
 		l.cert_fp = r->cert_fp;
+		l.cert_user = r->cert_user;
 		if (!l.name || !l.password)
 			rc = kinko_err_set(&e, KINKO_EINVAL, "give user and password as strings");
 	}

@@ -35,6 +35,7 @@ struct api_req {
 	json_t *body; /* parsed body (NULL when none) */
 	const struct sockaddr *addr;
 	char cert_fp[65];
+	char cert_user[64]; /* the user UUID in the client certificate, or "" */
 	bool authed;
 	struct vault_actor actor;
 	const char *token; /* from Authorization: Bearer */

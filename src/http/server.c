@@ -607,6 +607,7 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		return send_problem(r);
 	}
 	memcpy(r->api.cert_fp, peer.fingerprint, sizeof r->api.cert_fp);
+	snprintf(r->api.cert_user, sizeof r->api.cert_user, "%s", peer.user_uuid);
 	memcpy(r->api.actor.cert_fp, peer.fingerprint, sizeof r->api.actor.cert_fp);
 
 	if (r->uri_too_long) {

@@ -149,6 +149,10 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 		verdict = KINKO_EAUTH;
 	if (!addr_allowed(&u, l->addr))
 		verdict = KINKO_EAUTH;
+	/* A certificate opens only its own account: someone holding another person's
+	 * password still needs that person's certificate. */
+	if (l->cert_user && strcmp(l->cert_user, u.id))
+		verdict = KINKO_EAUTH;
 	if (secret_password_verify(u.pw_hash, l->password) != 0)
 		verdict = KINKO_EAUTH;
 	if (verdict == 0 && u.totp_sealed.len) {

@@ -162,6 +162,7 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	v->dir[n] = '\0';
 	pthread_rwlock_init(&v->seal_lock, NULL);
 	pthread_mutex_init(&v->scan_mu, NULL);
+	pthread_mutex_init(&v->unseal_mu, NULL);
 	config_defaults(&v->cfg);
 	*out = v;
 	return 0;
@@ -350,11 +351,29 @@ void vault_close(struct vault *v)
 	store_close(v->store);
 	pthread_rwlock_destroy(&v->seal_lock);
 	pthread_mutex_destroy(&v->scan_mu);
+	pthread_mutex_destroy(&v->unseal_mu);
 	free(v);
 }
 
+static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
+			 size_t len, struct kinko_err *e);
+
 int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
 		 size_t len, struct kinko_err *e)
+{
+	int rc;
+
+	/* Each attempt costs Argon2id's memory: one at a time, others turned away. */
+	if (pthread_mutex_trylock(&v->unseal_mu) != 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "another unseal attempt is running; retry in a few seconds");
+	rc = unseal_locked(v, kind, secret, len, e);
+	pthread_mutex_unlock(&v->unseal_mu);
+	return rc;
+}
+
+static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
+			 size_t len, struct kinko_err *e)
 {
 	struct kbuf sealed;
 	struct keyring *kr = NULL;

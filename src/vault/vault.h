@@ -147,6 +147,9 @@ struct vault_login {
 	const char *totp; /* may be NULL */
 	const struct sockaddr *addr;
 	const char *cert_fp;
+	/* The user UUID the client certificate was issued to ("" when it names none);
+	 * the login succeeds only for that account. NULL: no certificate (offline). */
+	const char *cert_user;
 };
 
 /* actor carries the request's context (address, request ID, audit note) in and

@@ -18,6 +18,7 @@ struct vault {
 	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
 	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */
 	/* The scanner's last health check, cached for a few seconds. */
+	pthread_mutex_t unseal_mu; /* one Argon2id attempt at a time */
 	pthread_mutex_t scan_mu;
 	int64_t scan_checked;
 	struct vault_scanner scan;
