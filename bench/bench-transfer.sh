@@ -22,6 +22,8 @@ bytes=$(stat -c %s "$data")
 head -c 32 /dev/urandom >"$B/key"
 "$KINKO_BIN" init --dir "$B/v" --key-file "$B/key" >"$B/init.txt"
 printf '\n[server]\nlisten = 127.0.0.1:%s\n' "$port_k" >>"$B/v/kinko.conf"
+# This compares transport and storage with nginx; scanning is measured in bench-scan-upload.sh.
+printf "\n[scan]\nrequired = false\n" >>"$B/v/kinko.conf"
 pw=$(sed -n 's/^  manager password[^:]*: *//p' "$B/init.txt")
 V="$B/v"
 tls="--cacert $V/tls/ca.pem --cert $V/clients/admin/client.pem --key $V/clients/admin/client.key"
