@@ -56,6 +56,7 @@ struct ring {
 	struct kinko_err emsg;
 	pthread_t th;
 	bool running;
+	bool freed;
 };
 
 static int ring_init(struct ring *r)
@@ -74,15 +75,19 @@ static int ring_init(struct ring *r)
 
 static void ring_free(struct ring *r)
 {
+	if (r->freed)
+		return;
 	for (unsigned i = 0; i < NSLOTS; i++) {
 		if (r->slot[i].plain) {
 			kinko_wipe(r->slot[i].plain, BATCH_BYTES);
 			free(r->slot[i].plain);
 		}
 		free(r->slot[i].sealed);
+		r->slot[i].plain = r->slot[i].sealed = NULL;
 	}
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
+	r->freed = true;
 }
 
 static void ring_fail(struct ring *r, int rc, const struct kinko_err *e)
@@ -204,6 +209,9 @@ struct vault_upload {
 	struct records_scan *rec;
 	bool specific_personal;
 	char contract_id[STORE_ID_LEN];
+	bool prepared;
+	bool committed;
+	char final_path[4096];
 };
 
 static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_err *e)
@@ -310,6 +318,10 @@ static void upload_free(struct vault_upload *u)
 		close(u->fd);
 		unlink(u->tmp_path);
 	}
+	/* Prepared but never committed (an import that failed later): no row will
+	 * ever reference the blob. */
+	if (u->prepared && !u->committed && u->final_path[0])
+		unlink(u->final_path);
 	kinko_sha256_abort(&u->sha);
 	objstream_free(u->os);
 	clamd_scan_abort(u->scan);
@@ -539,17 +551,16 @@ static int upload_verdict(struct vault_upload *u, struct kinko_err *e)
 	return 0;
 }
 
-int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
-			struct kinko_err *e)
+/* Ends the stream: seals the rest, takes the scanner's verdict, and moves the
+ * durable blob into place. The object is not visible until it is committed. */
+int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 {
 	struct vault *v = u->v;
-	struct store *s = v->store;
-	struct store_folder f = {0};
-	char final_path[4096], dir[4096];
-	enum store_role member;
-	unsigned perms = 0;
+	char dir[4096];
 	int rc;
 
+	if (u->prepared)
+		return 0;
 	rc = upload_submit(u, true, e);
 	if (rc == 0) {
 		pthread_join(u->ring.th, NULL);
@@ -561,59 +572,41 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 		}
 	}
 	if (rc)
-		goto fail;
+		return rc;
 	/* The blob is durable before the row that references it commits. */
-	if (fsync(u->fd) != 0) {
-		rc = kinko_err_set(e, KINKO_EIO, "cannot flush the blob: %s", strerror(errno));
-		goto fail;
-	}
+	if (fsync(u->fd) != 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot flush the blob: %s", strerror(errno));
 	/* The verdict before anything becomes visible. */
 	rc = upload_verdict(u, e);
 	if (rc)
-		goto fail;
+		return rc;
 	close(u->fd);
 	u->fd = -1;
 	kinko_sha256_final(&u->sha, u->obj.sha256);
 	u->obj.size = u->total;
 	u->obj.created_at = vault_now();
-	if (vault_blob_path(v, u->obj.id, false, final_path, sizeof final_path) ||
+	if (vault_blob_path(v, u->obj.id, false, u->final_path, sizeof u->final_path) ||
 	    vault_path(v, dir, sizeof dir, "blobs/%.2s", u->obj.id)) {
-		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
 		unlink(u->tmp_path);
-		goto fail;
+		return kinko_err_set(e, KINKO_EINVAL, "path too long");
 	}
-	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || rename(u->tmp_path, final_path) != 0 ||
-	    fsync_dir_of(final_path) != 0 || fsync_dir_of(u->tmp_path) != 0) {
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || rename(u->tmp_path, u->final_path) != 0 ||
+	    fsync_dir_of(u->final_path) != 0 || fsync_dir_of(u->tmp_path) != 0) {
 		rc = kinko_err_set(e, KINKO_EIO, "cannot move the blob into place: %s",
 				   strerror(errno));
 		unlink(u->tmp_path);
-		unlink(final_path);
-		goto fail;
+		unlink(u->final_path);
+		u->final_path[0] = '\0';
+		return rc;
 	}
+	u->prepared = true;
+	/* Only the row is left: give the buffers back now (an import holds many). */
+	ring_free(&u->ring);
+	return 0;
+}
 
-	rc = s->ops->begin(s, e);
-	if (rc == 0) {
-		/* Rights may have changed while the content streamed: decide again. */
-		rc = s->ops->folder_get(s, u->obj.folder_id, &f, e);
-		if (rc == 0)
-			rc = vault_folder_access(v, &u->actor, &f, &perms, &member, e);
-		if (rc == 0 && !(perms & PERM_WRITE))
-			rc = kinko_err_set(e, KINKO_EPERM, "your write access was withdrawn");
-		if (rc == 0)
-			rc = s->ops->object_insert(s, &u->obj, e);
-		if (rc == 0)
-			rc = vault_audit(v, &u->actor, "object.put", f.contract_id, u->obj.id,
-					 u->obj.folder_id, u->obj.size, 201, e);
-		store_folder_clear(&f);
-		if (rc == 0)
-			rc = s->ops->commit(s, e);
-		else
-			s->ops->rollback(s);
-	}
-	if (rc) {
-		unlink(final_path);
-		goto fail;
-	}
+static void upload_info(const struct vault_upload *u, struct vault_object_info *out)
+{
 	memset(out, 0, sizeof *out);
 	memcpy(out->id, u->obj.id, sizeof out->id);
 	memcpy(out->folder_id, u->obj.folder_id, sizeof out->folder_id);
@@ -627,11 +620,71 @@ int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 	out->mynumber_count = u->obj.mynumber_count;
 	out->mynumber_confidence = u->obj.mynumber_confidence;
 	memcpy(out->scan_signatures, u->obj.scan_signatures, sizeof out->scan_signatures);
-	upload_free(u);
-	return 0;
-fail:
-	upload_free(u);
+}
+
+int vault_upload_commit(struct vault_upload **ups, size_t n, const char *action,
+			const char *extra_target, struct vault_object_info *out,
+			struct kinko_err *e)
+{
+	struct vault *v;
+	struct store *s;
+	struct store_folder f = {0};
+	enum store_role member;
+	unsigned perms = 0;
+	uint64_t bytes = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return kinko_err_set(e, KINKO_EINVAL, "nothing to store");
+	v = ups[0]->v;
+	s = v->store;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = vault_upload_prepare(ups[i], e);
+		bytes += ups[i]->obj.size;
+	}
+	if (rc == 0)
+		rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		/* Rights may have changed while the content streamed: decide again. */
+		rc = s->ops->folder_get(s, ups[0]->obj.folder_id, &f, e);
+		if (rc == 0)
+			rc = vault_folder_access(v, &ups[0]->actor, &f, &perms, &member, e);
+		if (rc == 0 && !(perms & PERM_WRITE))
+			rc = kinko_err_set(e, KINKO_EPERM, "your write access was withdrawn");
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			if (strcmp(ups[i]->obj.folder_id, ups[0]->obj.folder_id))
+				rc = kinko_err_set(e, KINKO_EINVAL, "one folder per commit");
+			else
+				rc = s->ops->object_insert(s, &ups[i]->obj, e);
+		}
+		/* One event for the whole act: a single upload names the object, an
+		 * import the folder and the package's digest. */
+		if (rc == 0)
+			rc = n == 1 && !extra_target
+				     ? vault_audit(v, &ups[0]->actor, action, f.contract_id,
+						   ups[0]->obj.id, ups[0]->obj.folder_id, bytes, 201, e)
+				     : vault_audit(v, &ups[0]->actor, action, f.contract_id,
+						   ups[0]->obj.folder_id, extra_target, bytes, 201, e);
+		store_folder_clear(&f);
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0 && out)
+			upload_info(ups[i], &out[i]);
+		ups[i]->committed = rc == 0;
+		upload_free(ups[i]);
+		ups[i] = NULL;
+	}
 	return rc;
+}
+
+int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
+			struct kinko_err *e)
+{
+	return vault_upload_commit(&u, 1, "object.put", NULL, out, e);
 }
 
 void vault_upload_abort(struct vault_upload *u)

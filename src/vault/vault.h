@@ -308,6 +308,13 @@ int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n,
 /* Seals the rest, flushes the blob to disk, then commits the object row. Frees u. */
 int vault_upload_finish(struct vault_upload *u, struct vault_object_info *out,
 			struct kinko_err *e) KINKO_WUR;
+/* For several objects stored as one act (an import): prepare each as it ends
+ * (sealed, scanned, durable, still invisible), then commit them all in one
+ * transaction with one audit event, or none. Commit frees every upload. */
+int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e) KINKO_WUR;
+int vault_upload_commit(struct vault_upload **ups, size_t n, const char *action,
+			const char *extra_target, struct vault_object_info *out,
+			struct kinko_err *e) KINKO_WUR;
 /* Drops everything written so far. Frees u; NULL is a no-op. */
 void vault_upload_abort(struct vault_upload *u);
 
