@@ -20,6 +20,7 @@
 #include "core/cidr.h"
 #include "core/parse.h"
 #include "crypto/crypto.h"
+#include "http/uri.h"
 #include "tls/tls.h"
 
 #define URI_MAX 4096
@@ -85,84 +86,15 @@ static void log_request(struct req *r, int status)
 
 /* ---------------------------------------------------------------- URI parsing */
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes [s, s+n) into out; NUL bytes (from %00) are refused, since C
- * strings would silently cut there. '+' stays '+' (this is not form encoding). */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *outlen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= n)
-				return KINKO_EINVAL;
-			hi = hexv(s[i + 1]);
-			lo = hexv(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return KINKO_EINVAL;
-			c = (char)(hi << 4 | lo);
-			i += 2;
-			if (c == '\0')
-				return KINKO_EINVAL;
-		}
-		if (o + 1 >= cap)
-			return KINKO_ELIMIT;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return 0;
-}
-
-/* Splits the raw URI into decoded path segments after /api/v1/. */
+/* Splits the raw URI into decoded path segments after /api/v1/ (see http/uri.h). */
 static int parse_uri(struct req *r, struct kinko_err *e)
 {
-	const char *u = r->raw_uri;
-	const char *q = strchr(u, '?');
-	size_t plen = q ? (size_t)(q - u) : strlen(u);
-	const char *p;
-	char *w = r->path;
-	size_t left = sizeof r->path;
+	const char *q = strchr(r->raw_uri, '?');
 
 	if (q)
 		snprintf(r->query, sizeof r->query, "%s", q + 1);
-	if (plen < 8 || strncmp(u, "/api/v1/", 8))
-		return kinko_err_set(e, KINKO_ENOENT, "no such route; the API lives under /api/v1/");
-	p = u + 8;
-	plen -= 8;
-	r->api.nseg = 0;
-	while (plen > 0) {
-		const char *slash = memchr(p, '/', plen);
-		size_t n = slash ? (size_t)(slash - p) : plen, got;
-		if (n == 0)
-			return kinko_err_set(e, KINKO_ENOENT, "empty path segment");
-		if (r->api.nseg == API_MAX_SEGS)
-			return kinko_err_set(e, KINKO_ENOENT, "no such route");
-		if (pct_decode(p, n, w, left, &got))
-			return kinko_err_set(e, KINKO_EINVAL, "bad percent-encoding in the path");
-		r->api.seg[r->api.nseg++] = w;
-		w += got + 1;
-		left -= got + 1;
-		p += n;
-		plen -= n;
-		if (slash) {
-			p++;
-			plen--;
-		}
-	}
-	return 0;
+	return uri_split_path(r->raw_uri, "/api/v1/", r->path, sizeof r->path, r->api.seg,
+			      API_MAX_SEGS, &r->api.nseg, e);
 }
 
 /* Finds a query argument and decodes it into a per-request buffer. Arguments are
@@ -177,45 +109,20 @@ static __thread struct arg_buf *tls_args;
 static const char *req_arg(void *ctx, const char *name)
 {
 	struct req *r = ctx;
-	const char *p = r->query;
-	size_t nlen = strlen(name);
+	struct arg_buf *b = tls_args;
+	size_t got;
 
-	while (*p) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		if (len > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
-			struct arg_buf *b = tls_args;
-			size_t got;
-			if (!b || b->used == 4)
-				return NULL;
-			if (pct_decode(p + nlen + 1, len - nlen - 1, b->v[b->used], sizeof b->v[0],
-				       &got))
-				return NULL;
-			return b->v[b->used++];
-		}
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return NULL;
+	if (!b || b->used == 4)
+		return NULL;
+	if (uri_query_arg(r->query, name, b->v[b->used], sizeof b->v[0], &got))
+		return NULL;
+	return b->v[b->used++];
 }
 
 /* Whether a query argument is present at all (to tell "absent" from "undecodable"). */
 static bool req_has_arg(struct req *r, const char *name)
 {
-	const char *p = r->query;
-	size_t nlen = strlen(name);
-
-	while (*p) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		if (len >= nlen && !strncmp(p, name, nlen) && (len == nlen || p[nlen] == '='))
-			return true;
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return false;
+	return uri_query_has(r->query, name);
 }
 
 static const char *req_header(void *ctx, const char *name)
@@ -356,49 +263,6 @@ static void dl_free(void *cls)
 	free(x);
 }
 
-/* Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Returns 1 when a
- * range applies, 0 to serve the whole object, -1 when unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
-{
-	char a[32], b[32];
-	const char *dash;
-	uint64_t x, y;
-
-	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
-		return 0; /* absent, another unit, or several ranges: the whole object */
-	h += 6;
-	dash = strchr(h, '-');
-	if (!dash || (size_t)(dash - h) >= sizeof a || strlen(dash + 1) >= sizeof b)
-		return 0;
-	memcpy(a, h, (size_t)(dash - h));
-	a[dash - h] = '\0';
-	snprintf(b, sizeof b, "%s", dash + 1);
-	if (!a[0]) {
-		if (parse_u64(b, UINT64_MAX, &y) || y == 0)
-			return -1;
-		if (size == 0)
-			return -1;
-		*start = y >= size ? 0 : size - y;
-		*end = size - 1;
-		return 1;
-	}
-	if (parse_u64(a, UINT64_MAX, &x))
-		return 0;
-	if (x >= size)
-		return -1;
-	if (!b[0]) {
-		y = size - 1;
-	} else {
-		if (parse_u64(b, UINT64_MAX, &y) || y < x)
-			return 0;
-		if (y >= size)
-			y = size - 1;
-	}
-	*start = x;
-	*end = y;
-	return 1;
-}
-
 static void object_headers(struct MHD_Response *resp, const struct vault_object_info *o)
 {
 	char hex[65], etag[70], disp[VAULT_NAME_MAX * 3 + 64];
@@ -486,7 +350,7 @@ static enum MHD_Result serve_download(struct req *r)
 		return fail(r, rc, &e);
 	}
 	x->r = r;
-	ranged = parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
+	ranged = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
 			     info.size, &start, &end);
 	if (ranged < 0) {
 		char cr[64];
