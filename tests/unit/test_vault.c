@@ -1,0 +1,1022 @@
+/*
+ * The vault: the access decision as a truth table, name checks, and the domain end
+ * to end on a temporary data directory (key-file secret): contracts, folders,
+ * streamed uploads and ranged downloads, tamper and truncation detection, garbage
+ * collection, sealing, logins, lockout and sessions. Store faults are injected by
+ * pointing the store at a copy of its operations table with one entry replaced:
+ * a failed act must change nothing.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/parse.h"
+#include "crypto/crypto.h"
+#include "crypto/hash.h"
+#include "crypto/objstream.h"
+#include "vault/vault_internal.h"
+
+/* ---------------------------------------------------------------- fixture */
+
+static char root[256];
+static char dir[512];
+static uint8_t keyfile_secret[32];
+static struct vault *V;
+static struct vault_actor admin;   /* the first manager */
+static struct vault_actor handler; /* a handler account, designated in the contract */
+static char handler_pw[64];
+static struct vault_contract_info contract;
+static struct vault_folder_info folder;
+static struct sockaddr_in loopback;
+
+#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static const struct sockaddr *lo(void)
+{
+	return (const struct sockaddr *)&loopback;
+}
+
+static int group_setup(void **state)
+{
+	struct vault_init_opts o;
+	struct vault_init_result r;
+	struct vault_user_new n;
+	struct vault_user_info info;
+	struct kinko_err e;
+	(void)state;
+
+	snprintf(root, sizeof root, "/tmp/kinko-test-vault-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	snprintf(dir, sizeof dir, "%s/data", root);
+	kinko_random(keyfile_secret, sizeof keyfile_secret);
+	memset(&o, 0, sizeof o);
+	o.dir = dir;
+	o.secret_kind = KEYRING_KEYFILE;
+	o.secret = keyfile_secret;
+	o.secret_len = sizeof keyfile_secret;
+	if (vault_init(&o, &r, &e)) {
+		fprintf(stderr, "vault_init: %s\n", e.msg);
+		return -1;
+	}
+	if (vault_open(dir, &V, &e) || vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e)) {
+		fprintf(stderr, "vault_open/unseal: %s\n", e.msg);
+		return -1;
+	}
+	memset(&admin, 0, sizeof admin);
+	memcpy(admin.user_id, r.manager_id, sizeof admin.user_id);
+	snprintf(admin.user_name, sizeof admin.user_name, "admin");
+	admin.role = ROLE_MANAGER;
+	snprintf(admin.cert_fp, sizeof admin.cert_fp, FP_A);
+
+	snprintf(handler_pw, sizeof handler_pw, "correct horse battery");
+	memset(&n, 0, sizeof n);
+	n.name = "hana";
+	n.role = ROLE_HANDLER;
+	n.password = handler_pw;
+	if (vault_user_create(V, &admin, &n, &info, NULL, &e)) {
+		fprintf(stderr, "user create: %s\n", e.msg);
+		return -1;
+	}
+	memset(&handler, 0, sizeof handler);
+	memcpy(handler.user_id, info.id, sizeof handler.user_id);
+	snprintf(handler.user_name, sizeof handler.user_name, "hana");
+	handler.role = ROLE_HANDLER;
+
+	if (vault_contract_create(V, &admin, "契約 A", &contract, &e) ||
+	    vault_folder_create(V, &admin, contract.id, "受付", &folder, &e) ||
+	    vault_member_set(V, &admin, contract.id, handler.user_id, ROLE_HANDLER, &e) ||
+	    vault_acl_set(V, &admin, folder.id, handler.user_id, PERM_READ | PERM_WRITE, &e)) {
+		fprintf(stderr, "domain setup: %s\n", e.msg);
+		return -1;
+	}
+	memset(&loopback, 0, sizeof loopback);
+	loopback.sin_family = AF_INET;
+	loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[600];
+	(void)state;
+	vault_close(V);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Files under blobs/ (recursively, including blobs/tmp). */
+static int count_blob_files(void)
+{
+	char p[1024];
+	DIR *top, *d;
+	struct dirent *de, *f;
+	int n = 0;
+
+	snprintf(p, sizeof p, "%s/blobs", dir);
+	top = opendir(p);
+	assert_non_null(top);
+	while ((de = readdir(top))) {
+		char sub[1400];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", p, de->d_name);
+		d = opendir(sub);
+		if (!d) {
+			n++;
+			continue;
+		}
+		while ((f = readdir(d)))
+			if (f->d_name[0] != '.')
+				n++;
+		closedir(d);
+	}
+	closedir(top);
+	return n;
+}
+
+static int64_t db_count(const char *sql)
+{
+	char p[1024];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v;
+
+	snprintf(p, sizeof p, "%s/kinko.db", dir);
+	assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+	uint8_t *p = malloc(n ? n : 1);
+	uint32_t x = seed * 2654435761u + 1;
+
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+	return p;
+}
+
+/* Uploads data with a cycle of awkward write sizes. */
+static int upload(const struct vault_actor *a, const char *name, const uint8_t *data, size_t n,
+		  struct vault_object_info *out, struct kinko_err *e)
+{
+	static const size_t sizes[] = {1, 1, 65535, 1, 65537, 3, 131072, 7, 1000000};
+	struct vault_upload *u;
+	size_t off = 0, k = 0;
+	int rc = vault_upload_begin(V, a, folder.id, name, &u, e);
+
+	if (rc)
+		return rc;
+	while (off < n) {
+		size_t w = sizes[k++ % (sizeof sizes / sizeof sizes[0])];
+		if (w > n - off)
+			w = n - off;
+		rc = vault_upload_write(u, data + off, w, e);
+		if (rc) {
+			vault_upload_abort(u);
+			return rc;
+		}
+		off += w;
+	}
+	return vault_upload_finish(u, out, e);
+}
+
+/* Reads [off, off+len) through vault_download_read, however many calls it takes. */
+static int read_range(struct vault_download *d, uint64_t off, uint8_t *buf, size_t len,
+		      size_t *got_total, struct kinko_err *e)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		size_t got = 0;
+		int rc = vault_download_read(d, off + done, buf + done, len - done, &got, e);
+		if (rc)
+			return rc;
+		if (got == 0)
+			break;
+		done += got;
+	}
+	*got_total = done;
+	return 0;
+}
+
+static void blob_path(const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/blobs/%.2s/%s", dir, id, id);
+}
+
+/* ---------------------------------------------------------------- decision */
+
+/* The rules, stated independently of the implementation. */
+static unsigned expected_perms(enum store_role account, enum store_role member, unsigned acl)
+{
+	/* Separation of duties: operators and auditors never reach content. */
+	if (account == ROLE_OPERATOR || account == ROLE_AUDITOR)
+		return 0;
+	/* A manager account managing the contract may do everything. */
+	if (account == ROLE_MANAGER && member == ROLE_MANAGER)
+		return PERM_ALL;
+	/* Handlers (and managers' accounts acting as handlers) get what the ACL grants. */
+	if (member == ROLE_HANDLER || member == ROLE_MANAGER)
+		return acl & PERM_ALL;
+	/* Non-members and the contract's auditors get nothing, whatever the ACL says. */
+	return 0;
+}
+
+static void decision_truth_table(void **state)
+{
+	unsigned checked = 0;
+	(void)state;
+
+	for (int a = ROLE_NONE; a <= ROLE_OPERATOR; a++)
+		for (int m = ROLE_NONE; m <= ROLE_OPERATOR; m++)
+			for (unsigned acl = 0; acl < 32; acl++) {
+				unsigned want = expected_perms((enum store_role)a, (enum store_role)m, acl);
+				unsigned got = vault_perms((enum store_role)a, (enum store_role)m, acl);
+				if (got != want)
+					fail_msg("vault_perms(%d, %d, %u) = %u, expected %u", a, m, acl,
+						 got, want);
+				for (unsigned w = 0; w < 32; w++) {
+					bool may = vault_may((enum store_role)a, (enum store_role)m, acl, w);
+					bool exp = w != 0 && (w & ~want) == 0;
+					if (may != exp)
+						fail_msg("vault_may(%d, %d, %u, %u) = %d", a, m, acl, w, may);
+					checked++;
+				}
+			}
+	assert_int_equal(checked, 5 * 5 * 32 * 32);
+
+	/* The cases a reader of the checklist looks for, spelled out. */
+	assert_true(vault_may(ROLE_MANAGER, ROLE_MANAGER, 0, PERM_ERASE));
+	assert_false(vault_may(ROLE_MANAGER, ROLE_NONE, PERM_ALL, PERM_READ));
+	assert_false(vault_may(ROLE_AUDITOR, ROLE_AUDITOR, PERM_ALL, PERM_READ));
+	assert_false(vault_may(ROLE_OPERATOR, ROLE_MANAGER, PERM_ALL, PERM_READ));
+	assert_true(vault_may(ROLE_HANDLER, ROLE_HANDLER, PERM_READ, PERM_READ));
+	assert_false(vault_may(ROLE_HANDLER, ROLE_HANDLER, PERM_READ, PERM_READ | PERM_WRITE));
+	assert_false(vault_may(ROLE_HANDLER, ROLE_HANDLER, PERM_ALL, 0));
+	assert_false(vault_may(ROLE_HANDLER, ROLE_HANDLER, PERM_ALL, 16)); /* unknown bit */
+	assert_int_equal(vault_perms(ROLE_HANDLER, ROLE_HANDLER, 0xff), PERM_ALL);
+}
+
+/* ---------------------------------------------------------------- names */
+
+static void name_check(void **state)
+{
+	struct kinko_err e;
+	char buf[512];
+	(void)state;
+
+#define OK(s) assert_int_equal(vault_name_check((s), strlen(s), &e), 0)
+#define BAD(s)                                                                 \
+	do {                                                                   \
+		int rc_ = vault_name_check((s), strlen(s), &e);                \
+		if (rc_ != KINKO_EINVAL)                                       \
+			fail_msg("name '%s' gave %d, expected KINKO_EINVAL", (s), rc_); \
+	} while (0)
+	OK("a");
+	OK("report.pdf");
+	OK("契約書 2026年度.xlsx");
+	OK("caf\xc3\xa9"); /* é precomposed (NFC) */
+	OK("...");
+	OK(".hidden");
+	OK("a..b");
+	OK("ｶﾀｶﾅ"); /* half-width stays half-width in NFC */
+	OK("\xea\xb0\x80"); /* 가, precomposed */
+	OK("name with spaces and (brackets) [1] {2} 'q' \"dq\" + & % # ~");
+
+	/* Not NFC: e + combining acute (as macOS writes), Hangul as conjoining jamo. */
+	BAD("cafe\xcc\x81");
+	assert_non_null(strstr(e.msg, "NFC"));
+	BAD("\xe1\x84\x80\xe1\x85\xa1");
+	BAD("\xe3\x81\x8b\xe3\x82\x99"); /* か + combining dakuten, NFC is が */
+	/* Separators and dot names. */
+	BAD("/");
+	BAD("a/b");
+	BAD("a\\b");
+	BAD("/etc/passwd");
+	BAD(".");
+	BAD("..");
+	/* Control characters, including NUL within the given length. */
+	BAD("a\tb");
+	BAD("a\nb");
+	BAD("\x01");
+	BAD("x\x1f");
+	BAD("x\x7f");
+	assert_int_equal(vault_name_check("a\0b", 3, &e), KINKO_EINVAL);
+	/* Invalid UTF-8: stray byte, truncated sequence, overlong '/', surrogate,
+	 * beyond U+10FFFF. */
+	BAD("\xff");
+	BAD("abc\xc3");
+	BAD("\xc0\xaf");
+	BAD("\xe0\x80\xaf");
+	BAD("\xed\xa0\x80");
+	BAD("\xf4\x90\x80\x80");
+	/* Length: 1..255 bytes, counted in bytes, not characters. */
+	assert_int_equal(vault_name_check("", 0, &e), KINKO_EINVAL);
+	memset(buf, 'x', 256);
+	assert_int_equal(vault_name_check(buf, 255, &e), 0);
+	assert_int_equal(vault_name_check(buf, 256, &e), KINKO_EINVAL);
+	for (int i = 0; i < 85; i++)
+		memcpy(buf + 3 * i, "\xe3\x81\x82", 3); /* あ */
+	assert_int_equal(vault_name_check(buf, 255, &e), 0);
+	memcpy(buf + 255, "\xe3\x81\x82", 3);
+	assert_int_equal(vault_name_check(buf, 258, &e), KINKO_EINVAL);
+	/* A multi-byte character cut by the length is invalid UTF-8. */
+	assert_int_equal(vault_name_check(buf, 254, &e), KINKO_EINVAL);
+#undef OK
+#undef BAD
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static void upload_download_round_trip(void **state)
+{
+	static const size_t sizes[] = {
+		0, 1, 65535, 65536, 65537, 8 * 65536, 8 * 65536 + 1, 3 * 1024 * 1024 + 12345,
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		uint8_t *data = pattern(n, (uint32_t)i + 1);
+		uint8_t *back = malloc(n + 100);
+		uint8_t digest[32];
+		struct vault_object_info info, dinfo, st;
+		struct vault_download *d;
+		struct kinko_err e;
+		char name[64];
+		size_t got;
+
+		assert_non_null(back);
+		snprintf(name, sizeof name, "object-%zu.bin", n);
+		if (upload(&handler, name, data, n, &info, &e))
+			fail_msg("upload %zu: %s", n, e.msg);
+		assert_int_equal(info.size, n);
+		assert_string_equal(info.name, name);
+		assert_string_equal(info.folder_id, folder.id);
+		assert_int_equal(kinko_sha256(data, n, digest), 0);
+		assert_memory_equal(info.sha256, digest, 32);
+
+		assert_int_equal(vault_object_stat(V, &handler, info.id, &st, &e), 0);
+		assert_string_equal(st.name, name);
+		assert_int_equal(st.size, n);
+
+		/* Whole object, in one call per buffer. */
+		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), 0);
+		assert_int_equal(dinfo.size, n);
+		assert_string_equal(dinfo.name, name);
+		assert_int_equal(read_range(d, 0, back, n + 100, &got, &e), 0);
+		assert_int_equal(got, n);
+		assert_memory_equal(back, data, n);
+		/* At and past the end: nothing. */
+		assert_int_equal(vault_download_read(d, n, back, 10, &got, &e), 0);
+		assert_int_equal(got, 0);
+		assert_int_equal(vault_download_read(d, n + 12345, back, 10, &got, &e), 0);
+		assert_int_equal(got, 0);
+
+		/* Range-like reads at random offsets, backwards and forwards. */
+		for (int k = 0; n > 0 && k < 40; k++) {
+			uint64_t off = kinko_random_uniform((uint32_t)n);
+			size_t len = 1 + kinko_random_uniform(k % 4 == 0 ? 300000 : 5000);
+			size_t want = len > n - off ? (size_t)(n - off) : len;
+			memset(back, 0, want);
+			if (read_range(d, off, back, len, &got, &e))
+				fail_msg("read %zu at %llu of %zu: %s", len, (unsigned long long)off, n,
+					 e.msg);
+			assert_int_equal(got, want);
+			assert_memory_equal(back, data + off, want);
+		}
+		/* The last byte alone, and a read that starts on a chunk boundary. */
+		if (n > 0) {
+			assert_int_equal(read_range(d, n - 1, back, 1, &got, &e), 0);
+			assert_int_equal(got, 1);
+			assert_int_equal(back[0], data[n - 1]);
+		}
+		if (n > 65536) {
+			size_t want = n - 65536 < 10 ? n - 65536 : 10;
+			assert_int_equal(read_range(d, 65536, back, 10, &got, &e), 0);
+			assert_int_equal(got, want);
+			assert_memory_equal(back, data + 65536, want);
+		}
+		vault_download_close(d);
+		free(data);
+		free(back);
+	}
+	vault_download_close(NULL);
+	vault_upload_abort(NULL);
+}
+
+static void upload_refusals(void **state)
+{
+	struct vault_upload *u = NULL;
+	struct vault_object_info info;
+	struct kinko_err e;
+	struct vault_actor stranger;
+	uint8_t byte = 1;
+	int files = count_blob_files();
+	uint64_t max = V->cfg.max_body_bytes;
+	int64_t rows = db_count("SELECT count(*) FROM objects");
+	(void)state;
+
+	assert_int_equal(upload(&handler, "dup.txt", &byte, 1, &info, &e), 0);
+	files++;
+	/* The same name again in the folder. */
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "dup.txt", &u, &e), KINKO_EEXIST);
+	assert_null(u);
+	/* Bad names, unknown folders, and people without write access. */
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "a/b", &u, &e), KINKO_EINVAL);
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "..", &u, &e), KINKO_EINVAL);
+	assert_int_equal(vault_upload_begin(V, &handler, "not-an-id", "x", &u, &e), KINKO_ENOENT);
+	assert_int_equal(vault_upload_begin(V, &handler, contract.id, "x", &u, &e), KINKO_ENOENT);
+	stranger = handler;
+	store_new_id(stranger.user_id);
+	assert_int_equal(vault_upload_begin(V, &stranger, folder.id, "x", &u, &e), KINKO_ENOENT);
+	assert_int_equal(vault_acl_set(V, &admin, folder.id, handler.user_id, PERM_READ, &e), 0);
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "x", &u, &e), KINKO_EPERM);
+	/* Write access withdrawn while the content streams: refused at finish. */
+	assert_int_equal(vault_acl_set(V, &admin, folder.id, handler.user_id, PERM_READ | PERM_WRITE,
+				       &e),
+			 0);
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "late.txt", &u, &e), 0);
+	assert_int_equal(vault_upload_write(u, &byte, 1, &e), 0);
+	assert_int_equal(vault_acl_set(V, &admin, folder.id, handler.user_id, PERM_READ, &e), 0);
+	assert_int_equal(vault_upload_finish(u, &info, &e), KINKO_EPERM);
+	assert_int_equal(vault_acl_set(V, &admin, folder.id, handler.user_id, PERM_READ | PERM_WRITE,
+				       &e),
+			 0);
+	/* Larger than max_body_bytes: refused while writing, nothing kept. */
+	V->cfg.max_body_bytes = 100000;
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "big.bin", &u, &e), 0);
+	{
+		uint8_t *data = pattern(100001, 9);
+		assert_int_equal(vault_upload_write(u, data, 100000, &e), 0);
+		assert_int_equal(vault_upload_write(u, data, 1, &e), KINKO_ELIMIT);
+		free(data);
+	}
+	vault_upload_abort(u);
+	V->cfg.max_body_bytes = max;
+	/* An aborted upload leaves nothing behind. */
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "aborted.bin", &u, &e), 0);
+	{
+		uint8_t *data = pattern(700000, 10);
+		assert_int_equal(vault_upload_write(u, data, 700000, &e), 0);
+		free(data);
+	}
+	vault_upload_abort(u);
+	assert_int_equal(count_blob_files(), files);
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), rows + 1); /* dup.txt only */
+}
+
+static void tamper_and_truncate(void **state)
+{
+	struct vault_object_info info, dinfo;
+	struct vault_download *d;
+	struct kinko_err e;
+	char path[1024];
+	size_t n = 300000, got;
+	uint8_t *data = pattern(n, 77), *back = malloc(n);
+	int fd;
+	uint8_t c;
+	(void)state;
+
+	assert_non_null(back);
+	assert_int_equal(upload(&handler, "tamper.bin", data, n, &info, &e), 0);
+	blob_path(info.id, path, sizeof path);
+
+	/* One flipped byte in the second chunk's ciphertext. */
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, 64 + 65536 + 16 + 100), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, 64 + 65536 + 16 + 100), 1);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), 0);
+	assert_int_equal(read_range(d, 0, back, n, &got, &e), KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "altered"));
+	/* And at an offset inside the damaged chunk. */
+	assert_int_equal(read_range(d, 70000, back, 10, &got, &e), KINKO_EINTEGRITY);
+	vault_download_close(d);
+	/* Restored, it reads again (the failure was the byte, nothing else). */
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, 64 + 65536 + 16 + 100), 1);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), 0);
+	assert_int_equal(read_range(d, 0, back, n, &got, &e), 0);
+	assert_memory_equal(back, data, n);
+	vault_download_close(d);
+
+	/* The last chunk's tag. */
+	{
+		struct stat st;
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(pread(fd, &c, 1, st.st_size - 1), 1);
+		c ^= 0x80;
+		assert_int_equal(pwrite(fd, &c, 1, st.st_size - 1), 1);
+		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), 0);
+		assert_int_equal(read_range(d, n - 10, back, 10, &got, &e), KINKO_EINTEGRITY);
+		vault_download_close(d);
+		c ^= 0x80;
+		assert_int_equal(pwrite(fd, &c, 1, st.st_size - 1), 1);
+	}
+
+	/* The header (it names the object). */
+	assert_int_equal(pread(fd, &c, 1, 20), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, 20), 1);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), KINKO_EINTEGRITY);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, 20), 1);
+
+	/* Truncated by one byte, and to the header only. */
+	{
+		struct stat st;
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(ftruncate(fd, st.st_size - 1), 0);
+		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e),
+				 KINKO_EINTEGRITY);
+		assert_non_null(strstr(e.msg, "missing or damaged"));
+		assert_int_equal(ftruncate(fd, 64), 0);
+		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e),
+				 KINKO_EINTEGRITY);
+	}
+	close(fd);
+	/* Missing altogether. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), KINKO_EINTEGRITY);
+	/* The row can still be deleted. */
+	assert_int_equal(vault_object_delete(V, &handler, info.id, &e), 0);
+	assert_int_equal(vault_object_stat(V, &handler, info.id, &dinfo, &e), KINKO_ENOENT);
+	free(data);
+	free(back);
+}
+
+static void garbage_collection(void **state)
+{
+	struct vault_object_info keep;
+	struct vault_download *d;
+	struct vault_object_info dinfo;
+	struct kinko_err e;
+	char orphan_id[STORE_ID_LEN], p[1200], sub[1024];
+	uint8_t *data = pattern(5000, 5);
+	unsigned removed = 99;
+	int before, fd;
+	(void)state;
+
+	assert_int_equal(upload(&handler, "keep.bin", data, 5000, &keep, &e), 0);
+	/* A clean store has nothing to collect. */
+	assert_int_equal(vault_collect_garbage(V, &removed, &e), 0);
+	assert_int_equal(removed, 0);
+	before = count_blob_files();
+
+	/* An orphan blob (as a crash between rename and commit leaves), and a
+	 * leftover partial upload. */
+	store_new_id(orphan_id);
+	snprintf(sub, sizeof sub, "%s/blobs/%.2s", dir, orphan_id);
+	(void)mkdir(sub, 0700);
+	snprintf(p, sizeof p, "%s/%s", sub, orphan_id);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "orphan", 6), 6);
+	close(fd);
+	snprintf(p, sizeof p, "%s/blobs/tmp/%s.part", dir, orphan_id);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(count_blob_files(), before + 2);
+
+	assert_int_equal(vault_collect_garbage(V, &removed, &e), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(count_blob_files(), before);
+	snprintf(p, sizeof p, "%s/%s", sub, orphan_id);
+	assert_int_equal(access(p, F_OK), -1);
+	/* Every referenced blob survived: the kept object still reads. */
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), before);
+	assert_int_equal(vault_download_open(V, &handler, keep.id, &dinfo, &d, &e), 0);
+	{
+		uint8_t back[5000];
+		size_t got;
+		assert_int_equal(read_range(d, 0, back, sizeof back, &got, &e), 0);
+		assert_int_equal(got, 5000);
+		assert_memory_equal(back, data, 5000);
+	}
+	vault_download_close(d);
+	free(data);
+}
+
+static void sealed_refuses(void **state)
+{
+	struct vault_folder_info f;
+	struct vault_upload *u = NULL;
+	struct vault_download *d = NULL;
+	struct vault_object_info info;
+	struct vault_login l;
+	struct vault_actor who;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1], kf[1024], hex[65];
+	bool alert;
+	uint8_t wrong[32];
+	uint8_t byte = 7;
+	FILE *fp;
+	(void)state;
+
+	assert_int_equal(upload(&handler, "before-seal.txt", &byte, 1, &info, &e), 0);
+	assert_false(vault_is_sealed(V));
+	vault_seal(V);
+	assert_true(vault_is_sealed(V));
+	assert_int_equal(vault_folder_create(V, &admin, contract.id, "sealed", &f, &e), KINKO_ESEALED);
+	assert_non_null(strstr(e.msg, "sealed"));
+	assert_int_equal(vault_upload_begin(V, &handler, folder.id, "x", &u, &e), KINKO_ESEALED);
+	assert_null(u);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &info, &d, &e), KINKO_ESEALED);
+	assert_null(d);
+	assert_int_equal(vault_object_stat(V, &handler, info.id, &info, &e), KINKO_ESEALED);
+	assert_int_equal(vault_folder_get(V, &admin, folder.id, &f, &e), KINKO_ESEALED);
+	memset(&l, 0, sizeof l);
+	l.name = "hana";
+	l.password = handler_pw;
+	l.addr = lo();
+	l.cert_fp = FP_A;
+	assert_int_equal(vault_login(V, &l, token, &who, &alert, &e), KINKO_ESEALED);
+
+	/* A wrong key leaves it sealed; a key file that is not one is refused. */
+	kinko_random(wrong, sizeof wrong);
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, wrong, sizeof wrong, &e), KINKO_EAUTH);
+	assert_true(vault_is_sealed(V));
+	assert_int_not_equal(vault_unseal(V, KEYRING_KEYFILE, wrong, 31, &e), 0);
+	assert_int_not_equal(vault_unseal(V, KEYRING_PASSPHRASE, keyfile_secret, 32, &e), 0);
+	assert_true(vault_is_sealed(V));
+
+	/* The right key, from a key file in hex. */
+	format_hex(keyfile_secret, 32, hex);
+	snprintf(kf, sizeof kf, "%s/key.hex", root);
+	fp = fopen(kf, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%s\n", hex);
+	fclose(fp);
+	assert_int_equal(vault_unseal_keyfile(V, kf, &e), 0);
+	assert_false(vault_is_sealed(V));
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), KINKO_ECONFLICT);
+	assert_int_equal(vault_object_stat(V, &handler, info.id, &info, &e), 0);
+	snprintf(kf, sizeof kf, "%s/absent.key", root);
+	assert_int_equal(vault_unseal_keyfile(V, kf, &e), KINKO_EIO);
+}
+
+/* ---------------------------------------------------------------- logins */
+
+static int login(const char *name, const char *pw, const char *fp, char token[65],
+		 struct vault_actor *who, bool *alert, struct kinko_err *e)
+{
+	struct vault_login l;
+
+	memset(&l, 0, sizeof l);
+	l.name = name;
+	l.password = pw;
+	l.addr = lo();
+	l.cert_fp = fp;
+	return vault_login(V, &l, token, who, alert, e);
+}
+
+static void login_and_sessions(void **state)
+{
+	struct vault_actor who;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1], other[VAULT_TOKEN_LEN + 1];
+	bool alert = true;
+	(void)state;
+
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+	assert_false(alert);
+	assert_int_equal(strlen(token), VAULT_TOKEN_LEN);
+	assert_string_equal(who.user_id, handler.user_id);
+	assert_int_equal(who.role, ROLE_HANDLER);
+	/* The store keeps only the token's hash. */
+	{
+		char sql[256], hex[65];
+		uint8_t h[32];
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM sessions WHERE hex(token_hash) = upper('%s')", token);
+		assert_int_equal(db_count(sql), 0);
+		assert_int_equal(kinko_sha256(token, strlen(token), h), 0);
+		format_hex(h, 32, hex);
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM sessions WHERE hex(token_hash) = upper('%s')", hex);
+		assert_int_equal(db_count(sql), 1);
+	}
+
+	memset(&who, 0, sizeof who);
+	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+	assert_string_equal(who.user_id, handler.user_id);
+	assert_string_equal(who.cert_fp, FP_A);
+	/* Bound to the client certificate it was issued to. */
+	assert_int_equal(vault_session_check(V, token, FP_B, lo(), &who, &e), KINKO_EAUTH);
+	assert_non_null(strstr(e.msg, "another client certificate"));
+	assert_int_equal(vault_session_check(V, token, NULL, lo(), &who, &e), KINKO_EAUTH);
+	assert_int_equal(vault_session_check(V, token, "", lo(), &who, &e), KINKO_EAUTH);
+	assert_int_equal(vault_session_check(V, token, FP_A "a", lo(), &who, &e), KINKO_EAUTH);
+	/* Malformed and unknown tokens. */
+	assert_int_equal(vault_session_check(V, NULL, FP_A, lo(), &who, &e), KINKO_EAUTH);
+	assert_int_equal(vault_session_check(V, "abc", FP_A, lo(), &who, &e), KINKO_EAUTH);
+	memcpy(other, token, sizeof other);
+	other[0] = other[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(vault_session_check(V, other, FP_A, lo(), &who, &e), KINKO_EAUTH);
+	other[0] = 'A'; /* upper case is not the token's syntax */
+	assert_int_equal(vault_session_check(V, other, FP_A, lo(), &who, &e), KINKO_EAUTH);
+	/* Still valid with the right certificate after all that. */
+	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+
+	/* Idle expiry: age the session in the store past session_idle_seconds. */
+	{
+		uint8_t h[32];
+		struct store *s = V->store;
+		assert_int_equal(kinko_sha256(token, strlen(token), h), 0);
+		assert_int_equal(s->ops->begin(s, &e), 0);
+		assert_int_equal(s->ops->session_touch(s, h, vault_now() -
+							     (int64_t)V->cfg.session_idle_seconds - 5,
+						       &e),
+				 0);
+		assert_int_equal(s->ops->commit(s, &e), 0);
+		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), KINKO_EAUTH);
+		assert_non_null(strstr(e.msg, "expired"));
+		/* An expired session is removed, not only refused. */
+		assert_int_equal(s->ops->session_get(s, h, &(struct store_session){0}, &e), KINKO_EAUTH);
+	}
+
+	/* Logout ends the session. */
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+	assert_int_equal(login("hana", handler_pw, FP_B, other, &who, &alert, &e), 0);
+	assert_string_not_equal(token, other);
+	assert_int_equal(vault_logout(V, token, &e), 0);
+	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), KINKO_EAUTH);
+	assert_int_equal(vault_logout(V, "junk", &e), KINKO_EAUTH);
+	/* ... only that one. */
+	assert_int_equal(vault_session_check(V, other, FP_B, lo(), &who, &e), 0);
+
+	/* A disabled account's sessions stop working. */
+	{
+		bool yes = true, no = false;
+		struct vault_user_change c = {.disabled = &yes};
+		struct vault_user_info info;
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &info, &e), 0);
+		assert_int_equal(vault_session_check(V, other, FP_B, lo(), &who, &e), KINKO_EAUTH);
+		assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), KINKO_EAUTH);
+		c.disabled = &no;
+		c.unlock = true;
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &info, &e), 0);
+	}
+	/* Unknown user and wrong password give the same answer. */
+	assert_int_equal(login("nobody", handler_pw, FP_A, token, &who, &alert, &e), KINKO_EAUTH);
+	{
+		char msg[sizeof e.msg];
+		snprintf(msg, sizeof msg, "%s", e.msg);
+		assert_int_equal(login("hana", "wrong password!", FP_A, token, &who, &alert, &e),
+				 KINKO_EAUTH);
+		assert_string_equal(e.msg, msg);
+	}
+	assert_int_equal(login(NULL, handler_pw, FP_A, token, &who, &alert, &e), KINKO_EAUTH);
+	{
+		struct vault_user_change c = {.unlock = true};
+		struct vault_user_info info;
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &info, &e), 0);
+	}
+}
+
+static void lockout(void **state)
+{
+	struct vault_actor who;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1];
+	bool alert = false;
+	uint64_t saved = V->cfg.lockout_failures;
+	int rc;
+	(void)state;
+
+	V->cfg.lockout_failures = 3;
+	for (int i = 1; i <= 3; i++) {
+		rc = login("hana", "not the password", FP_A, token, &who, &alert, &e);
+		if (i < 3) {
+			assert_int_equal(rc, KINKO_EAUTH);
+			assert_false(alert);
+		} else {
+			assert_int_equal(rc, KINKO_ELOCKED);
+			assert_true(alert); /* this failure locked it: the operator is told */
+			assert_string_equal(who.user_id, handler.user_id);
+		}
+	}
+	/* Locked: even the right password is refused, with no new alert. */
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), KINKO_ELOCKED);
+	assert_false(alert);
+	{
+		struct vault_user_info info;
+		assert_int_equal(vault_user_get(V, &admin, handler.user_id, &info, &e), 0);
+		assert_true(info.locked);
+	}
+	/* A manager unlocks it. */
+	{
+		struct vault_user_change c = {.unlock = true};
+		struct vault_user_info info;
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &info, &e), 0);
+		assert_false(info.locked);
+	}
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+	/* A success resets the failure count. */
+	assert_int_equal(login("hana", "not the password", FP_A, token, &who, &alert, &e),
+			 KINKO_EAUTH);
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 1);
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 0);
+	V->cfg.lockout_failures = saved;
+}
+
+/* ---------------------------------------------------------------- store faults */
+
+static const struct store_ops *real_ops;
+static struct store_ops faulty;
+static int faults; /* how many times an injected fault fired */
+
+static int fail_commit(struct store *s, struct kinko_err *e)
+{
+	/* The real rollback ends the transaction (and releases the store's lock), as
+	 * a failed COMMIT does. */
+	real_ops->rollback(s);
+	faults++;
+	return kinko_err_set(e, KINKO_EIO, "injected: commit failed");
+}
+
+static int fail_object_insert(struct store *s, struct store_object *o, struct kinko_err *e)
+{
+	(void)s;
+	(void)o;
+	faults++;
+	return kinko_err_set(e, KINKO_EIO, "injected: object insert failed");
+}
+
+static int fail_user_update(struct store *s, const struct store_user *u, struct kinko_err *e)
+{
+	(void)s;
+	(void)u;
+	faults++;
+	return kinko_err_set(e, KINKO_EIO, "injected: user update failed");
+}
+
+static int fail_session_insert(struct store *s, const struct store_session *ss,
+			       struct kinko_err *e)
+{
+	(void)s;
+	(void)ss;
+	faults++;
+	return kinko_err_set(e, KINKO_EIO, "injected: session insert failed");
+}
+
+static void inject_begin(void)
+{
+	real_ops = V->store->ops;
+	faulty = *real_ops;
+	faults = 0;
+}
+
+static void inject_end(void)
+{
+	V->store->ops = real_ops;
+}
+
+static void fault_upload_changes_nothing(void **state)
+{
+	struct vault_object_info info;
+	struct kinko_err e;
+	uint8_t *data = pattern(200000, 3);
+	int files = count_blob_files();
+	int64_t rows = db_count("SELECT count(*) FROM objects");
+	(void)state;
+
+	/* Commit fails. */
+	inject_begin();
+	faulty.commit = fail_commit;
+	V->store->ops = &faulty;
+	memset(&e, 0, sizeof e);
+	assert_int_equal(upload(&handler, "fault-commit.bin", data, 200000, &info, &e), KINKO_EIO);
+	inject_end();
+	assert_int_equal(faults, 1);
+	assert_non_null(strstr(e.msg, "injected"));
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), rows);
+	assert_int_equal(count_blob_files(), files);
+
+	/* The insert itself fails. */
+	inject_begin();
+	faulty.object_insert = fail_object_insert;
+	V->store->ops = &faulty;
+	assert_int_equal(upload(&handler, "fault-insert.bin", data, 200000, &info, &e), KINKO_EIO);
+	inject_end();
+	assert_int_equal(faults, 1);
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), rows);
+	assert_int_equal(count_blob_files(), files);
+
+	/* With the store healthy again, the same name uploads: nothing was left over. */
+	assert_int_equal(upload(&handler, "fault-commit.bin", data, 200000, &info, &e), 0);
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), rows + 1);
+	assert_int_equal(count_blob_files(), files + 1);
+	free(data);
+}
+
+static void fault_login_changes_nothing(void **state)
+{
+	struct vault_actor who;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1];
+	bool alert = false;
+	int64_t sessions = db_count("SELECT count(*) FROM sessions");
+	(void)state;
+
+	/* The user row cannot be updated: no session is created. */
+	memset(token, 0, sizeof token);
+	inject_begin();
+	faulty.user_update = fail_user_update;
+	V->store->ops = &faulty;
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), KINKO_EIO);
+	inject_end();
+	assert_int_equal(faults, 1);
+	assert_int_equal(token[0], '\0'); /* no token handed out */
+	assert_int_equal(db_count("SELECT count(*) FROM sessions"), sessions);
+
+	/* A failed login whose counter cannot be written is still a failure (and
+	 * does not count). */
+	inject_begin();
+	faulty.user_update = fail_user_update;
+	V->store->ops = &faulty;
+	assert_int_not_equal(login("hana", "not the password", FP_A, token, &who, &alert, &e), 0);
+	inject_end();
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 0);
+
+	/* One real failure, then a good login whose session cannot be stored: the
+	 * counter reset of that login is rolled back with it. */
+	assert_int_equal(login("hana", "not the password", FP_A, token, &who, &alert, &e),
+			 KINKO_EAUTH);
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 1);
+	inject_begin();
+	faulty.session_insert = fail_session_insert;
+	V->store->ops = &faulty;
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), KINKO_EIO);
+	inject_end();
+	assert_int_equal(faults, 1);
+	assert_int_equal(db_count("SELECT count(*) FROM sessions"), sessions);
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 1);
+
+	/* The commit fails. */
+	inject_begin();
+	faulty.commit = fail_commit;
+	V->store->ops = &faulty;
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), KINKO_EIO);
+	inject_end();
+	assert_int_equal(db_count("SELECT count(*) FROM sessions"), sessions);
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 1);
+
+	/* And the store works normally afterwards. */
+	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+	assert_int_equal(db_count("SELECT count(*) FROM sessions"), sessions + 1);
+	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(decision_truth_table),
+		cmocka_unit_test(name_check),
+		cmocka_unit_test(upload_download_round_trip),
+		cmocka_unit_test(upload_refusals),
+		cmocka_unit_test(tamper_and_truncate),
+		cmocka_unit_test(garbage_collection),
+		cmocka_unit_test(login_and_sessions),
+		cmocka_unit_test(lockout),
+		cmocka_unit_test(fault_upload_changes_nothing),
+		cmocka_unit_test(fault_login_changes_nothing),
+		cmocka_unit_test(sealed_refuses),
+	};
+	if (kinko_crypto_init())
+		return 1;
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
