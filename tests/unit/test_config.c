@@ -74,6 +74,11 @@ static void assert_defaults(const struct kinko_config *c)
 	assert_false(c->require_totp);
 	assert_string_equal(c->key_file, "");
 	assert_string_equal(c->audit_sink, "journald");
+	assert_int_equal(c->checkpoint_seconds, 300);
+	assert_string_equal(c->clamd_socket, "clamd/clamd.sock");
+	assert_int_equal(c->signature_max_age, 86400);
+	assert_int_equal(c->scan_timeout_seconds, 600);
+	assert_true(c->scan_required);
 }
 
 static void defaults_load(void **state)
@@ -128,7 +133,13 @@ static void every_key(void **state)
 				   "[vault]\n"
 				   "key_file = /etc/kinko/key\n"
 				   "[log]\n"
-				   "audit_sink = none\n",
+				   "audit_sink = none\n"
+				   "checkpoint_seconds = 10\n"
+				   "[scan]\n"
+				   "clamd_socket = /run/clamav/clamd.ctl\n"
+				   "signature_max_age = 600\n"
+				   "timeout_seconds = 3600\n"
+				   "required = false\n",
 				   &c, &e),
 			 0);
 	assert_string_equal(c.listen, "[::1]:9443");
@@ -149,6 +160,11 @@ static void every_key(void **state)
 	assert_true(c.require_totp);
 	assert_string_equal(c.key_file, "/etc/kinko/key");
 	assert_string_equal(c.audit_sink, "none");
+	assert_int_equal(c.checkpoint_seconds, 10);
+	assert_string_equal(c.clamd_socket, "/run/clamav/clamd.ctl");
+	assert_int_equal(c.signature_max_age, 600);
+	assert_int_equal(c.scan_timeout_seconds, 3600);
+	assert_false(c.scan_required);
 
 	/* Booleans in all their spellings; limits inclusive. */
 	assert_int_equal(load_text("[auth]\nrequire_totp = FALSE\nlockout_failures = 100\n"
@@ -211,6 +227,16 @@ static void bad_values(void **state)
 		{"auth", "require_totp", "2"},
 		{"log", "audit_sink", "file"},
 		{"log", "audit_sink", "JOURNALD"},
+		{"log", "checkpoint_seconds", "9"},
+		{"log", "checkpoint_seconds", "86401"},
+		{"scan", "clamd_socket",
+		 "/a/very/long/socket/path/that/does/not/fit/in/the/one/hundred/and/eight/bytes/of/"
+		 "sun_path/on/linux/clamd.sock"},
+		{"scan", "signature_max_age", "599"},
+		{"scan", "signature_max_age", "2592001"},
+		{"scan", "timeout_seconds", "4"},
+		{"scan", "timeout_seconds", "3601"},
+		{"scan", "required", "no way"},
 	};
 	(void)state;
 
@@ -370,7 +396,7 @@ static void write_default(void **state)
 	}
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-	assert_int_equal(keys, 16); /* every key is listed */
+	assert_int_equal(keys, 21); /* every key is listed */
 	assert_int_equal(config_load(uncommented, false, &d, &e), 0);
 	assert_defaults(&d);
 
@@ -447,6 +473,9 @@ static void report_warnings(void **state)
 		{"[auth]\nsession_max_seconds = 43201\n", "warning: S6: sessions last long"},
 		{"[vault]\nkey_file = /k\n", "warning: S7: key_file = /k"},
 		{"[log]\naudit_sink = none\n", "warning: S8: audit_sink = none"},
+		{"[log]\ncheckpoint_seconds = 3601\n", "warning: S8: checkpoint_seconds = 3601"},
+		{"[scan]\nrequired = false\n", "warning: S5: [scan] required = false"},
+		{"[scan]\nsignature_max_age = 172801\n", "warning: S5: signature_max_age = 172801"},
 	};
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
 		char text[256];
@@ -462,21 +491,23 @@ static void report_warnings(void **state)
 	assert_int_equal(load_text("[server]\nallow = 10.0.0.0/8, 2001:db8::/32\n[auth]\n"
 				   "lockout_failures = 10\nlockout_seconds = 300\n"
 				   "session_idle_seconds = 3600\nsession_max_seconds = 43200\n"
-				   "require_totp = true\n",
+				   "require_totp = true\n[log]\ncheckpoint_seconds = 3600\n"
+				   "[scan]\nsignature_max_age = 172800\n",
 				   &c, &e),
 			 0);
 	assert_int_equal(report(&c, &t), 0);
 	free(t);
 
-	/* All at once: eight warnings, counted as printed. */
+	/* All at once: eleven warnings, counted as printed. */
 	assert_int_equal(load_text("[server]\nlisten = 0.0.0.0:1\nallow = 0.0.0.0/0\n[auth]\n"
 				   "lockout_failures = 50\nlockout_seconds = 1\n"
 				   "session_idle_seconds = 86400\n[vault]\nkey_file = /k\n"
-				   "[log]\naudit_sink = none\n",
+				   "[log]\naudit_sink = none\ncheckpoint_seconds = 7200\n"
+				   "[scan]\nrequired = off\nsignature_max_age = 864000\n",
 				   &c, &e),
 			 0);
-	assert_int_equal(report(&c, &t), 8);
-	assert_int_equal(count_warnings(t), 8);
+	assert_int_equal(report(&c, &t), 11);
+	assert_int_equal(count_warnings(t), 11);
 	free(t);
 }
 

@@ -134,7 +134,9 @@ static void migrations_and_pragmas(void **state)
 	assert_non_null(last_conn);
 	/* The store's own connection has the durability settings in effect. */
 	assert_int_equal(query_int(last_conn, "PRAGMA foreign_keys"), 1);
-	assert_int_equal(query_int(last_conn, "PRAGMA synchronous"), 2); /* FULL */
+	/* NORMAL: COMMIT writes the WAL and the store's group commit syncs it once
+	 * for every commit before it (see store_sqlite.c). */
+	assert_int_equal(query_int(last_conn, "PRAGMA synchronous"), 1);
 	assert_int_equal(query_int(last_conn, "PRAGMA secure_delete"), 1);
 	assert_int_equal(query_int(last_conn, "PRAGMA trusted_schema"), 0);
 	{
@@ -152,8 +154,9 @@ static void migrations_and_pragmas(void **state)
 	assert_int_equal(file_int(dbpath, "PRAGMA user_version"), (int64_t)store_migrations_count);
 	assert_int_equal(file_int(dbpath, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
 					  "AND name IN ('meta','users','sessions','contracts',"
-					  "'members','folders','acl','objects')"),
-			 8);
+					  "'members','folders','acl','objects','audit_event',"
+					  "'audit_node','audit_checkpoint')"),
+			 11);
 	{
 		sqlite3 *db;
 		sqlite3_stmt *st;
@@ -569,7 +572,13 @@ static void contract_member_folder_acl_ops(void **state)
 	assert_int_equal(fg.key_wrapped.len, 8);
 	assert_memory_equal(fg.key_wrapped.data, "\0wrapped", 8);
 	assert_int_equal(fg.created_at, 77);
+	assert_false(fg.specific_personal);
 	store_folder_clear(&fg);
+	assert_int_equal(TX(s, s->ops->folder_set_specific(s, f.id, true, &e_)), 0);
+	assert_int_equal(s->ops->folder_get(s, f.id, &fg, &e), 0);
+	assert_true(fg.specific_personal);
+	store_folder_clear(&fg);
+	assert_int_equal(TX(s, s->ops->folder_set_specific(s, c2.id, true, &e_)), KINKO_ENOENT);
 	store_folder_clear(NULL);
 	memset(&l, 0, sizeof l);
 	assert_int_equal(s->ops->folder_list(s, c1.id, NULL, 10, collect_folder, &l, &e), 0);
@@ -652,6 +661,11 @@ static void make_object(struct store_object *o, const char *folder_id, const cha
 	memset(o->sha256, 0xa0 + tag, 32);
 	memcpy(o->created_by, user_id, STORE_ID_LEN);
 	o->created_at = 1000 + tag;
+	o->records = 12345 + tag;
+	snprintf(o->encoding, sizeof o->encoding, "cp932");
+	o->mynumber_count = tag;
+	o->mynumber_confidence = 2;
+	snprintf(o->scan_signatures, sizeof o->scan_signatures, "ClamAV 1.0/27000");
 }
 
 static void object_ops(void **state)
@@ -700,6 +714,11 @@ static void object_ops(void **state)
 	assert_memory_equal(got.sha256, o1.sha256, 32);
 	assert_string_equal(got.created_by, u.id);
 	assert_int_equal(got.created_at, 1001);
+	assert_int_equal(got.records, 12346);
+	assert_string_equal(got.encoding, "cp932");
+	assert_int_equal(got.mynumber_count, 1);
+	assert_int_equal(got.mynumber_confidence, 2);
+	assert_string_equal(got.scan_signatures, "ClamAV 1.0/27000");
 	assert_int_equal(got.name_sealed.len, 1);
 	assert_int_equal(got.key_wrapped.len, 1);
 	store_object_clear(&got);
@@ -760,6 +779,89 @@ static void object_ops(void **state)
 	store_folder_clear(&f);
 	store_user_clear(&u);
 	store_close(s);
+}
+
+struct events {
+	uint64_t seq[8];
+	size_t len[8];
+	int n;
+};
+
+static int collect_event(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+{
+	struct events *l = ctx;
+	(void)p;
+	l->seq[l->n] = seq;
+	l->len[l->n++] = n;
+	return 0;
+}
+
+static void audit_ops(void **state)
+{
+	struct store *s = fresh();
+	struct kinko_err e;
+	struct kbuf b;
+	struct events l;
+	uint64_t n = 99, size = 0;
+	uint8_t h[32], got[32];
+	sqlite3 *db;
+	(void)state;
+
+	assert_int_equal(s->ops->audit_size(s, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(TX(s, s->ops->audit_insert(s, 0, "ev0", 3, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->audit_insert(s, 1, "event-1\0x", 9, &e_)), 0);
+	assert_int_equal(s->ops->audit_size(s, &n, &e), 0);
+	assert_int_equal(n, 2);
+	/* A sequence number is written once. */
+	assert_int_equal(TX(s, s->ops->audit_insert(s, 1, "forged", 6, &e_)), KINKO_EINTEGRITY);
+	kbuf_init(&b, 64);
+	assert_int_equal(s->ops->audit_get(s, 1, &b, &e), 0);
+	assert_int_equal(b.len, 9);
+	assert_memory_equal(b.data, "event-1\0x", 9);
+	assert_int_equal(s->ops->audit_get(s, 2, &b, &e), KINKO_ENOENT);
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->audit_scan(s, 1, collect_event, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.seq[0], 1);
+	assert_int_equal(l.len[0], 9);
+
+	memset(h, 0x5a, sizeof h);
+	assert_int_equal(s->ops->audit_node_get(s, 3, 7, got, &e), KINKO_ENOENT);
+	assert_int_equal(TX(s, s->ops->audit_node_put(s, 3, 7, h, &e_)), 0);
+	assert_int_equal(s->ops->audit_node_get(s, 3, 7, got, &e), 0);
+	assert_memory_equal(got, h, 32);
+	assert_int_equal(TX(s, s->ops->audit_node_put(s, 3, 7, h, &e_)), KINKO_EINTEGRITY);
+
+	kbuf_reset(&b);
+	assert_int_equal(s->ops->checkpoint_latest(s, &size, &b, &e), KINKO_ENOENT);
+	assert_int_equal(TX(s, s->ops->checkpoint_put(s, 1, "note-1", 6, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->checkpoint_put(s, 2, "note-2", 6, &e_)), 0);
+	/* A second checkpoint of the same size keeps the first. */
+	assert_int_equal(TX(s, s->ops->checkpoint_put(s, 2, "other!", 6, &e_)), 0);
+	assert_int_equal(s->ops->checkpoint_latest(s, &size, &b, &e), 0);
+	assert_int_equal(size, 2);
+	assert_memory_equal(b.data, "note-2", 6);
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->checkpoint_scan(s, collect_event, &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.seq[0], 1);
+	assert_int_equal(l.seq[1], 2);
+	kbuf_free(&b);
+	store_close(s);
+
+	/* Append-only in the schema itself: not even plain SQL rewrites history. */
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_event SET data = x'00' WHERE seq = 0",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_event", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_node SET hash = x'00'", NULL, NULL,
+					  NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(file_int(dbpath, "SELECT count(*) FROM audit_event"), 2);
 }
 
 static void rollback_leaves_nothing(void **state)
@@ -862,6 +964,7 @@ int main(void)
 		cmocka_unit_test(session_ops),
 		cmocka_unit_test(contract_member_folder_acl_ops),
 		cmocka_unit_test(object_ops),
+		cmocka_unit_test(audit_ops),
 		cmocka_unit_test(rollback_leaves_nothing),
 		cmocka_unit_test(ids_and_roles),
 	};
