@@ -25,10 +25,11 @@ int uri_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *outle
 /* Splits the path of a raw request URI (the part before '?') below `prefix`
  * (e.g. "/api/v1/", which must end in '/') into percent-decoded segments. The
  * decoded segments are stored NUL-separated in buf (cap bytes) and seg[i] points at
- * each. Path outside prefix, an empty segment ("a//b"; one trailing '/' is ignored) or more than
- * maxseg segments -> KINKO_ENOENT; bad percent-encoding (or a segment that does not
- * fit in buf) -> KINKO_EINVAL. On failure *nseg counts the segments decoded before
- * the error, so the caller can log how far the path made sense. */
+ * each. Path outside prefix, an empty segment ("a//b"; one trailing '/' is
+ * ignored) or more than maxseg segments -> KINKO_ENOENT; bad percent-encoding (or
+ * a segment that does not fit in buf) -> KINKO_EINVAL. On failure *nseg counts the
+ * segments decoded before the error, so the caller can log how far the path made
+ * sense. */
 int uri_split_path(const char *uri, const char *prefix, char *buf, size_t cap, char **seg,
 		   unsigned maxseg, unsigned *nseg, struct kinko_err *e) KINKO_WUR;
 
@@ -43,10 +44,12 @@ bool uri_query_has(const char *query, const char *name);
 
 /* Parses a Range header value for an object of `size` bytes. Only a single
  * "bytes=a-b", "bytes=a-" or "bytes=-n" range is honoured. Returns 1 with the
- * inclusive [*start, *end] clamped to the object; 0 to serve the whole object
- * (no header, another unit, several ranges, or a syntactically invalid range, as
- * RFC 9110 asks); -1 when the range is unsatisfiable (starts at or after the end,
- * "-0", or any range of an empty object) and the answer must be 416. */
+ * inclusive [*start, *end] clamped to the object; 0 to serve the whole object (no
+ * header, another unit, several ranges, or a first-last range that does not parse
+ * or ends before it starts, as RFC 9110 asks); -1 when the range is unsatisfiable
+ * and the answer must be 416: it starts at or after the end, any range of an
+ * empty object, "-0", and (a quirk kept from the server's first version) a
+ * suffix "-n" whose n is not a number. *start and *end are written only for 1. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end);
 
 #endif

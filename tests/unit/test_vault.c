@@ -784,6 +784,31 @@ static void login_and_sessions(void **state)
 		assert_int_equal(s->ops->session_get(s, h, &(struct store_session){0}, &e), KINKO_EAUTH);
 	}
 
+	/* Absolute expiry: a session in use all along still ends session_max_seconds
+	 * after login (aged with plain SQL, as the store has no op for it). */
+	{
+		char p[1024], sql[256];
+		sqlite3 *db;
+		uint8_t h[32];
+		char hex[65];
+		assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
+		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+		assert_int_equal(kinko_sha256(token, strlen(token), h), 0);
+		format_hex(h, 32, hex);
+		snprintf(p, sizeof p, "%s/kinko.db", dir);
+		snprintf(sql, sizeof sql,
+			 "UPDATE sessions SET created_at = created_at - %llu "
+			 "WHERE hex(token_hash) = upper('%s')",
+			 (unsigned long long)V->cfg.session_max_seconds + 5, hex);
+		assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+		sqlite3_busy_timeout(db, 5000);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_changes(db), 1);
+		sqlite3_close(db);
+		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), KINKO_EAUTH);
+		assert_non_null(strstr(e.msg, "expired"));
+	}
+
 	/* Logout ends the session. */
 	assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
 	assert_int_equal(login("hana", handler_pw, FP_B, other, &who, &alert, &e), 0);
