@@ -150,22 +150,36 @@ struct load_ctx {
 	int rc;
 };
 
+/* Reads one line for inih. Byte by byte rather than fgets, so that a NUL byte is
+ * seen: with fgets, "# \0<padding>key = value" would pass the comment to inih and
+ * the rest of the line as a new line that sets key. */
 static char *reader(char *str, int num, void *stream)
 {
 	struct load_ctx *l = stream;
-	char *r = fgets(str, num, l->f);
-	size_t n;
+	int c = EOF, n = 0;
 
-	if (!r)
+	if (num < 2)
 		return NULL;
+	while (n < num - 1 && (c = getc(l->f)) != EOF) {
+		if (c == '\0') {
+			l->rc = kinko_err_set(l->e, KINKO_EINVAL, "%s:%u: the line holds a NUL byte",
+					      l->path, l->line + 1);
+			return NULL;
+		}
+		str[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (n == 0)
+		return NULL;
+	str[n] = '\0';
 	l->line++;
-	n = strlen(str);
-	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(l->f)) {
+	if (n == num - 1 && str[n - 1] != '\n' && (c = getc(l->f)) != EOF) {
 		l->rc = kinko_err_set(l->e, KINKO_EINVAL, "%s:%u: line is longer than %d bytes",
 				      l->path, l->line, num - 3);
 		return NULL;
 	}
-	return r;
+	return str;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)

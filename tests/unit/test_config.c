@@ -340,6 +340,31 @@ static void long_lines(void **state)
 	text[n + 5000] = '\0';
 	assert_int_equal(load_text(text, &c, &e), KINKO_EINVAL);
 
+	/* A NUL byte cannot hide a setting behind a comment: the line is refused,
+	 * wherever the NUL and whatever follows it. */
+	for (size_t pad = 150; pad < 260; pad += 1) {
+		FILE *f;
+		int rc;
+		n = (size_t)snprintf(text, sizeof text, "[server]\n# ");
+		text[n++] = '\0';
+		memset(text + n, 'a', pad);
+		n += pad;
+		n += (size_t)snprintf(text + n, sizeof text - n, "threads = 9\n");
+		snprintf(conf, sizeof conf, "%s/nul-%zu.conf", tmpdir, pad);
+		f = fopen(conf, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(text, 1, n, f), n);
+		assert_int_equal(fclose(f), 0);
+		memset(&c, 0, sizeof c);
+		rc = config_load(conf, false, &c, &e);
+		if (rc != KINKO_EINVAL || c.threads == 9)
+			fail_msg("NUL line with %zu bytes of padding: rc %d, threads %llu", pad, rc,
+				 (unsigned long long)c.threads);
+		snprintf(where, sizeof where, "%s:2:", conf);
+		assert_non_null(strstr(e.msg, where));
+		assert_non_null(strstr(e.msg, "NUL"));
+	}
+
 	/* A normal last line without a newline is fine. */
 	assert_int_equal(load_text("[server]\nthreads = 9", &c, &e), 0);
 	assert_int_equal(c.threads, 9);
