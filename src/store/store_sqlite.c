@@ -1,5 +1,5 @@
 /*
- * SQLite implementation of the store: WAL, synchronous=FULL, secure_delete,
+ * SQLite implementation of the store: WAL with group commit (see sq_commit), secure_delete,
  * foreign keys, numbered migrations (PRAGMA user_version). One connection per
  * store handle; a mutex taken by begin() and released by commit()/rollback()
  * serialises transactions between the server's threads.

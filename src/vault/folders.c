@@ -47,6 +47,18 @@ int vault_name_check(const char *name, size_t len, struct kinko_err *e)
 		if (s[i] == '/' || s[i] == '\\')
 			return kinko_err_set(e, KINKO_EINVAL, "a name may not contain '/' or '\\'");
 	}
+	/* C1 controls and bidirectional overrides can disguise a name (a reversed
+	 * extension): refuse them like ASCII controls. */
+	for (const uint8_t *p = s; p < s + len;) {
+		ucs4_t c;
+		int n = u8_mbtouc(&c, p, (size_t)(s + len - p));
+		if ((c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+		    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+			return kinko_err_set(e, KINKO_EINVAL,
+					     "a name may not contain control or text-direction "
+					     "characters");
+		p += n > 0 ? n : 1;
+	}
 	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return kinko_err_set(e, KINKO_EINVAL, "'.' and '..' are not names");
 	nfc = u8_normalize(UNINORM_NFC, s, len, NULL, &nfclen);

@@ -360,6 +360,11 @@ static void name_check(void **state)
 	assert_int_equal(vault_name_check(buf, 258, &e), KINKO_EINVAL);
 	/* A multi-byte character cut by the length is invalid UTF-8. */
 	assert_int_equal(vault_name_check(buf, 254, &e), KINKO_EINVAL);
+	/* C1 controls and text-direction overrides disguise names. */
+	BAD("report\xc2\x85.csv");          /* U+0085 NEL */
+	BAD("invoice\xe2\x80\xaetxt.exe");  /* U+202E RIGHT-TO-LEFT OVERRIDE */
+	BAD("a\xe2\x81\xa6" "b");              /* U+2066 LEFT-TO-RIGHT ISOLATE */
+	OK("a\xe2\x80\x94" "b");               /* U+2014 EM DASH is fine */
 #undef OK
 #undef BAD
 }
