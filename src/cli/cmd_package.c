@@ -178,7 +178,7 @@ static const char *base_name(const char *p)
 static void seal_usage(void)
 {
 	fputs("usage: kinko package seal --format age|zip --out FILE [--password-file F]\n"
-	      "                          [--recipient age1...]... [--level 0-9]\n"
+	      "                          [--recipient age1...]... [--level 1-9]\n"
 	      "                          [--scrypt-log-n N] INPUT...\n",
 	      stderr);
 }
@@ -232,8 +232,8 @@ int cmd_package_seal(int argc, char **argv)
 			nrecips++;
 			break;
 		case 'l':
-			if (parse_u64(optarg, 9, &level)) {
-				cli_usage_error("--level must be 0..9");
+			if (parse_u64(optarg, 9, &level) || level < 1) {
+				cli_usage_error("--level must be 1..9");
 				goto usage;
 			}
 			break;

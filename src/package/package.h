@@ -63,7 +63,8 @@ int package_age_seal(const struct package_age_seal_opts *o, const struct kinko_r
 		     const struct kinko_writer *out, struct kinko_err *e) KINKO_WUR;
 
 /* zip: a writer that adds entries one by one, each AES-256 (AE-2) encrypted and
- * deflated (level 1..9; 0 stores), streamed with data descriptors. Names are UTF-8
+ * deflated (level 1..9), streamed with data descriptors (a stored entry of
+ * unknown size could not be read back as a stream, so there is no level 0). Names are UTF-8
  * (the language-encoding flag is set) and must pass package_name_check. */
 struct package_zip_writer;
 int package_zip_writer_new(const struct kinko_writer *out, const char *password,

@@ -139,8 +139,8 @@ int package_zip_writer_new(const struct kinko_writer *out, const char *password,
 
 	if (!password || password_len == 0 || password_len > 0xffff)
 		return kinko_err_set(e, KINKO_EINVAL, "a zip package needs a password");
-	if (level < 0 || level > 9)
-		return kinko_err_set(e, KINKO_EINVAL, "the deflate level must be 0..9");
+	if (level < 1 || level > 9)
+		return kinko_err_set(e, KINKO_EINVAL, "the deflate level must be 1..9");
 	zw = calloc(1, sizeof *zw);
 	if (!zw)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
@@ -897,17 +897,23 @@ static int zr_check_integrity(const uint8_t *c, size_t cl, const uint8_t digest[
 	char tmp[65];
 	int ok;
 
-	if (cl < sizeof INTEGRITY_PREFIX - 1 || memcmp(c, INTEGRITY_PREFIX, sizeof INTEGRITY_PREFIX - 1))
+	int prefixed = cl >= sizeof INTEGRITY_PREFIX - 1 &&
+		       !memcmp(c, INTEGRITY_PREFIX, sizeof INTEGRITY_PREFIX - 1);
+	int shaped = cl == INTEGRITY_LEN && c[sizeof INTEGRITY_PREFIX - 1 + 32] == ' ';
+
+	if (shaped) {
+		memcpy(tmp, c + sizeof INTEGRITY_PREFIX - 1, 32);
+		tmp[32] = '\0';
+		shaped = !parse_hex(tmp, salt, 16);
+		memcpy(tmp, c + sizeof INTEGRITY_PREFIX - 1 + 33, 64);
+		tmp[64] = '\0';
+		shaped = shaped && !parse_hex(tmp, want, 32);
+	}
+	/* A comment with the tag's shape but not its prefix is a damaged tag, so a
+	 * changed byte there cannot turn a kinko zip into an unchecked foreign one. */
+	if (!prefixed && !shaped)
 		return 0; /* a zip from another tool: nothing more to check */
-	if (cl != INTEGRITY_LEN || c[sizeof INTEGRITY_PREFIX - 1 + 32] != ' ')
-		return zfmt(e, "kinko's integrity tag is damaged");
-	memcpy(tmp, c + sizeof INTEGRITY_PREFIX - 1, 32);
-	tmp[32] = '\0';
-	if (parse_hex(tmp, salt, 16))
-		return zfmt(e, "kinko's integrity tag is damaged");
-	memcpy(tmp, c + sizeof INTEGRITY_PREFIX - 1 + 33, 64);
-	tmp[64] = '\0';
-	if (parse_hex(tmp, want, 32))
+	if (!prefixed || !shaped)
 		return zfmt(e, "kinko's integrity tag is damaged");
 	if (zipaes_pbkdf2_sha256(key->password, key->password_len, salt, sizeof salt,
 				 INTEGRITY_ITER, k, sizeof k) ||
