@@ -177,7 +177,7 @@ def test_age_truncated_fails(w):
     pkg = seal(w, "age", w / "f")
     orig = open(pkg, "rb").read()
     bad = w / "t.age"
-    hdr = orig.index(b"\n---") + 48
+    hdr = orig.index(b"\n---") + 49
     for cut in [0, 10, hdr - 5, hdr, hdr + 16, hdr + 16 + 65536 + 16, len(orig) - 1,
                 len(orig) - 11]:
         bad.write_bytes(orig[:cut])
