@@ -395,7 +395,7 @@ int cmd_package_open(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *pwfile = NULL, *idfile = NULL, *out = NULL, *name = NULL;
-	struct package_limits lim = {PACKAGE_DEFAULT_MAX_ENTRIES, PACKAGE_DEFAULT_MAX_BYTES};
+	struct package_limits lim = {PACKAGE_DEFAULT_MAX_ENTRIES, PACKAGE_DEFAULT_MAX_BYTES, 0};
 	struct package_key key = {0};
 	struct kinko_err e = {0};
 	struct package_dir_sink *ds = NULL;

@@ -288,7 +288,7 @@ static int parse_log_n(const char *s, int *out)
 
 /* Finds the file key in the header for key; fk is secure memory. */
 static int unwrap_file_key(const struct age_header *h, const struct package_key *key,
-			   uint8_t fk[FILE_KEY_LEN], struct kinko_err *e)
+			   int max_log_n, uint8_t fk[FILE_KEY_LEN], struct kinko_err *e)
 {
 	uint8_t *w = kinko_secure_alloc(64); /* wrap key + shared secret */
 	int rc = KINKO_ECRYPTO, saw_scrypt = 0, saw_x = 0;
@@ -330,11 +330,11 @@ static int unwrap_file_key(const struct age_header *h, const struct package_key 
 			rc = bad(e, "malformed scrypt stanza");
 			goto out;
 		}
-		if (log_n > PACKAGE_AGE_MAX_LOG_N) {
+		if (log_n > max_log_n) {
 			rc = kinko_err_set(e, KINKO_ELIMIT,
 					   "the age package asks for a scrypt work factor of 2^%d, "
 					   "more than the 2^%d kinko allows; the package is refused",
-					   log_n, PACKAGE_AGE_MAX_LOG_N);
+					   log_n, max_log_n);
 			goto out;
 		}
 		if (scrypt_key(key->password, key->password_len, salt, log_n, w)) {
@@ -560,7 +560,11 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory opening an age package");
 		goto out;
 	}
-	rc = unwrap_file_key(&h, key, k->file_key, e);
+	rc = unwrap_file_key(&h, key,
+			     lim->max_scrypt_log_n > 0 && lim->max_scrypt_log_n < PACKAGE_AGE_MAX_LOG_N
+				     ? lim->max_scrypt_log_n
+				     : PACKAGE_AGE_MAX_LOG_N,
+			     k->file_key, e);
 	if (rc)
 		goto out;
 	if (age_hkdf_sha256(k->file_key, FILE_KEY_LEN, NULL, 0, "header", k->mac_key, 32) ||

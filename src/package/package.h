@@ -36,7 +36,8 @@ enum package_format { PACKAGE_UNKNOWN = 0, PACKAGE_AGE = 1, PACKAGE_ZIP = 2 };
 
 struct package_limits {
 	uint64_t max_entries;
-	uint64_t max_bytes; /* total unpacked bytes */
+	uint64_t max_bytes;   /* total unpacked bytes */
+	int max_scrypt_log_n; /* age: most scrypt work accepted; 0 means PACKAGE_AGE_MAX_LOG_N */
 };
 
 /* What opens a package: a password (age scrypt, zip), or X25519 identities (age).

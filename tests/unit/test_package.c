@@ -87,7 +87,7 @@ static struct package_sink mem_sink(struct mem_sink *m)
 	return (struct package_sink){ms_begin, ms_end, ms_commit, ms_abort, m};
 }
 
-static const struct package_limits big = {100, (uint64_t)1 << 40};
+static const struct package_limits big = {100, (uint64_t)1 << 40, 0};
 
 static int open_mem(const uint8_t *p, size_t n, const struct package_key *k,
 		    const struct package_limits *lim, struct mem_sink *m, struct kinko_err *e)
@@ -163,6 +163,11 @@ static void age_opens_scrypt_vector(void **state)
 	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), 0);
 	assert_int_equal(m.data.len, pl);
 	assert_memory_equal(m.data.data, plain, pl);
+	kbuf_free(&m.data);
+	/* The vector asks for 2^18; a lower ceiling refuses it before any work. */
+	struct package_limits cheap = {1, 1 << 20, 16};
+	assert_int_equal(open_mem(age, al, &k, &cheap, &m, &e), KINKO_ELIMIT);
+	assert_non_null(strstr(e.msg, "work factor of 2^18"));
 	kbuf_free(&m.data);
 	k.password = "kinko-vectoR";
 	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), KINKO_ECRYPTO);
@@ -309,7 +314,7 @@ static void age_seal_open(size_t size, int x25519)
 	/* And the byte limit holds. */
 	out.data[out.len - 1] ^= 1;
 	if (size > 10) {
-		struct package_limits small = {1, 10};
+		struct package_limits small = {1, 10, 0};
 		assert_int_equal(open_mem(out.data, out.len, &k, &small, &m, &e), KINKO_ELIMIT);
 		kbuf_free(&m.data);
 	}
@@ -437,7 +442,7 @@ static void zip_round_trip(void **state)
 	assert_true(m.aborted);
 	kbuf_free(&m.data);
 	k.password = "secret";
-	struct package_limits few = {1, (uint64_t)1 << 40}, small = {10, 1000};
+	struct package_limits few = {1, (uint64_t)1 << 40, 0}, small = {10, 1000, 0};
 	assert_int_equal(open_mem(holder.data.data, holder.data.len, &k, &few, &m, &e),
 			 KINKO_ELIMIT);
 	kbuf_free(&m.data);
