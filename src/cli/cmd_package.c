@@ -142,7 +142,10 @@ static int out_open(struct out_file *o, const char *path, struct kinko_err *e)
 
 static int out_commit(struct out_file *o, struct kinko_err *e)
 {
-	if (fsync(o->fd) || close(o->fd)) {
+	/* No fsync: a package cut short by a crash fails authentication when opened,
+	 * and the rename below still never shows a half-written file under the name
+	 * while kinko runs. */
+	if (close(o->fd)) {
 		o->fd = -1;
 		return kinko_err_set(e, KINKO_EIO, "writing the output file failed: %s",
 				     strerror(errno));

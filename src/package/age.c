@@ -22,6 +22,7 @@
 #define FILE_KEY_LEN 16
 #define CHUNK (64 * 1024)
 #define CHUNK_CT (CHUNK + AGE_AEAD_TAG_LEN)
+#define BATCH 16 /* chunks per read and write when sealing */
 #define SCRYPT_LABEL "age-encryption.org/v1/scrypt"
 #define X25519_LABEL "age-encryption.org/v1/X25519"
 
@@ -411,11 +412,11 @@ int package_age_seal(const struct package_age_seal_opts *o, const struct kinko_r
 		     const struct kinko_writer *out, struct kinko_err *e)
 {
 	struct age_keys *k = kinko_secure_alloc(sizeof *k);
-	uint8_t *cur = malloc(CHUNK_CT), *next = malloc(CHUNK);
+	uint8_t *cur = malloc(BATCH * CHUNK), *next = malloc(BATCH * CHUNK_CT);
 	struct kbuf hdr;
 	uint8_t nonce[16], body[FILE_KEY_LEN + AGE_AEAD_TAG_LEN], mac[32];
 	char b64[128];
-	size_t cur_len = 0, next_len = 0;
+	size_t cur_len = 0;
 	uint64_t counter = 0;
 	int rc = 0;
 
@@ -490,37 +491,44 @@ int package_age_seal(const struct package_age_seal_opts *o, const struct kinko_r
 	rc = rc ? rc : out->write(out->ctx, nonce, sizeof nonce, e);
 	if (rc)
 		goto out;
-	/* Double buffering: a chunk is the last one when nothing follows it. */
-	rc = kinko_read_full(in, cur, CHUNK, &cur_len, e);
-	while (!rc) {
-		uint8_t cn[12];
-		int last;
-		if (cur_len == CHUNK) {
-			rc = kinko_read_full(in, next, CHUNK, &next_len, e);
-			if (rc)
-				break;
-		} else {
-			next_len = 0;
-		}
-		last = next_len == 0;
-		chunk_nonce(cn, counter, last);
-		if (age_aead_seal(k->payload_key, cn, cur, cur_len, cur)) {
-			rc = kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
+	/* Batches of BATCH chunks: one read and one write per batch. The last chunk
+	 * of a full batch is carried over, because only what follows it tells
+	 * whether it is the final chunk. */
+	for (;;) {
+		size_t got = 0, nchunks, off = 0, wo = 0;
+		int eof;
+		rc = kinko_read_full(in, cur + cur_len, BATCH * CHUNK - cur_len, &got, e);
+		if (rc)
 			break;
+		cur_len += got;
+		eof = cur_len < BATCH * CHUNK;
+		nchunks = eof ? (cur_len + CHUNK - 1) / CHUNK : BATCH - 1;
+		if (nchunks == 0)
+			nchunks = 1; /* an empty payload is one empty final chunk */
+		for (size_t i = 0; i < nchunks; i++) {
+			uint8_t cn[12];
+			size_t n = cur_len - off < CHUNK ? cur_len - off : CHUNK;
+			int last = eof && i == nchunks - 1;
+			chunk_nonce(cn, counter++, last);
+			if (age_aead_seal(k->payload_key, cn, cur + off, n, next + wo)) {
+				rc = kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
+				goto out;
+			}
+			off += n;
+			wo += n + AGE_AEAD_TAG_LEN;
 		}
-		rc = out->write(out->ctx, cur, cur_len + AGE_AEAD_TAG_LEN, e);
-		if (rc || last)
+		rc = out->write(out->ctx, next, wo, e);
+		if (rc || eof)
 			break;
-		counter++;
-		memcpy(cur, next, next_len);
-		cur_len = next_len;
+		memmove(cur, cur + off, cur_len - off);
+		cur_len -= off;
 	}
 out:
 	kbuf_free(&hdr);
 	if (cur)
-		kinko_wipe(cur, CHUNK_CT);
+		kinko_wipe(cur, BATCH * CHUNK);
 	if (next)
-		kinko_wipe(next, CHUNK);
+		kinko_wipe(next, BATCH * CHUNK_CT);
 	free(cur);
 	free(next);
 	kinko_secure_free(k);

@@ -187,6 +187,48 @@ static int zw_emit(struct package_zip_writer *zw, struct zipaes *z, uint64_t *co
 	return zw_write(zw, p, n, e);
 }
 
+/*
+ * Deflating data that does not compress (media, archives, ciphertext) costs far
+ * more than it saves. Every ADAPT_WINDOW of input the ratio is checked: above
+ * 97% the stream switches to stored deflate blocks (level 0, still method 8),
+ * and every ADAPT_PROBE windows it tries the configured level again. zlib
+ * switches levels at a block boundary, so the stream stays one valid deflate.
+ */
+#define ADAPT_WINDOW ((uint64_t)4 << 20)
+#define ADAPT_PROBE 8
+
+static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, struct zipaes *z,
+		    uint64_t *coff, uint64_t usize, int *cur_level, uint64_t *win_in,
+		    uint64_t *win_out, struct kinko_err *e)
+{
+	uint64_t in = usize - *win_in, out = zs->total_out - *win_out;
+	int next = *cur_level, zr, rc;
+
+	if (in < ADAPT_WINDOW)
+		return 0;
+	if (*cur_level != 0 && out * 100 > in * 97)
+		next = 0;
+	else if (*cur_level == 0 && (usize / ADAPT_WINDOW) % ADAPT_PROBE == 0)
+		next = zw->level;
+	*win_in = usize;
+	*win_out = zs->total_out;
+	if (next == *cur_level)
+		return 0;
+	do {
+		zs->next_out = zw->zbuf;
+		zs->avail_out = IO_CHUNK;
+		zr = deflateParams(zs, next, Z_DEFAULT_STRATEGY);
+		if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return kinko_err_set(e, KINKO_EIO, "zlib could not change level");
+		rc = zw_emit(zw, z, coff, zw->zbuf, IO_CHUNK - zs->avail_out, e);
+		if (rc)
+			return rc;
+	} while (zr == Z_BUF_ERROR || zs->avail_out == 0);
+	*win_out = zs->total_out;
+	*cur_level = next;
+	return 0;
+}
+
 int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mtime,
 		    const struct kinko_reader *content, struct kinko_err *e)
 {
@@ -199,6 +241,8 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	struct zipaes *z = NULL;
 	z_stream zs;
 	size_t cexl = 0;
+	int cur_level = zw->level;
+	uint64_t win_in = 0, win_out = 0;
 
 	if (zw->failed)
 		return kinko_err_set(e, KINKO_EIO, "the zip writer failed earlier");
@@ -277,6 +321,12 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 				if (rc)
 					goto out;
 			} while (zs.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+			if (flush != Z_FINISH) {
+				rc = zw_adapt(zw, &zs, z, &coff, usize, &cur_level, &win_in, &win_out,
+					      e);
+				if (rc)
+					goto out;
+			}
 		}
 		if (got < IO_CHUNK)
 			break;
@@ -507,6 +557,7 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 {
 	struct pkg_br *b = zr->b;
 	int inner = ze->aes[5] | ze->aes[6] << 8, rc = 0, zinit = 0, done = 0;
+	int want_crc = get16(ze->aes) == 1; /* only AE-1 stores the CRC-32 */
 	uint64_t off = 0, produced = 0;
 	uint32_t c = (uint32_t)crc32(0L, Z_NULL, 0);
 	z_stream zs;
@@ -540,7 +591,8 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 			rc = rc ? rc : w->write(w->ctx, zr->ct, take, e);
 			if (rc)
 				goto out;
-			c = (uint32_t)crc32(c, zr->ct, (uInt)take);
+			if (want_crc)
+				c = (uint32_t)crc32(c, zr->ct, (uInt)take);
 			zipaes_mac_update(z, b->buf + b->pos, take);
 			pkg_br_skip(b, take);
 			off += take;
@@ -568,7 +620,8 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 			rc = rc ? rc : (got ? w->write(w->ctx, zr->plain, got, e) : 0);
 			if (rc)
 				goto out;
-			c = (uint32_t)crc32(c, zr->plain, (uInt)got);
+			if (want_crc)
+				c = (uint32_t)crc32(c, zr->plain, (uInt)got);
 			produced += got;
 			if (r == Z_STREAM_END) {
 				done = 1;
