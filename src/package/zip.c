@@ -189,29 +189,30 @@ static int zw_emit(struct package_zip_writer *zw, struct zipaes *z, uint64_t *co
 
 /*
  * Deflating data that does not compress (media, archives, ciphertext) costs far
- * more than it saves. Every ADAPT_WINDOW of input the ratio is checked: above
- * 97% the stream switches to stored deflate blocks (level 0, still method 8),
- * and every ADAPT_PROBE windows it tries the configured level again. zlib
- * switches levels at a block boundary, so the stream stays one valid deflate.
+ * more than it saves. At the start of every ADAPT_WINDOW of input, the first
+ * chunk is test-compressed at level 1 on the side; above 97% the window is
+ * written as stored deflate blocks (level 0, still method 8), otherwise at the
+ * configured level. zlib switches levels at a block boundary, so the entry stays
+ * one valid deflate stream. The probe costs about 1.6% of the input.
  */
 #define ADAPT_WINDOW ((uint64_t)4 << 20)
-#define ADAPT_PROBE 8
 
-static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, struct zipaes *z,
-		    uint64_t *coff, uint64_t usize, int *cur_level, uint64_t *win_in,
-		    uint64_t *win_out, struct kinko_err *e)
+static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe,
+		    struct zipaes *z, uint64_t *coff, const uint8_t *in, size_t n, int *cur_level,
+		    struct kinko_err *e)
 {
-	uint64_t in = usize - *win_in, out = zs->total_out - *win_out;
-	int next = *cur_level, zr, rc;
+	int next, zr, rc;
 
-	if (in < ADAPT_WINDOW)
-		return 0;
-	if (*cur_level != 0 && out * 100 > in * 97)
-		next = 0;
-	else if (*cur_level == 0 && (usize / ADAPT_WINDOW) % ADAPT_PROBE == 0)
-		next = zw->level;
-	*win_in = usize;
-	*win_out = zs->total_out;
+	if (deflateReset(probe) != Z_OK)
+		return kinko_err_set(e, KINKO_EIO, "zlib probe failed");
+	probe->next_in = (uint8_t *)(uintptr_t)in;
+	probe->avail_in = (uInt)n;
+	probe->next_out = zw->zbuf;
+	probe->avail_out = IO_CHUNK;
+	zr = deflate(probe, Z_FINISH);
+	next = (zr == Z_STREAM_END && (uint64_t)probe->total_out * 100 <= (uint64_t)n * 97)
+		       ? zw->level
+		       : 0;
 	if (next == *cur_level)
 		return 0;
 	do {
@@ -224,7 +225,6 @@ static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, struct zipaes *
 		if (rc)
 			return rc;
 	} while (zr == Z_BUF_ERROR || zs->avail_out == 0);
-	*win_out = zs->total_out;
 	*cur_level = next;
 	return 0;
 }
@@ -242,7 +242,7 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	z_stream zs;
 	size_t cexl = 0;
 	int cur_level = zw->level;
-	uint64_t win_in = 0, win_out = 0;
+	z_stream probe;
 
 	if (zw->failed)
 		return kinko_err_set(e, KINKO_EIO, "the zip writer failed earlier");
@@ -289,11 +289,17 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 		goto out;
 	memset(&zs, 0, sizeof zs);
 	if (method == METHOD_DEFLATE) {
+		memset(&probe, 0, sizeof probe);
 		if (deflateInit2(&zs, zw->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
 			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
 			goto out;
 		}
 		zinit = 1;
+		if (deflateInit2(&probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
+			goto out;
+		}
+		zinit = 2;
 	}
 	for (;;) {
 		size_t got = 0;
@@ -307,6 +313,11 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 				goto out;
 		} else {
 			int flush = got < IO_CHUNK ? Z_FINISH : Z_NO_FLUSH, zr;
+			if ((usize - got) % ADAPT_WINDOW == 0 && got > 0) {
+				rc = zw_adapt(zw, &zs, &probe, z, &coff, zw->in, got, &cur_level, e);
+				if (rc)
+					goto out;
+			}
 			zs.next_in = zw->in;
 			zs.avail_in = (uInt)got;
 			do {
@@ -321,12 +332,6 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 				if (rc)
 					goto out;
 			} while (zs.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-			if (flush != Z_FINISH) {
-				rc = zw_adapt(zw, &zs, z, &coff, usize, &cur_level, &win_in, &win_out,
-					      e);
-				if (rc)
-					goto out;
-			}
 		}
 		if (got < IO_CHUNK)
 			break;
@@ -391,6 +396,8 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 out:
 	if (zinit)
 		deflateEnd(&zs);
+	if (zinit == 2)
+		deflateEnd(&probe);
 	zipaes_free(z);
 	if (rc)
 		zw->failed = 1;

@@ -524,3 +524,18 @@ def test_notice_text_and_html(w):
     t2 = run("package", "notice", pkg, "--date", "2019-04-30", check=True).stdout.decode()
     assert "平成31年4月30日" in t2 and "手書き" in t2
     assert run("package", "notice", str(w / "pw")).returncode == 1
+
+
+def test_zip_adapts_to_incompressible_data(w):
+    """Random stretches are stored, compressible ones deflated, in one valid stream."""
+    r = os.urandom(12 << 20)
+    data = r + b"\0" * (12 << 20) + r[: 9 << 20]
+    (w / "mixed.bin").write_bytes(data)
+    pkg = seal(w, "zip", w / "mixed.bin")
+    size = os.path.getsize(pkg)
+    assert (21 << 20) < size < (22 << 20), size
+    t = subprocess.run(["7z", "t", "-p" + PASSWORD, pkg], capture_output=True, text=True)
+    assert t.returncode == 0 and "Everything is Ok" in t.stdout
+    assert run("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o"),
+               pkg).returncode == 0
+    assert (w / "o" / "mixed.bin").read_bytes() == data
