@@ -1,5 +1,6 @@
 #include "crypto/zipaes.h"
 
+#include <endian.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
@@ -48,15 +49,14 @@ int zipaes_new(const char *pw, size_t pw_len, const uint8_t salt[ZIPAES_SALT_LEN
 	return 0;
 }
 
-/* Block i of the entry uses counter i + 1, little-endian over 16 bytes. */
+/* Block i of the entry uses counter i + 1, little-endian over 16 bytes. The high
+ * halves of the counter blocks stay zero (set once in zipaes_new): 2^64 blocks is
+ * beyond any zip entry. */
 static void fill_counters(uint8_t *ctr, uint64_t first, size_t nblocks)
 {
-	memset(ctr, 0, nblocks * 16);
 	for (size_t i = 0; i < nblocks; i++) {
-		uint64_t c = first + i + 1;
-		for (int b = 0; b < 8; b++)
-			ctr[i * 16 + (size_t)b] = (uint8_t)(c >> (8 * b));
-		/* The high 64 bits stay zero: 2^64 blocks is beyond any zip entry. */
+		uint64_t le = htole64(first + i + 1);
+		memcpy(ctr + i * 16, &le, 8);
 	}
 }
 

@@ -9,6 +9,7 @@
  */
 #include "package/package_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 #define FILE_KEY_LEN 16
 #define CHUNK (64 * 1024)
 #define CHUNK_CT (CHUNK + AGE_AEAD_TAG_LEN)
-#define BATCH 16 /* chunks per read and write when sealing */
+#define BATCH 32 /* chunks per read and write when sealing */
 #define SCRYPT_LABEL "age-encryption.org/v1/scrypt"
 #define X25519_LABEL "age-encryption.org/v1/X25519"
 
@@ -408,20 +409,122 @@ struct age_keys {
 	uint8_t wrap[64];
 };
 
+/*
+ * Sealing pipeline: while this thread seals batch i, a helper thread writes the
+ * sealed batch i-1 and reads batch i+1, so file I/O and ChaCha20-Poly1305 overlap
+ * (the reader and writer are called from the helper, never concurrently). Only
+ * the read of batch i+1 tells whether the last chunk of batch i is the final
+ * chunk, so that one chunk is sealed after the helper returns.
+ */
+struct io_job {
+	const struct kinko_reader *in;
+	const struct kinko_writer *out;
+	const uint8_t *wbuf;
+	size_t wlen;
+	uint8_t *rbuf;
+	size_t rlen;
+	int rc;
+	struct kinko_err err;
+};
+
+static void *io_job_run(void *arg)
+{
+	struct io_job *j = arg;
+
+	j->rc = j->wlen ? j->out->write(j->out->ctx, j->wbuf, j->wlen, &j->err) : 0;
+	if (!j->rc)
+		j->rc = kinko_read_full(j->in, j->rbuf, BATCH * CHUNK, &j->rlen, &j->err);
+	return NULL;
+}
+
+static int seal_chunks(const uint8_t key[32], uint64_t *counter, const uint8_t *in, size_t len,
+		       size_t first, size_t count, int last_final, uint8_t *out, size_t *olen,
+		       struct kinko_err *e)
+{
+	for (size_t i = first; i < first + count; i++) {
+		uint8_t cn[12];
+		size_t off = i * CHUNK, n = len - off < CHUNK ? len - off : CHUNK;
+		chunk_nonce(cn, (*counter)++, last_final && i == first + count - 1);
+		if (age_aead_seal(key, cn, in + off, n, out + i * CHUNK_CT))
+			return kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
+		*olen = i * CHUNK_CT + n + AGE_AEAD_TAG_LEN;
+	}
+	return 0;
+}
+
+static int seal_payload(const uint8_t key[32], const struct kinko_reader *in,
+			const struct kinko_writer *out, struct kinko_err *e)
+{
+	uint8_t *ibuf[2] = {malloc(BATCH * CHUNK), malloc(BATCH * CHUNK)};
+	uint8_t *obuf[2] = {malloc(BATCH * CHUNK_CT), malloc(BATCH * CHUNK_CT)};
+	size_t ilen[2] = {0, 0}, pending = 0;
+	uint64_t counter = 0;
+	int a = 0, rc;
+
+	if (!ibuf[0] || !ibuf[1] || !obuf[0] || !obuf[1]) {
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory sealing an age package");
+		goto out;
+	}
+	rc = kinko_read_full(in, ibuf[0], BATCH * CHUNK, &ilen[0], e);
+	while (!rc) {
+		int b = 1 - a;
+		size_t len = ilen[a], n = len ? (len + CHUNK - 1) / CHUNK : 1, olen = 0;
+		if (len < BATCH * CHUNK) { /* the stream ended inside this batch */
+			rc = seal_chunks(key, &counter, ibuf[a], len, 0, n, 1, obuf[a], &olen, e);
+			if (!rc && pending)
+				rc = out->write(out->ctx, obuf[b], pending, e);
+			if (!rc)
+				rc = out->write(out->ctx, obuf[a], olen, e);
+			break;
+		}
+		struct io_job j = {in, out, obuf[b], pending, ibuf[b], 0, 0, {0}};
+		pthread_t t;
+		int threaded = pthread_create(&t, NULL, io_job_run, &j) == 0;
+		if (!threaded)
+			(void)io_job_run(&j);
+		rc = seal_chunks(key, &counter, ibuf[a], len, 0, n - 1, 0, obuf[a], &olen, e);
+		if (threaded)
+			pthread_join(t, NULL);
+		if (!rc && j.rc) {
+			*e = j.err;
+			rc = j.rc;
+		}
+		if (rc)
+			break;
+		ilen[b] = j.rlen;
+		rc = seal_chunks(key, &counter, ibuf[a], len, n - 1, 1, j.rlen == 0, obuf[a], &olen,
+				 e);
+		if (rc)
+			break;
+		if (j.rlen == 0) {
+			rc = out->write(out->ctx, obuf[a], olen, e);
+			break;
+		}
+		pending = olen;
+		a = b;
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (ibuf[i])
+			kinko_wipe(ibuf[i], BATCH * CHUNK);
+		free(ibuf[i]);
+		free(obuf[i]);
+	}
+	return rc;
+}
+
 int package_age_seal(const struct package_age_seal_opts *o, const struct kinko_reader *in,
 		     const struct kinko_writer *out, struct kinko_err *e)
 {
 	struct age_keys *k = kinko_secure_alloc(sizeof *k);
-	uint8_t *cur = malloc(BATCH * CHUNK), *next = malloc(BATCH * CHUNK_CT);
+
 	struct kbuf hdr;
 	uint8_t nonce[16], body[FILE_KEY_LEN + AGE_AEAD_TAG_LEN], mac[32];
 	char b64[128];
-	size_t cur_len = 0;
-	uint64_t counter = 0;
 	int rc = 0;
 
 	kbuf_init(&hdr, AGE_HEADER_MAX);
-	if (!k || !cur || !next) {
+	if (!k) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory sealing an age package");
 		goto out;
 	}
@@ -491,46 +594,9 @@ int package_age_seal(const struct package_age_seal_opts *o, const struct kinko_r
 	rc = rc ? rc : out->write(out->ctx, nonce, sizeof nonce, e);
 	if (rc)
 		goto out;
-	/* Batches of BATCH chunks: one read and one write per batch. The last chunk
-	 * of a full batch is carried over, because only what follows it tells
-	 * whether it is the final chunk. */
-	for (;;) {
-		size_t got = 0, nchunks, off = 0, wo = 0;
-		int eof;
-		rc = kinko_read_full(in, cur + cur_len, BATCH * CHUNK - cur_len, &got, e);
-		if (rc)
-			break;
-		cur_len += got;
-		eof = cur_len < BATCH * CHUNK;
-		nchunks = eof ? (cur_len + CHUNK - 1) / CHUNK : BATCH - 1;
-		if (nchunks == 0)
-			nchunks = 1; /* an empty payload is one empty final chunk */
-		for (size_t i = 0; i < nchunks; i++) {
-			uint8_t cn[12];
-			size_t n = cur_len - off < CHUNK ? cur_len - off : CHUNK;
-			int last = eof && i == nchunks - 1;
-			chunk_nonce(cn, counter++, last);
-			if (age_aead_seal(k->payload_key, cn, cur + off, n, next + wo)) {
-				rc = kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
-				goto out;
-			}
-			off += n;
-			wo += n + AGE_AEAD_TAG_LEN;
-		}
-		rc = out->write(out->ctx, next, wo, e);
-		if (rc || eof)
-			break;
-		memmove(cur, cur + off, cur_len - off);
-		cur_len -= off;
-	}
+	rc = seal_payload(k->payload_key, in, out, e);
 out:
 	kbuf_free(&hdr);
-	if (cur)
-		kinko_wipe(cur, BATCH * CHUNK);
-	if (next)
-		kinko_wipe(next, BATCH * CHUNK_CT);
-	free(cur);
-	free(next);
 	kinko_secure_free(k);
 	return rc;
 }

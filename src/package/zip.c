@@ -16,7 +16,8 @@
  * AE-2 says). Then the central directory, ZIP64 end records when needed, and the
  * end record whose comment carries kinko's integrity tag:
  * "kinko-integrity-v1 <salt hex> <HMAC-SHA-256 hex>" over the SHA-256 of every
- * byte before the comment, keyed by PBKDF2-HMAC-SHA-256(password, salt, 10000).
+ * byte before the comment except entry ciphertext (each entry's own MAC, which is
+ * included, covers that), keyed by PBKDF2-HMAC-SHA-256(password, salt, 10000).
  * WinZip AES authenticates only entry contents; the tag extends that to names,
  * times, attributes and the directory. Readers that do not know it ignore it.
  */
@@ -176,15 +177,25 @@ void package_zip_writer_free(struct package_zip_writer *zw)
 }
 
 /* Encrypts, MACs and writes n bytes of compressed data. */
+/* Entry ciphertext is left out of the integrity hash: the entry's own MAC, which
+ * is hashed, already authenticates it. */
 static int zw_emit(struct package_zip_writer *zw, struct zipaes *z, uint64_t *coff, uint8_t *p,
 		   size_t n, struct kinko_err *e)
 {
+	int rc;
+
 	if (n == 0)
 		return 0;
 	zipaes_crypt(z, *coff, p, n);
 	zipaes_mac_update(z, p, n);
 	*coff += n;
-	return zw_write(zw, p, n, e);
+	rc = zw->out.write(zw->out.ctx, p, n, e);
+	if (rc) {
+		zw->failed = 1;
+		return rc;
+	}
+	zw->off += n;
+	return 0;
 }
 
 /*
@@ -681,6 +692,7 @@ static int zr_local(struct zreader *zr, struct kinko_err *e)
 	uint32_t crc = 0;
 	const uint8_t *xp;
 	size_t xpl;
+	void *hash;
 	int rc, z64 = 0;
 
 	if (zr->n >= zr->lim->max_entries)
@@ -803,9 +815,12 @@ static int zr_local(struct zreader *zr, struct kinko_err *e)
 		w.write = refuse_write;
 		w.ctx = NULL;
 	}
+	hash = b->hash; /* ciphertext is not hashed: see zw_emit */
+	b->hash = NULL;
 	rc = zr_data(zr, ze, z, !(ze->flags & FLAG_DD),
 		     lcs - (ZIPAES_SALT_LEN + ZIPAES_PV_LEN + ZIPAES_MAC_LEN), &w, &used, &plain,
 		     &crc, e);
+	b->hash = hash;
 	if (rc)
 		goto out;
 	rc = pkg_br_read(b, mac, sizeof mac, e);
