@@ -2,6 +2,7 @@
  * cmd_package — `kinko package seal|open|notice`: offline commands over the
  * package module (files in, files out) and the password notice.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -178,6 +179,60 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* Adds a regular file, or a folder's files recursively, under the zip name
+ * zname. Symbolic links and special files are refused, never followed. */
+static int zip_add_path(struct package_zip_writer *zw, int atfd, const char *path,
+			const char *zname, int depth, struct kinko_err *e)
+{
+	int fd = openat(atfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int rc = 0;
+
+	if (depth > 64)
+		return kinko_err_set(e, KINKO_ELIMIT, "folders nested more than 64 deep");
+	if (fd < 0 || fstat(fd, &st)) {
+		rc = kinko_err_set(e, KINKO_EIO,
+				   "cannot read an input (a symbolic link, or unreadable): %s",
+				   strerror(errno));
+	} else if (S_ISREG(st.st_mode)) {
+		struct kinko_reader r = {kinko_fd_read, &fd};
+		rc = package_zip_add(zw, zname, st.st_mtime, &r, e);
+	} else if (S_ISDIR(st.st_mode)) {
+		DIR *d = fdopendir(fd);
+		struct dirent **list = NULL;
+		int n;
+		if (!d) {
+			close(fd);
+			return kinko_err_set(e, KINKO_EIO, "cannot read a folder: %s", strerror(errno));
+		}
+		fd = -1;
+		n = scandirat(dirfd(d), ".", &list, NULL, alphasort);
+		if (n < 0)
+			rc = kinko_err_set(e, KINKO_EIO, "cannot list a folder: %s", strerror(errno));
+		for (int i = 0; i < n; i++) {
+			const char *nm = list[i]->d_name;
+			if (!rc && strcmp(nm, ".") && strcmp(nm, "..")) {
+				struct kbuf child;
+				kbuf_init(&child, PACKAGE_NAME_MAX + 1);
+				if (kbuf_appendf(&child, "%s/%s", zname, nm))
+					rc = kinko_err_set(e, KINKO_ELIMIT, "a path is too long for a zip");
+				else
+					rc = zip_add_path(zw, dirfd(d), nm, kbuf_str(&child), depth + 1, e);
+				kbuf_free(&child);
+			}
+			free(list[i]);
+		}
+		free(list);
+		closedir(d);
+	} else {
+		rc = kinko_err_set(e, KINKO_EINVAL,
+				   "an input is neither a regular file nor a folder; it is refused");
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static void seal_usage(void)
 {
 	fputs("usage: kinko package seal --format age|zip --out FILE [--password-file F]\n"
@@ -306,18 +361,14 @@ int cmd_package_seal(int argc, char **argv)
 		struct package_zip_writer *zw = NULL;
 		rc = package_zip_writer_new(&w, pw, pwlen, (int)level, &zw, &e);
 		for (int i = optind; !rc && i < argc; i++) {
-			int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
-			struct kinko_reader r = {kinko_fd_read, &fd};
-			struct stat st;
-			if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-				rc = kinko_err_set(&e, KINKO_EIO,
-						   "input %d is not a readable regular file",
+			const char *bn = base_name(argv[i]);
+			if (!*bn) {
+				rc = kinko_err_set(&e, KINKO_EINVAL,
+						   "input %d has no name (a trailing '/'?)",
 						   i - optind + 1);
-			} else {
-				rc = package_zip_add(zw, base_name(argv[i]), st.st_mtime, &r, &e);
+				break;
 			}
-			if (fd >= 0)
-				close(fd);
+			rc = zip_add_path(zw, AT_FDCWD, argv[i], bn, 0, &e);
 		}
 		if (!rc)
 			rc = package_zip_finish(zw, &e);

@@ -36,7 +36,11 @@ int wareki_from_date(struct civil_date d, const char **era, int *era_year)
 	};
 	int k = date_key(d);
 
-	if (d.month < 1 || d.month > 12 || d.day < 1 || d.day > 31 || d.year > 9999)
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
+
+	if (d.month < 1 || d.month > 12 || d.day < 1 || d.day > mdays[d.month - 1] ||
+	    (d.month == 2 && d.day == 29 && !leap) || d.year > 9999)
 		return KINKO_EINVAL;
 	for (size_t i = 0; i < sizeof eras / sizeof eras[0]; i++) {
 		if (k >= eras[i].start) {

@@ -11,6 +11,7 @@ import hmac
 import os
 import pty
 import re
+import resource
 import select
 import shutil
 import struct
@@ -539,3 +540,50 @@ def test_zip_adapts_to_incompressible_data(w):
     assert run("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o"),
                pkg).returncode == 0
     assert (w / "o" / "mixed.bin").read_bytes() == data
+
+
+def run_limited(*args):
+    """Runs kinko with its address space capped at 96 MiB."""
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (96 << 20, 96 << 20))
+    p = subprocess.run([KINKO, *args], capture_output=True, preexec_fn=cap)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_constant_memory(w):
+    """A 512 MiB file goes through seal and open with 96 MiB of address space."""
+    ident, pub = keypair(w)
+    big = w / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(512 << 20)
+    run_limited("package", "seal", "--format", "age", "--recipient", pub, "--out",
+                str(w / "b.age"), str(big))
+    run_limited("package", "open", "--identity", str(ident), "--out", str(w / "o1"),
+                str(w / "b.age"))
+    assert (w / "o1" / "b").stat().st_size == 512 << 20
+    os.unlink(w / "o1" / "b")
+    os.unlink(w / "b.age")
+    run_limited("package", "seal", "--format", "zip", "--password-file", str(w / "pw"),
+                "--out", str(w / "b.zip"), str(big))
+    run_limited("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o2"),
+                str(w / "b.zip"))
+    assert (w / "o2" / "big.bin").stat().st_size == 512 << 20
+
+
+def test_zip_seal_folder_recursively(w):
+    src = w / "案件"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("a")
+    (src / "sub" / "b.txt").write_text("b")
+    pkg = seal(w, "zip", src, w / "pw")
+    lst = subprocess.run(["7z", "l", "-slt", "-p" + PASSWORD, pkg], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Path = 案件/a.txt" in lst and "Path = 案件/sub/b.txt" in lst and "Path = pw" in lst
+    assert run("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o"),
+               pkg).returncode == 0
+    assert (w / "o" / "案件" / "sub" / "b.txt").read_text() == "b"
+    os.symlink("/etc/passwd", src / "link")
+    p = run("package", "seal", "--format", "zip", "--password-file", str(w / "pw"), "--out",
+            str(w / "l.zip"), str(src))
+    assert p.returncode == 1 and b"symbolic link" in p.stderr and not (w / "l.zip").exists()

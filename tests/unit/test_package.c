@@ -568,6 +568,10 @@ static void wareki_conversions(void **state)
 	assert_int_equal(wareki_from_date((struct civil_date){2020, 13, 1}, &era, &y),
 			 KINKO_EINVAL);
 	assert_int_equal(wareki_format((struct civil_date){2019, 5, 1}, s, 8), KINKO_ELIMIT);
+	assert_int_equal(wareki_from_date((struct civil_date){2023, 2, 29}, &era, &y), KINKO_EINVAL);
+	assert_int_equal(wareki_from_date((struct civil_date){2024, 2, 29}, &era, &y), 0);
+	assert_int_equal(wareki_from_date((struct civil_date){2024, 4, 31}, &era, &y), KINKO_EINVAL);
+	assert_int_equal(wareki_from_date((struct civil_date){2100, 2, 29}, &era, &y), KINKO_EINVAL);
 
 	struct civil_date d = civil_from_unix(0, 0);
 	assert_true(d.year == 1970 && d.month == 1 && d.day == 1);
