@@ -434,8 +434,10 @@ static int seal_chunks(const uint8_t key[32], uint64_t *counter, const uint8_t *
 static int seal_payload(const uint8_t key[32], const struct kinko_reader *in,
 			const struct kinko_writer *out, struct kinko_err *e)
 {
-	uint8_t *ibuf[2] = {malloc(BATCH * CHUNK), malloc(BATCH * CHUNK)};
-	uint8_t *obuf = malloc(BATCH * CHUNK_CT);
+	/* Page-aligned: the kernel's copy out of the page cache into a buffer at a
+	 * different offset within a cache line measured three times slower. */
+	uint8_t *ibuf[2] = {aligned_alloc(4096, BATCH * CHUNK), aligned_alloc(4096, BATCH * CHUNK)};
+	uint8_t *obuf = aligned_alloc(4096, (BATCH * CHUNK_CT + 4095) / 4096 * 4096);
 	size_t ilen[2] = {0, 0};
 	uint64_t counter = 0;
 	int a = 0, rc;

@@ -6,7 +6,7 @@
 int pkg_br_init(struct pkg_br *b, const struct kinko_reader *r)
 {
 	memset(b, 0, sizeof *b);
-	b->buf = malloc(PKG_BR_CAP);
+	b->buf = aligned_alloc(4096, PKG_BR_CAP);
 	if (!b->buf)
 		return KINKO_ENOMEM;
 	b->r = r;
@@ -21,12 +21,16 @@ void pkg_br_free(struct pkg_br *b)
 
 int pkg_br_fill(struct pkg_br *b, size_t want, size_t *avail, struct kinko_err *e)
 {
-	if (want > PKG_BR_CAP)
-		want = PKG_BR_CAP;
+	if (want > PKG_BR_CAP - 4096)
+		want = PKG_BR_CAP - 4096;
 	if (b->len - b->pos < want && b->pos > 0) {
-		memmove(b->buf, b->buf + b->pos, b->len - b->pos);
-		b->len -= b->pos;
-		b->pos = 0;
+		/* Keep reads page-aligned in the buffer (so the kernel copies between
+		 * equally aligned addresses, much faster): the kept bytes end on a page
+		 * boundary. */
+		size_t rem = b->len - b->pos, np = (4096 - rem % 4096) % 4096;
+		memmove(b->buf + np, b->buf + b->pos, rem);
+		b->pos = np;
+		b->len = np + rem;
 	}
 	while (b->len - b->pos < want && !b->eof) {
 		size_t got = 0;

@@ -26,6 +26,8 @@ struct package_dir_sink {
 	int stagefd;
 	char stage[64];
 	int fd; /* the open entry, or -1 */
+	uint8_t *wbuf; /* write combining, page-aligned: see ds_write */
+	size_t wlen;
 	int64_t mtime;
 	char **tops; /* top-level names in creation order */
 	size_t ntops, captops;
@@ -58,11 +60,29 @@ static int add_top(struct package_dir_sink *ds, const char *name, size_t len)
 	return 0;
 }
 
+/* Content is gathered into whole WBUF blocks before it is written, so file
+ * offsets and buffer addresses stay page-aligned: the kernel's copy into the page
+ * cache between differently aligned addresses measured several times slower. */
+#define WBUF (256 * 1024)
+
 static int ds_write(void *ctx, const uint8_t *buf, size_t n, struct kinko_err *e)
 {
 	struct package_dir_sink *ds = ctx;
 
-	return kinko_write_all(ds->fd, buf, n, e);
+	while (n > 0) {
+		size_t take = WBUF - ds->wlen < n ? WBUF - ds->wlen : n;
+		memcpy(ds->wbuf + ds->wlen, buf, take);
+		ds->wlen += take;
+		buf += take;
+		n -= take;
+		if (ds->wlen == WBUF) {
+			int rc = kinko_write_all(ds->fd, ds->wbuf, WBUF, e);
+			ds->wlen = 0;
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
 }
 
 /* Opens (creating as needed) the directory for the parent of name; returns an fd. */
@@ -144,6 +164,15 @@ static int ds_end(void *ctx, struct kinko_err *e)
 
 	if (ds->fd < 0)
 		return 0;
+	if (ds->wlen) {
+		rc = kinko_write_all(ds->fd, ds->wbuf, ds->wlen, e);
+		ds->wlen = 0;
+		if (rc) {
+			close(ds->fd);
+			ds->fd = -1;
+			return rc;
+		}
+	}
 	if (ds->mtime >= 0) {
 		struct timespec ts[2] = {{ds->mtime, 0}, {ds->mtime, 0}};
 		(void)futimens(ds->fd, ts);
@@ -215,6 +244,7 @@ static void ds_abort(void *ctx)
 		close(ds->fd);
 		ds->fd = -1;
 	}
+	ds->wlen = 0;
 	if (!ds->done && ds->stage[0]) {
 		remove_tree(ds->dirfd, ds->stage);
 		ds->stage[0] = '\0';
@@ -231,10 +261,16 @@ int package_dir_sink_new(const char *dir, struct package_dir_sink **out, struct 
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	ds->fd = -1;
 	ds->stagefd = -1;
+	ds->wbuf = aligned_alloc(4096, WBUF);
+	if (!ds->wbuf) {
+		free(ds);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
 	ds->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ds->dirfd < 0) {
 		int rc = kinko_err_set(e, KINKO_EIO, "cannot open the output folder: %s",
 				       strerror(errno));
+		free(ds->wbuf);
 		free(ds);
 		return rc;
 	}
@@ -280,5 +316,8 @@ void package_dir_sink_free(struct package_dir_sink *ds)
 	for (size_t i = 0; i < ds->ntops; i++)
 		free(ds->tops[i]);
 	free(ds->tops);
+	if (ds->wbuf)
+		kinko_wipe(ds->wbuf, WBUF);
+	free(ds->wbuf);
 	free(ds);
 }

@@ -149,8 +149,8 @@ int package_zip_writer_new(const struct kinko_writer *out, const char *password,
 	zw->level = level;
 	kbuf_init(&zw->cd, CD_MAX);
 	zw->pw = kinko_secure_alloc(password_len + 1);
-	zw->in = malloc(IO_CHUNK);
-	zw->zbuf = malloc(IO_CHUNK);
+	zw->in = aligned_alloc(4096, IO_CHUNK); /* page-aligned reads copy faster */
+	zw->zbuf = aligned_alloc(4096, IO_CHUNK);
 	if (!zw->pw || !zw->in || !zw->zbuf || kinko_sha256_init(&zw->sha)) {
 		package_zip_writer_free(zw);
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
@@ -1021,8 +1021,8 @@ int pkg_zip_open(struct pkg_br *b, const struct package_key *key,
 	zr.key = key;
 	zr.lim = lim;
 	zr.sink = sink;
-	zr.plain = malloc(IO_CHUNK);
-	zr.ct = malloc(IO_CHUNK);
+	zr.plain = aligned_alloc(4096, IO_CHUNK);
+	zr.ct = aligned_alloc(4096, IO_CHUNK);
 	if (!zr.plain || !zr.ct || kinko_sha256_init(&sha)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 		goto out;
