@@ -1,14 +1,16 @@
 #!/bin/sh
 # bench-package: seal and open a 1 GiB file as age and as AES-256 zip with kinko,
 # against age and 7z on the same file in the same run. Prints MB/s (10^6 bytes
-# per second of wall time, best of $RUNS) and kinko's speed relative to the peer.
+# per second of wall time, best of $RUNS; "cpu": per second of user + system time)
+# and kinko's speed relative to the peer.
 # Env: KINKO_BIN, BENCH_DIR (scratch; bench/run sets both), SIZE_MB (default 1024),
-# RUNS (default 2). See docs/performance-package.md.
+# RUNS (default 3). See docs/performance-package.md.
 set -eu
-KINKO_BIN=${KINKO_BIN:-build/kinko}
+KINKO_BIN=${KINKO_BIN:-$(cd "$(dirname "$0")/.." && pwd)/build/kinko}
+case $KINKO_BIN in /*) ;; *) KINKO_BIN=$(pwd)/$KINKO_BIN ;; esac
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d /var/tmp/kinko-bench.XXXXXX)}
 SIZE_MB=${SIZE_MB:-1024}
-RUNS=${RUNS:-2}
+RUNS=${RUNS:-3}
 for t in age age-keygen 7z python3; do
 	command -v $t >/dev/null || { echo "bench-package: $t is missing (scripts/install-deps)"; exit 1; }
 done
@@ -46,32 +48,48 @@ pw=$(cat pw)
 age-keygen -o id.txt 2>/dev/null
 recip=$(age-keygen -y id.txt)
 
-now() { date +%s.%N; }
-# best TIME of $RUNS for a command (cleanup command $1 runs before each try)
+# run CMD...: prints "WALL CPU" in seconds (CPU = user + system of the command and
+# its children), so figures can be read on a busy machine too.
+run() {
+	python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+t = time.monotonic()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+wall = time.monotonic() - t
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+print(f"{wall:.3f} {cpu:.3f}")
+sys.exit(p.returncode)
+PY
+}
+# best CLEAN CMD...: the best wall time of $RUNS runs and the CPU time of that run
+# (CLEAN runs before each try).
 best() {
 	clean=$1; shift
 	b=""
 	i=0
 	while [ $i -lt "$RUNS" ]; do
 		sh -c "$clean"
-		s=$(now)
-		"$@" >/dev/null 2>&1 || { echo "bench-package: FAILED: $*" >&2; exit 1; }
-		e=$(now)
-		t=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')
-		if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
+		r=$(run "$@") || { echo "bench-package: FAILED: $*" >&2; exit 1; }
+		if [ -z "$b" ] || awk -v t="${r% *}" -v b="${b% *}" 'BEGIN { exit !(t < b) }'; then
+			b=$r
+		fi
 		i=$((i + 1))
 	done
 	echo "$b"
 }
-mbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", n / 1000000 / t }'; }
-line() { # label bytes kinko_time peer_label peer_time
-	k=$(mbs "$2" "$3")
+mbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / 1000000 / t }'; }
+ratio() { awk -v p="$1" -v k="$2" 'BEGIN { printf "%.2f", p / k }'; }
+line() { # label bytes "kinko_wall kinko_cpu" peer_label "peer_wall peer_cpu"
+	kw=${3% *}; kc=${3#* }
 	if [ -n "$5" ]; then
-		p=$(mbs "$2" "$5")
-		r=$(awk -v p="$5" -v k="$3" 'BEGIN { printf "%.2f", p / k }')
-		printf '%-34s kinko %8s MB/s   %-8s %8s MB/s   kinko/peer %5sx\n' "$1" "$k" "$4" "$p" "$r"
+		pw_=${5% *}; pc=${5#* }
+		printf '%-36s kinko %5s MB/s (cpu %5s)  %-3s %5s MB/s (cpu %5s)  kinko/peer %5sx (cpu %5sx)\n' \
+			"$1" "$(mbs "$2" "$kw")" "$(mbs "$2" "$kc")" "$4" "$(mbs "$2" "$pw_")" \
+			"$(mbs "$2" "$pc")" "$(ratio "$pw_" "$kw")" "$(ratio "$pc" "$kc")"
 	else
-		printf '%-34s kinko %8s MB/s\n' "$1" "$k"
+		printf '%-36s kinko %5s MB/s (cpu %5s)\n' "$1" "$(mbs "$2" "$kw")" "$(mbs "$2" "$kc")"
 	fi
 }
 

@@ -576,7 +576,7 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	uint8_t *chunk = NULL, mac[32], nonce[16];
 	size_t avail = 0;
 	uint64_t counter = 0, total = 0;
-	int rc, begun = 0;
+	int rc;
 
 	if (!key->password && key->nidentities == 0)
 		return kinko_err_set(e, KINKO_EINVAL,
@@ -629,7 +629,6 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	rc = sink->begin(sink->ctx, name, 0, -1, &w, e);
 	if (rc)
 		goto out;
-	begun = 1;
 	for (;;) {
 		uint8_t cn[12];
 		size_t n;
@@ -670,9 +669,7 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	}
 	if (!rc)
 		rc = sink->end(sink->ctx, e);
-	begun = 0;
 out:
-	(void)begun;
 	age_header_free(&h);
 	if (chunk)
 		kinko_wipe(chunk, CHUNK_CT);
