@@ -60,6 +60,26 @@ static void fill_counters(uint8_t *ctr, uint64_t first, size_t nblocks)
 	}
 }
 
+void zipaes_crypt_to(struct zipaes *z, uint64_t off, const uint8_t *src, uint8_t *dst, size_t n)
+{
+	while (n > 0) {
+		uint64_t block = off / 16;
+		size_t skip = (size_t)(off % 16);
+		size_t want = (skip + n + 15) / 16;
+		size_t nb = want < BATCH ? want : BATCH;
+		size_t avail = nb * 16 - skip;
+		size_t take = n < avail ? n : avail;
+
+		fill_counters(z->ctr, block, nb);
+		aes256_encrypt(&z->aes, nb * 16, z->ks, z->ctr);
+		memxor3(dst, src, z->ks + skip, take);
+		src += take;
+		dst += take;
+		n -= take;
+		off += take;
+	}
+}
+
 void zipaes_crypt(struct zipaes *z, uint64_t off, uint8_t *buf, size_t n)
 {
 	while (n > 0) {

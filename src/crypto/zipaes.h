@@ -30,6 +30,8 @@ int zipaes_new(const char *pw, size_t pw_len, const uint8_t salt[ZIPAES_SALT_LEN
 /* XORs the key stream at byte offset off of the entry into buf (encrypts or
  * decrypts; offsets need not be block-aligned). */
 void zipaes_crypt(struct zipaes *z, uint64_t off, uint8_t *buf, size_t n);
+/* The same from src into dst (n bytes each; they must not overlap). */
+void zipaes_crypt_to(struct zipaes *z, uint64_t off, const uint8_t *src, uint8_t *dst, size_t n);
 /* Feeds ciphertext into the entry's MAC. */
 void zipaes_mac_update(struct zipaes *z, const uint8_t *p, size_t n);
 /* The truncated MAC over everything fed so far (call once). */

@@ -594,7 +594,7 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	if (rc)
 		return rc;
 	k = kinko_secure_alloc(sizeof *k);
-	chunk = malloc(CHUNK_CT);
+	chunk = aligned_alloc(4096, (CHUNK_CT + 4095) / 4096 * 4096);
 	if (!k || !chunk) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory opening an age package");
 		goto out;

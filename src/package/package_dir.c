@@ -69,6 +69,15 @@ static int ds_write(void *ctx, const uint8_t *buf, size_t n, struct kinko_err *e
 {
 	struct package_dir_sink *ds = ctx;
 
+	if (ds->wlen == 0 && n >= WBUF && ((uintptr_t)buf & 4095) == 0) {
+		/* Already aligned and large: write whole blocks straight through. */
+		size_t whole = n / WBUF * WBUF;
+		int rc = kinko_write_all(ds->fd, buf, whole, e);
+		if (rc)
+			return rc;
+		buf += whole;
+		n -= whole;
+	}
 	while (n > 0) {
 		size_t take = WBUF - ds->wlen < n ? WBUF - ds->wlen : n;
 		memcpy(ds->wbuf + ds->wlen, buf, take);

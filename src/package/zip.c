@@ -602,8 +602,7 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 					   "for a complete copy");
 			goto out;
 		}
-		memcpy(zr->ct, b->buf + b->pos, take);
-		zipaes_crypt(z, off, zr->ct, take);
+		zipaes_crypt_to(z, off, b->buf + b->pos, zr->ct, take);
 		if (inner == METHOD_STORE) {
 			rc = zr_limit_bytes(zr, take, e);
 			rc = rc ? rc : w->write(w->ctx, zr->ct, take, e);
