@@ -28,6 +28,9 @@ static const struct cli_command commands[] = {
 	{"log", "show", cmd_log_show, "show audit events as JSON lines or CSV"},
 	{NULL, "version", cmd_version, "print the version"},
 	{NULL, "scan", cmd_scan, "scan files for malware, count records, look for My Numbers"},
+	{"package", "seal", cmd_package_seal, "seal files into an age or AES-256 zip package"},
+	{"package", "open", cmd_package_open, "open an age or AES-256 zip package into a folder"},
+	{"package", "notice", cmd_package_notice, "print the password notice for a package"},
 };
 
 int cli_fail(const struct kinko_err *e)

@@ -42,5 +42,8 @@ int cmd_rm(int argc, char **argv);
 int cmd_log_verify(int argc, char **argv);
 int cmd_log_show(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_package_seal(int argc, char **argv);
+int cmd_package_open(int argc, char **argv);
+int cmd_package_notice(int argc, char **argv);
 
 #endif
