@@ -91,6 +91,9 @@ int api_classify(struct api_req *r, struct api_resp *resp)
 		return API_UPLOAD;
 	if (r->nseg == 2 && seg_is(r, 0, "objects") && (method_is(r, "GET") || method_is(r, "HEAD")))
 		return API_DOWNLOAD;
+	if (r->nseg == 3 && seg_is(r, 0, "folders") && seg_is(r, 2, "imports") &&
+	    method_is(r, "POST"))
+		return API_IMPORT;
 	if (method_is(r, "GET") || method_is(r, "POST") || method_is(r, "PATCH") ||
 	    method_is(r, "PUT") || method_is(r, "DELETE"))
 		return API_JSON;
@@ -133,6 +136,7 @@ static const struct action_rule action_rules[] = {
 	{"PUT", "folders/*/acl/*", "folder.acl"},
 	{"GET", "folders/*/objects", "object.list"},
 	{"PUT", "folders/*/objects", "object.put"},
+	{"POST", "folders/*/imports", "object.import"},
 	{"GET", "objects/*", "object.get"},
 	{"HEAD", "objects/*", "object.stat"},
 	{"DELETE", "objects/*", "object.delete"},

@@ -23,6 +23,7 @@ enum api_kind {
 	API_JSON,     /* bounded JSON body (or none), JSON answer */
 	API_UPLOAD,   /* streaming PUT of object content */
 	API_DOWNLOAD, /* GET/HEAD of object content */
+	API_IMPORT,   /* streaming POST of a package to unpack into a folder */
 };
 
 struct api_req {

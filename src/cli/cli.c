@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
 	{NULL, "contract", cmd_contract, "create and list contracts; designate people"},
 	{NULL, "folder", cmd_folder, "create and list folders; grant access"},
 	{NULL, "put", cmd_put, "upload a file into a folder"},
+	{NULL, "import", cmd_import, "unpack a package from the ward into a folder (all or none)"},
 	{NULL, "get", cmd_get, "download an object"},
 	{NULL, "ls", cmd_ls, "list a folder's objects"},
 	{NULL, "rm", cmd_rm, "delete an object"},

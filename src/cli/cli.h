@@ -36,6 +36,7 @@ int cmd_cert_issue(int argc, char **argv);
 int cmd_contract(int argc, char **argv);
 int cmd_folder(int argc, char **argv);
 int cmd_put(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_rm(int argc, char **argv);

@@ -321,33 +321,34 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
 
-int client_upload(struct client *c, const char *folder_id, const char *name, int fd, json_t **out,
-		  struct kinko_err *e)
+/* Streams fd as the body of method path, with an optional extra header. */
+static int stream_body(struct client *c, const char *method, const char *path, int fd,
+		       const char *extra, json_t **out, struct kinko_err *e)
 {
 	struct resp_ctx r;
 	struct curl_slist *hdrs = NULL;
-	char path[2048];
-	char *ename = client_escape(c, name);
 	struct stat st;
 	int rc;
 
-	if (!ename)
-		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
-	snprintf(path, sizeof path, "folders/%s/objects?name=%s", folder_id, ename);
-	curl_free(ename);
 	memset(&r, 0, sizeof r);
 	r.fd = -1;
 	kbuf_init(&r.body, RESP_MAX);
 	set_common(c, &hdrs, path, &r);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+	if (extra)
+		hdrs = curl_slist_append(hdrs, extra);
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->h, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c->h, CURLOPT_READDATA, &fd);
 	curl_easy_setopt(c->h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 		curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
 	rc = perform(c, &r, e);
+	/* The header may hold a password: wipe our copies. */
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		kinko_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	if (rc == 0 && r.status != 201)
 		rc = answer_error(&r, e);
@@ -357,6 +358,50 @@ int client_upload(struct client *c, const char *folder_id, const char *name, int
 			rc = kinko_err_set(e, KINKO_EFORMAT, "the server's answer is not JSON");
 	}
 	kbuf_free(&r.body);
+	return rc;
+}
+
+int client_upload(struct client *c, const char *folder_id, const char *name, int fd, json_t **out,
+		  struct kinko_err *e)
+{
+	char path[2048];
+	char *ename = client_escape(c, name);
+
+	if (!ename)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	snprintf(path, sizeof path, "folders/%.40s/objects?name=%s", folder_id, ename);
+	curl_free(ename);
+	return stream_body(c, "PUT", path, fd, NULL, out, e);
+}
+
+int client_import(struct client *c, const char *folder_id, const char *name,
+		  const char *password, int fd, json_t **out, struct kinko_err *e)
+{
+	char path[2048], *hdr, *ename;
+	char *epw = client_escape(c, password);
+	size_t n;
+	int rc;
+
+	if (!epw)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	n = strlen(epw) + 64;
+	hdr = kinko_secure_alloc(n);
+	if (!hdr) {
+		curl_free(epw);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
+	snprintf(hdr, n, "X-Kinko-Package-Password: %s", epw);
+	kinko_wipe(epw, strlen(epw));
+	curl_free(epw);
+	ename = client_escape(c, name);
+	if (!ename) {
+		kinko_secure_free(hdr);
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
+	snprintf(path, sizeof path, "folders/%.40s/imports?name=%s", folder_id, ename);
+	curl_free(ename);
+	rc = stream_body(c, "POST", path, fd, hdr, out, e);
+	kinko_secure_free(hdr);
 	return rc;
 }
 

@@ -53,6 +53,10 @@ int client_json(struct client *c, const char *method, const char *path, json_t *
 /* Streams a local file up as a new object; *out is the server's answer. */
 int client_upload(struct client *c, const char *folder_id, const char *name, int fd,
 		  json_t **out, struct kinko_err *e) KINKO_WUR;
+/* Streams a package (age or AES-256 zip) to be unpacked into a folder; name names
+ * the file an age package holds. */
+int client_import(struct client *c, const char *folder_id, const char *name,
+		  const char *password, int fd, json_t **out, struct kinko_err *e) KINKO_WUR;
 /* Streams an object down into fd and checks its SHA-256 against the server's. */
 int client_download(struct client *c, const char *object_id, int fd, struct kinko_err *e) KINKO_WUR;
 

@@ -544,6 +544,54 @@ int cmd_put(int argc, char **argv)
 	return 0;
 }
 
+int cmd_import(int argc, char **argv)
+{
+	struct client_opts co = {0};
+	struct own_opt own[] = {{"folder", NULL, false, true}, {"password-file", NULL, false, true}};
+	struct client *c;
+	struct kinko_err e;
+	json_t *out = NULL;
+	char *pw;
+	int fd, i = parse_opts(argc, argv, &co, own, 2), rc;
+
+	if (i < 0 || i + 1 != argc || !own[0].value) {
+		cli_usage_error("usage: kinko import --folder FOLDER [--password-file F] PACKAGE");
+		return 2;
+	}
+	pw = kinko_secure_alloc(2048);
+	if (!pw)
+		return 1;
+	if (cli_read_secret(own[1].value, "Package password: ", pw, 2048, &e)) {
+		kinko_secure_free(pw);
+		return cli_fail(&e);
+	}
+	fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		kinko_secure_free(pw);
+		return cli_fail(&(struct kinko_err){KINKO_EIO, "cannot open the package"});
+	}
+	rc = open_client(&co, true, &c);
+	if (rc == 0) {
+		/* An age package holds one unnamed file: name it after the package. */
+		char name[256];
+		const char *b = strrchr(argv[i], '/');
+		size_t n;
+		snprintf(name, sizeof name, "%s", b ? b + 1 : argv[i]);
+		n = strlen(name);
+		if (n > 4 && !strcmp(name + n - 4, ".age"))
+			name[n - 4] = '\0';
+		rc = client_import(c, own[0].value, name, pw, fd, &out, &e) ? cli_fail(&e) : 0;
+		client_close(c);
+	}
+	close(fd);
+	kinko_secure_free(pw);
+	if (rc == 0) {
+		print_json(out);
+		json_decref(out);
+	}
+	return rc;
+}
+
 int cmd_get(int argc, char **argv)
 {
 	struct client_opts co = {0};

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -59,7 +61,51 @@ struct req {
 	char addr_text[64];
 	struct vault_audit_note note;
 	bool audit_failed;
+	/* An import: the body goes down a pipe to a thread that unpacks it. */
+	struct import_job *imp;
 };
+
+struct import_job {
+	struct req *r;
+	int rfd, wfd;
+	pthread_t th;
+	char *password; /* secure memory */
+	size_t password_len;
+	char age_name[VAULT_NAME_MAX + 1];
+	struct vault_import_result res;
+	int rc;
+	struct kinko_err err;
+	bool broken; /* the thread stopped reading: drop the rest of the body */
+};
+
+static void *import_thread(void *arg)
+{
+	struct import_job *j = arg;
+	struct kinko_reader in = {kinko_fd_read, &j->rfd};
+
+	j->rc = vault_import(j->r->srv->v, &j->r->api.actor, j->r->api.seg[1], &in, j->password,
+			     j->password_len, j->age_name[0] ? j->age_name : NULL, &j->res, &j->err);
+	/* Whatever happened, stop the request thread from blocking on the pipe. */
+	close(j->rfd);
+	j->rfd = -1;
+	return NULL;
+}
+
+static void import_free(struct import_job *j)
+{
+	if (!j)
+		return;
+	if (j->wfd >= 0)
+		close(j->wfd);
+	if (j->th) {
+		pthread_join(j->th, NULL);
+	}
+	if (j->rfd >= 0)
+		close(j->rfd);
+	kinko_secure_free(j->password);
+	vault_import_result_free(&j->res);
+	free(j);
+}
 
 /* ---------------------------------------------------------------- logging */
 
@@ -437,6 +483,92 @@ static enum MHD_Result headers_size(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
+static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
+{
+	const struct kinko_config *cfg = vault_config(r->srv->v);
+	const char *pw = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     "X-Kinko-Package-Password");
+	struct kinko_err e;
+	struct import_job *j;
+	int fds[2];
+	size_t n = 0;
+
+	if (cl_present && cl > cfg->max_body_bytes) {
+		kinko_err_set(&e, KINKO_ELIMIT, "the package exceeds max_body_bytes");
+		return fail(r, KINKO_ELIMIT, &e);
+	}
+	if (!pw || !*pw) {
+		kinko_err_set(&e, KINKO_EINVAL,
+			      "give the package password in X-Kinko-Package-Password "
+			      "(percent-encoded UTF-8)");
+		return fail(r, KINKO_EINVAL, &e);
+	}
+	j = calloc(1, sizeof *j);
+	if (!j)
+		return fail(r, KINKO_ENOMEM, NULL);
+	j->r = r;
+	j->rfd = j->wfd = -1;
+	j->password = kinko_secure_alloc(strlen(pw) + 1);
+	if (!j->password || uri_pct_decode(pw, strlen(pw), j->password, strlen(pw) + 1, &n)) {
+		import_free(j);
+		kinko_err_set(&e, KINKO_EINVAL, "the package password is not valid percent-encoding");
+		return fail(r, KINKO_EINVAL, &e);
+	}
+	j->password_len = n;
+	if (req_has_arg(r, "name")) {
+		const char *name = req_arg(r, "name");
+		if (!name || strlen(name) > VAULT_NAME_MAX) {
+			import_free(j);
+			kinko_err_set(&e, KINKO_EINVAL, "the name is not valid");
+			return fail(r, KINKO_EINVAL, &e);
+		}
+		snprintf(j->age_name, sizeof j->age_name, "%s", name);
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		import_free(j);
+		return fail(r, KINKO_EIO, &(struct kinko_err){KINKO_EIO, "cannot create a pipe"});
+	}
+	j->rfd = fds[0];
+	j->wfd = fds[1];
+	if (pthread_create(&j->th, NULL, import_thread, j) != 0) {
+		j->th = 0;
+		import_free(j);
+		return fail(r, KINKO_ENOMEM, NULL);
+	}
+	r->imp = j;
+	r->state = REQ_BODY;
+	return MHD_YES;
+}
+
+static enum MHD_Result finish_import(struct req *r)
+{
+	struct import_job *j = r->imp;
+	enum MHD_Result ret;
+	json_t *items, *doc;
+
+	close(j->wfd);
+	j->wfd = -1;
+	pthread_join(j->th, NULL);
+	j->th = 0;
+	if (j->rc) {
+		struct kinko_err e = j->err;
+		int rc = j->rc;
+		r->imp = NULL;
+		import_free(j);
+		return fail(r, rc, &e);
+	}
+	items = json_array();
+	for (size_t i = 0; i < j->res.n; i++)
+		json_array_append_new(items, api_object_json(&j->res.objects[i]));
+	doc = json_pack("{s:s, s:s, s:I, s:o}", "format", j->res.format, "package_sha256",
+			j->res.package_sha256, "count", (json_int_t)j->res.n, "objects", items);
+	r->imp = NULL;
+	import_free(j);
+	ret = send_json(r, 201, doc);
+	json_decref(doc);
+	return ret;
+}
+
 static enum MHD_Result begin_request(struct req *r, const char *method)
 {
 	struct server *s = r->srv;
@@ -525,6 +657,8 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	}
 	if (r->kind == API_DOWNLOAD)
 		return serve_download(r);
+	if (r->kind == API_IMPORT)
+		return begin_import(r, cl_present, cl);
 	if (r->kind == API_JSON) {
 		r->max_body = cfg->max_json_bytes;
 		if (cl_present && cl > r->max_body) {
@@ -624,6 +758,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		r->bytes += n;
+		if (r->kind == API_IMPORT) {
+			/* A closed pipe means the unpacking already failed: the rest of the
+			 * body is dropped and the reason given at the end. */
+			if (!r->imp->broken && kinko_write_all(r->imp->wfd, upload_data, n, NULL))
+				r->imp->broken = true;
+			tls_args = NULL;
+			return MHD_YES;
+		}
 		if (r->kind == API_UPLOAD) {
 			rc = vault_upload_write(r->up, (const uint8_t *)upload_data, n, &e);
 			if (rc) {
@@ -648,6 +790,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	/* The whole body is in. */
+	if (r->kind == API_IMPORT) {
+		tls_args = NULL;
+		return finish_import(r);
+	}
 	if (r->kind == API_UPLOAD) {
 		struct vault_object_info info;
 		struct vault_upload *up = r->up;
@@ -704,6 +850,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (r->upload_counted)
 		atomic_fetch_sub(&s->uploads, 1);
+	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
 	json_decref(r->api.body);
 	json_decref(r->resp.json);
 	kbuf_free(&r->body);

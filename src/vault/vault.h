@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/stream.h"
 #include "crypto/keyring.h"
 #include "store/store.h"
 
@@ -327,6 +328,22 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 int vault_download_read(struct vault_download *d, uint64_t offset, uint8_t *buf, size_t cap,
 			size_t *got, struct kinko_err *e) KINKO_WUR;
 void vault_download_close(struct vault_download *d);
+
+/* Receives a package from the ward (age or AES-256 zip, opened with password): every
+ * file is sealed, scanned and counted like an upload, and all become objects of the
+ * folder in one transaction with one audit event naming the package's SHA-256 --
+ * or none do. */
+struct vault_import_result {
+	size_t n;
+	struct vault_object_info *objects;
+	const char *format;
+	char package_sha256[65];
+};
+int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
+		 const struct kinko_reader *in, const char *password, size_t password_len,
+		 const char *age_name, struct vault_import_result *out,
+		 struct kinko_err *e) KINKO_WUR;
+void vault_import_result_free(struct vault_import_result *r);
 
 int vault_object_stat(struct vault *v, const struct vault_actor *a, const char *object_id,
 		      struct vault_object_info *out, struct kinko_err *e) KINKO_WUR;

@@ -1,0 +1,105 @@
+"""Receiving data from the ward: packages unpacked into a folder, all or none."""
+import hashlib
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import KINKO
+
+EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+PW = "ward-package-pass-42"
+
+pytestmark = pytest.mark.skipif(not shutil.which("7z"), reason="needs 7z (p7zip-full)")
+
+
+def zip_of(tmp_path, name, files):
+    d = tmp_path / ("src-" + name)
+    d.mkdir()
+    for fn, data in files.items():
+        (d / fn).write_bytes(data)
+    out = tmp_path / name
+    subprocess.run(["7z", "a", "-tzip", "-mem=AES256", "-p" + PW, str(out)] +
+                   [str(d / fn) for fn in files], check=True, capture_output=True)
+    return out
+
+
+def folder(vault, admin):
+    c = admin.post(vault.url + "contracts", json={"name": "import"}).json()["id"]
+    return admin.post(vault.url + "contracts/%s/folders" % c, json={"name": "in"}).json()["id"]
+
+
+def post(s, vault, f, path, pw=PW):
+    return s.post(vault.url + "folders/%s/imports" % f, data=open(path, "rb"),
+                  headers={"X-Kinko-Package-Password": pw})
+
+
+def names(s, vault, f):
+    return sorted(o["name"] for o in s.get(vault.url + "folders/%s/objects" % f).json()["items"])
+
+
+def test_zip_import_stores_every_file_scanned_and_counted(vault, admin, tmp_path):
+    f = folder(vault, admin)
+    csv = "氏名,住所\r\n山田,東京\r\n鈴木,大阪\r\n".encode("cp932")
+    pkg = zip_of(tmp_path, "in.zip", {"a.csv": csv, "b.txt": b"one\ntwo\nthree\n"})
+    r = post(admin, vault, f, pkg)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["format"] == "zip" and doc["count"] == 2
+    assert doc["package_sha256"] == hashlib.sha256(pkg.read_bytes()).hexdigest()
+    by = {o["name"]: o for o in doc["objects"]}
+    assert by["a.csv"]["records"] == 3 and by["a.csv"]["encoding"] == "cp932"
+    assert by["b.txt"]["records"] == 3
+    assert admin.get(vault.url + "objects/" + by["a.csv"]["id"]).content == csv
+    ev = [e for e in admin.get(vault.url + "log/events").json()["items"]
+          if e["action"] == "object.import"]
+    assert len(ev) == 1 and doc["package_sha256"] in ev[0]["targets"]
+
+
+def test_an_infected_entry_stores_nothing(vault, admin, tmp_path):
+    f = folder(vault, admin)
+    pkg = zip_of(tmp_path, "bad.zip", {"a.csv": b"x,y\n1,2\n", "z.bin": b"pad" + EICAR})
+    r = post(admin, vault, f, pkg)
+    assert r.status_code == 422, r.text
+    assert names(admin, vault, f) == []
+    assert os.listdir(os.path.join(vault.dir, "blobs", "tmp")) == []
+
+
+def test_wrong_password_and_garbage_store_nothing(vault, admin, tmp_path):
+    f = folder(vault, admin)
+    pkg = zip_of(tmp_path, "in.zip", {"a.csv": b"x\n"})
+    r = post(admin, vault, f, pkg, pw="wrong password")
+    assert 400 <= r.status_code < 500, r.text
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(os.urandom(5000))
+    r = post(admin, vault, f, junk)
+    assert 400 <= r.status_code < 500, r.text
+    r = admin.post(vault.url + "folders/%s/imports" % f, data=b"PK")
+    assert r.status_code == 400  # no password header
+    assert names(admin, vault, f) == []
+
+
+def test_cli_import_and_age(vault, admin, tmp_path):
+    f = folder(vault, admin)
+    pwf = tmp_path / "pw"
+    pwf.write_text(PW + "\n")
+    src = tmp_path / "list.csv"
+    src.write_bytes(b"a,b\n1,2\n3,4\n")
+    age = tmp_path / "list.csv.age"
+    p = subprocess.run([KINKO, "package", "seal", "--format", "age", "--out", str(age),
+                        "--password-file", str(pwf), str(src)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    env = dict(os.environ, KINKO_SESSION=str(tmp_path / "s.json"))
+    apw = tmp_path / "apw"
+    apw.write_text(vault.admin_password + "\n")
+    base = ["--url", vault.url[:-len("/api/v1/")], "--cacert", vault.ca,
+            "--cert", vault.admin_cert[0], "--key", vault.admin_cert[1]]
+    subprocess.run([KINKO, "login", "--user", "admin", "--password-file", str(apw), *base],
+                   check=True, capture_output=True, env=env)
+    p = subprocess.run([KINKO, "import", "--folder", f, "--password-file", str(pwf), str(age)],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert '"format": "age"' in p.stdout
+    objs = admin.get(vault.url + "folders/%s/objects" % f).json()["items"]
+    assert len(objs) == 1 and objs[0]["records"] == 3
