@@ -99,8 +99,7 @@ static void dummy_init(void)
 {
 	char pw[64];
 
-	vault_gen_password(pw);
-	if (secret_password_hash(pw, dummy_hash, NULL))
+	if (vault_gen_password(pw) || secret_password_hash(pw, dummy_hash, NULL))
 		dummy_hash[0] = '\0';
 	kinko_wipe(pw, sizeof pw);
 }
@@ -359,8 +358,8 @@ int vault_user_create(struct vault *v, const struct vault_actor *a,
 		snprintf(pw, sizeof pw, "%s", n->password);
 		if (strlen(n->password) >= sizeof pw)
 			return kinko_err_set(e, KINKO_EINVAL, "passwords longer than 63 bytes are not supported here");
-	} else {
-		vault_gen_password(pw);
+	} else if (vault_gen_password(pw)) {
+		return kinko_err_set(e, KINKO_ECRYPTO, "cannot generate a password");
 	}
 	memset(&u, 0, sizeof u);
 	kbuf_init(&u.totp_sealed, 1024);
@@ -625,9 +624,10 @@ int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const ch
 	}
 	format_hex(k->k, KINKO_KEY_LEN, capw);
 	kinko_key_free(k);
-	vault_gen_password(pw);
 	memset(&b, 0, sizeof b);
-	if (vault_path(v, tlsdir, sizeof tlsdir, "tls"))
+	if (vault_gen_password(pw))
+		rc = kinko_err_set(e, KINKO_ECRYPTO, "cannot generate a password");
+	else if (vault_path(v, tlsdir, sizeof tlsdir, "tls"))
 		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
 	else
 		rc = tls_client_issue(tlsdir, capw, u.name, u.id, now - 300,

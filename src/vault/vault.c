@@ -15,6 +15,7 @@
 #include "core/parse.h"
 #include "core/stream.h"
 #include "crypto/crypto.h"
+#include "crypto/password.h"
 #include "crypto/secret.h"
 #include "tls/tls.h"
 
@@ -120,14 +121,10 @@ static int ca_password(struct keyring *kr, char out[65], struct kinko_err *e)
 	return 0;
 }
 
-void vault_gen_password(char out[64])
+int vault_gen_password(char out[64])
 {
-	/* No look-alike characters (0/O, 1/l/I); 23 symbols from 56 give ~133 bits. */
-	static const char alphabet[] = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
-
-	for (size_t i = 0; i < 23; i++)
-		out[i] = alphabet[kinko_random_uniform(sizeof alphabet - 1)];
-	out[23] = '\0';
+	/* The same generator as package passwords: no look-alikes, >= 128 bits. */
+	return password_generate(PASSWORD_MIN_BITS, out, 64);
 }
 
 static int write_file(const char *path, const void *p, size_t n, mode_t mode,
@@ -233,8 +230,9 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	u.role = ROLE_MANAGER;
 	u.created_at = vault_now();
 	kbuf_init(&u.totp_sealed, 1024);
-	vault_gen_password(r.manager_password);
-	rc = secret_password_hash(r.manager_password, u.pw_hash, e);
+	rc = vault_gen_password(r.manager_password);
+	if (rc == 0)
+		rc = secret_password_hash(r.manager_password, u.pw_hash, e);
 	if (rc)
 		goto out;
 	rc = v->store->ops->begin(v->store, e);
@@ -256,7 +254,9 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 		goto out;
 
 	/* The first manager's client certificate. */
-	vault_gen_password(r.p12_password);
+	rc = vault_gen_password(r.p12_password);
+	if (rc)
+		goto out;
 	{
 		char tlsdir[4096];
 		int64_t now = vault_now();

@@ -59,8 +59,8 @@ int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char
 
 int vault_user_to_info(const struct store_user *u, int64_t now, struct vault_user_info *out);
 int64_t vault_now(void);
-/* A generated password: 23 characters without look-alikes (~133 bits). */
-void vault_gen_password(char out[64]);
+/* A generated password (crypto/password.h): grouped, no look-alikes, >= 128 bits. */
+int vault_gen_password(char out[64]) KINKO_WUR;
 int vault_user_name_check(const char *name, struct kinko_err *e);
 
 #endif
