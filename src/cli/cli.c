@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 #include "crypto/crypto.h"
@@ -77,6 +78,8 @@ int cli_main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	/* Everything kinko creates (store, blobs, keys, sessions) is for its owner only. */
+	umask(077);
 	if (kinko_crypto_init()) {
 		fputs("kinko: cannot initialise the crypto libraries\n", stderr);
 		return 1;

@@ -275,6 +275,10 @@ static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
 {
 	if (api_status_for(code) >= 500 && e)
 		fprintf(stderr, "kinko: req=%s error: %s\n", r->request_id, e->msg);
+	if (code == KINKO_EINFECTED)
+		fprintf(stderr, "kinko: ALERT: req=%s addr=%s user=%s malware detected in an upload: %s\n",
+			r->request_id, r->addr_text, r->api.actor.user_id[0] ? r->api.actor.user_id : "-",
+			e ? e->msg : "");
 	api_error(&r->resp, code, e);
 	return send_problem(r);
 }

@@ -45,6 +45,8 @@ def test_eicar_is_refused_plain_and_across_chunk_boundaries(vault, admin):
         assert r.status_code == 422, (off, r.text)
     assert listing(admin, vault, f) == []
     assert os.listdir(os.path.join(vault.dir, "blobs", "tmp")) == []
+    time.sleep(0.2)
+    assert "ALERT" in open(vault.log).read() and "malware detected" in open(vault.log).read()
     ev = [e for e in admin.get(vault.url + "log/events").json()["items"]
           if e["action"] == "object.put"]
     assert ev and all(e["status"] == 422 and e["result"] == "denied" for e in ev)
