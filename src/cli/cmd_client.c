@@ -468,6 +468,12 @@ int cmd_folder(int argc, char **argv)
 		snprintf(path, sizeof path, "contracts/%.40s/folders", argv[i + 1]);
 		return call(&co, true, "POST", path, json_pack("{s:s}", "name", argv[i + 2]));
 	}
+	if (!strcmp(argv[i], "mark") && i + 3 == argc &&
+	    (!strcmp(argv[i + 2], "specific") || !strcmp(argv[i + 2], "none"))) {
+		snprintf(path, sizeof path, "folders/%.40s", argv[i + 1]);
+		return call(&co, true, "PATCH", path,
+			    json_pack("{s:b}", "specific_personal", !strcmp(argv[i + 2], "specific")));
+	}
 	if (!strcmp(argv[i], "acl") && i + 2 == argc) {
 		snprintf(path, sizeof path, "folders/%.40s/acl", argv[i + 1]);
 		return call(&co, true, "GET", path, NULL);
@@ -503,7 +509,8 @@ int cmd_folder(int argc, char **argv)
 	}
 usage:
 	cli_usage_error("usage: kinko folder create CONTRACT NAME | list CONTRACT | acl FOLDER | "
-			"grant FOLDER USER read,write,export,erase|none");
+			"grant FOLDER USER read,write,export,erase|none | "
+			"mark FOLDER specific|none (特定個人情報)");
 	return 2;
 }
 

@@ -1,4 +1,5 @@
 #include "http/server.h"
+#include "scan/clamd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -507,6 +508,14 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 			      "(percent-encoded UTF-8)");
 		return fail(r, KINKO_EINVAL, &e);
 	}
+	if (atomic_fetch_add(&r->srv->uploads, 1) >= cfg->max_uploads) {
+		atomic_fetch_sub(&r->srv->uploads, 1);
+		kinko_err_set(&e, KINKO_EUNAVAIL,
+			      "too many uploads at once (max_uploads = %" PRIu64 "); retry later",
+			      cfg->max_uploads);
+		return fail(r, KINKO_EUNAVAIL, &e);
+	}
+	r->upload_counted = true;
 	j = calloc(1, sizeof *j);
 	if (!j)
 		return fail(r, KINKO_ENOMEM, NULL);
@@ -678,6 +687,14 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	if (cl_present && cl > cfg->max_body_bytes) {
 		kinko_err_set(&e, KINKO_ELIMIT, "the upload exceeds max_body_bytes (%" PRIu64 ")",
 			      cfg->max_body_bytes);
+		return fail(r, KINKO_ELIMIT, &e);
+	}
+	/* What clamd cannot scan whole is refused: say so before any byte is sent. */
+	if (cl_present && cfg->scan_required && cl > CLAMD_MAX_STREAM) {
+		kinko_err_set(&e, KINKO_ELIMIT,
+			      "the file is larger than the virus scanner can scan whole "
+			      "(%" PRIu64 " bytes); split it",
+			      CLAMD_MAX_STREAM);
 		return fail(r, KINKO_ELIMIT, &e);
 	}
 	if (!req_has_arg(r, "name")) {

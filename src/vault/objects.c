@@ -233,8 +233,11 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	}
 	if (kinko_write_all(u->fd, s->sealed, out, e))
 		return KINKO_EIO;
-	if (u->scan && s->len && clamd_scan_feed(u->scan, s->plain, s->len, e))
-		return KINKO_EUNAVAIL;
+	if (u->scan && s->len) {
+		int rc = clamd_scan_feed(u->scan, s->plain, s->len, e);
+		if (rc)
+			return rc == KINKO_ELIMIT ? KINKO_ELIMIT : KINKO_EUNAVAIL;
+	}
 	return 0;
 }
 

@@ -165,3 +165,41 @@ def test_stale_signatures_refuse_uploads(tmp_path):
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "clamd-stop"), os.path.join(d, "c")],
                        timeout=60)
+
+
+def test_larger_than_clamd_can_scan_is_refused_before_the_body(vault, admin):
+    import ssl
+    _, f = folder(vault, admin)
+    ctx = ssl.create_default_context(cafile=vault.ca)
+    ctx.load_cert_chain(*vault.admin_cert)
+    with socket.create_connection(("127.0.0.1", vault.port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            req = ("PUT /api/v1/folders/%s/objects?name=big HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: %s\r\nContent-Length: 3000000000\r\n\r\n"
+                   % (f, admin.headers["Authorization"]))
+            s.sendall(req.encode())
+            answer = b""
+            while True:  # the server closes after its answer
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            answer = answer.decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "scan whole" in answer
+
+
+def test_cli_marks_a_folder_for_my_numbers(vault, admin, tmp_path):
+    _, f = folder(vault, admin)
+    env = dict(os.environ, KINKO_SESSION=str(tmp_path / "s.json"))
+    pw = tmp_path / "pw"
+    pw.write_text(vault.admin_password + "\n")
+    base = ["--url", vault.url[:-len("/api/v1/")], "--cacert", vault.ca,
+            "--cert", vault.admin_cert[0], "--key", vault.admin_cert[1]]
+    kinko_bin = os.environ.get("KINKO_BIN", os.path.join(ROOT, "build", "kinko"))
+    subprocess.run([kinko_bin, "login", "--user", "admin", "--password-file", str(pw), *base],
+                   check=True, capture_output=True, env=env)
+    p = subprocess.run([kinko_bin, "folder", "mark", f, "specific"], capture_output=True,
+                       text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert admin.get(vault.url + "folders/" + f).json()["specific_personal"] is True
