@@ -955,7 +955,11 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 		s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)(cfg->max_header_bytes + 256 * 1024), MHD_OPTION_CONNECTION_TIMEOUT,
+		(size_t)(cfg->max_header_bytes + 1024 * 1024),
+		/* Grow the read buffer in large steps: each step is one recv() and one pass
+		 * through the upload callback, and small steps cost most of a core. */
+		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)(256 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)120, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_EXTERNAL_LOGGER,
 		mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {

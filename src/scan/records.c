@@ -313,6 +313,38 @@ static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 	}
 	utf8_validate(&h, c, n);
 	cp932_validate(&h, c, n);
+	if (h.nul || (h.u8_bad && h.sj_bad)) {
+		/* Binary (neither UTF-8 nor CP932, or NUL seen): no records are counted,
+		 * only 12-digit runs matter. A tight loop keeps random data (archives,
+		 * images) at memory speed. */
+		unsigned run = h.run;
+		for (size_t i = 0; i < n;) {
+			uint8_t b = c[i];
+			/* Outside a run, a non-digit 11 bytes ahead means no run starting
+			 * within those 12 bytes can reach 12 digits: skip them all. */
+			if (run == 0 && i + 11 < n && (uint8_t)(c[i + 11] - '0') > 9) {
+				i += 12;
+				continue;
+			}
+			if ((uint8_t)(b - '0') <= 9) {
+				if (run == 0)
+					h.run_col = h.col;
+				if (run < 12)
+					h.digs[run] = (char)b;
+				if (run < 13)
+					run++;
+			} else if (run) {
+				h.run = (uint8_t)run;
+				run_end(r, &h);
+				run = 0;
+			}
+			i++;
+		}
+		h.run = (uint8_t)run;
+		r->h = h;
+		memset(&h, 0, sizeof h);
+		return;
+	}
 	for (size_t i = 0; i < n;) {
 		/* Inside a field only NUL, line ends, quotes and commas change the CSV
 		 * and line state: handle everything else (digit runs included) in a

@@ -209,6 +209,7 @@ struct vault_upload {
 	struct records_scan *rec;
 	bool specific_personal;
 	char contract_id[STORE_ID_LEN];
+	uint64_t written; /* bytes of the blob written so far (after the header) */
 	bool prepared;
 	bool committed;
 	char final_path[4096];
@@ -233,6 +234,10 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	}
 	if (kinko_write_all(u->fd, s->sealed, out, e))
 		return KINKO_EIO;
+	/* Start writing this batch back now, so the fsync before the commit finds
+	 * little left to do (the blob must be durable before its row commits). */
+	(void)sync_file_range(u->fd, (off_t)u->written, (off_t)out, SYNC_FILE_RANGE_WRITE);
+	u->written += out;
 	if (u->scan && s->len) {
 		int rc = clamd_scan_feed(u->scan, s->plain, s->len, e);
 		if (rc)
@@ -451,6 +456,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	}
 	blob_header(hdr, u->obj.alg, oid);
 	rc = kinko_write_all(u->fd, hdr, sizeof hdr, e);
+	u->written = sizeof hdr;
 	if (rc)
 		goto fail;
 	if (pthread_create(&u->ring.th, NULL, upload_worker, u) != 0) {
