@@ -110,6 +110,22 @@ static void import_free(struct import_job *j)
 
 /* ---------------------------------------------------------------- logging */
 
+/* Path segments reach the log only when they are IDs or route words: a client
+ * cannot write names, control characters or fake log lines into it. */
+static bool log_safe(const char *seg)
+{
+	size_t n = strlen(seg);
+
+	if (store_id_valid(seg))
+		return true;
+	if (n == 0 || n > 16)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((seg[i] >= 'a' && seg[i] <= 'z') || seg[i] == '-' || seg[i] == '_'))
+			return false;
+	return true;
+}
+
 static void log_request(struct req *r, int status)
 {
 	char ts[32];
@@ -123,11 +139,7 @@ static void log_request(struct req *r, int status)
 		r->request_id, r->addr_text, r->api.authed ? r->api.actor.user_id : "-",
 		r->api.method ? r->api.method : "-");
 	for (unsigned i = 0; i < r->api.nseg; i++)
-		fprintf(stderr, "/%s",
-			(r->api.nseg > 0 && !strcmp(r->api.seg[0], "users") && i > 1) ||
-					store_id_valid(r->api.seg[i]) || strlen(r->api.seg[i]) < 20
-				? r->api.seg[i]
-				: "?");
+		fprintf(stderr, "/%s", log_safe(r->api.seg[i]) ? r->api.seg[i] : "?");
 	fprintf(stderr, " status=%d bytes=%" PRIu64 "\n", status, r->bytes);
 }
 
