@@ -100,16 +100,23 @@ for r in $(seq "$runs"); do
 	dl_n="$dl_n ${out% *}"
 	curl -s $tls -H "$auth" -X DELETE -o /dev/null "https://127.0.0.1:$port_k/api/v1/objects/$oid"
 done
+# kinko makes every upload durable (fsync before it answers); nginx's DAV PUT does not.
+# The disk's own durable write rate, measured here the same way, bounds kinko's upload.
+disk=$(dd if=/dev/zero of="$B/dd.bin" bs=1M count="$size_mb" conv=fdatasync 2>&1 |
+	sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p')
+rm -f "$B/dd.bin"
 rss=$(awk "/^VmHWM:/{print \$2}" "/proc/$kpid/status"); echo "runs: up kinko[$up_k] nginx[$up_n] down kinko[$dl_k] nginx[$dl_n]"
 
 uk=$(echo $up_k | tr ' ' '\n' | best); un=$(echo $up_n | tr ' ' '\n' | best)
 dk=$(echo $dl_k | tr ' ' '\n' | best); dn=$(echo $dl_n | tr ' ' '\n' | best)
-/usr/bin/python3 - "$bytes" "$uk" "$un" "$dk" "$dn" "$rss" <<'EOF'
+/usr/bin/python3 - "$bytes" "$uk" "$un" "$dk" "$dn" "$rss" "$disk" <<'EOF'
 import sys
-size, uk, un, dk, dn, rss = (float(x) for x in sys.argv[1:])
+size, uk, un, dk, dn, rss, disk = (float(x) for x in sys.argv[1:])
 mb = lambda v: v / 1e6
 print("transfer of %.0f MiB over mutual TLS 1.3 (best of runs, MB/s = 10^6 bytes/s)" % (size / 2**20))
 print("  upload:   kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f  (target >= 0.50)" % (mb(uk), mb(un), uk / un))
 print("  download: kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f  (target >= 0.70)" % (mb(dk), mb(dn), dk / dn))
 print("  kinko peak RSS during the transfers: %.1f MiB  (target < 64)" % (rss / 1024))
+print("  disk's durable write rate (dd conv=fdatasync): %.1f MB/s; kinko upload = %.2f of it"
+      " (nginx does not fsync)" % (size / disk / 1e6, uk / (size / disk)))
 EOF

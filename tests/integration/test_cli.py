@@ -144,7 +144,8 @@ def test_people_contracts_folders_files(vault, admin_cli, tmp_path):
                       "--allowed-cidrs", "127.0.0.0/8")
     assert made["user"]["role"] == "handler" and made["user"]["allowed_cidrs"] == "127.0.0.0/8"
     hanako_pw = made["password"]
-    assert len(hanako_pw) == 23
+    # Generated passwords: six groups of five symbols without look-alikes (150 bits).
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{5}(-[2-9A-HJ-NP-Z]{5}){5}", hanako_pw), hanako_pw
     admin.run("user", "create", "hanako", "--role", "handler", rc=1)  # exists
     p = admin.run("user", "create", "Bad Name", "--role", "handler", rc=1)
     assert "user name" in p.stderr
@@ -177,7 +178,7 @@ def test_people_contracts_folders_files(vault, admin_cli, tmp_path):
     out = os.path.join(base, "hanako-bundle")
     p = admin.run("cert", "issue", "hanako", "--out", out, "--days", "30")
     assert re.search(r"^fingerprint \(SHA-256\): [0-9a-f]{64}$", p.stdout, re.M)
-    assert re.search(r"^PKCS#12 password \(shown once\): \S{23}$", p.stdout, re.M)
+    assert re.search(r"^PKCS#12 password \(shown once\): [2-9A-HJ-NP-Z]{5}(-[2-9A-HJ-NP-Z]{5}){5}$", p.stdout, re.M)
     assert os.stat(os.path.join(out, "client.key")).st_mode & 0o777 == 0o600
     assert os.stat(os.path.join(out, "client.p12")).st_mode & 0o777 == 0o600
     assert open(os.path.join(out, "client.pem")).read().startswith("-----BEGIN CERTIFICATE")
