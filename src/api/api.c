@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit/log.h"
+#include "audit/merkle.h"
 #include "core/base64.h"
 #include "core/parse.h"
 #include "crypto/crypto.h"
@@ -843,15 +843,6 @@ static void h_objects(struct vault *v, struct api_req *r, struct api_resp *resp)
 
 /* ---------------------------------------------------------------- audit log */
 
-static bool may_read_log(const struct api_req *r, struct kinko_err *e)
-{
-	if (r->actor.role == ROLE_MANAGER || r->actor.role == ROLE_AUDITOR ||
-	    r->actor.role == ROLE_OPERATOR)
-		return true;
-	kinko_err_set(e, KINKO_EPERM, "only managers, auditors and operators may read the audit log");
-	return false;
-}
-
 static json_t *hashes_json(uint8_t h[][MERKLE_HASH_LEN], size_t n)
 {
 	json_t *a = json_array();
@@ -886,15 +877,14 @@ static int event_row(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 
 static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 {
-	struct store *s = vault_store(v);
 	struct kinko_err e;
 	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
 	size_t n = 0;
 	uint64_t a = 0, b = 0;
-	int rc;
+	int rc = vault_log_access(&r->actor, &e);
 
-	if (!may_read_log(r, &e))
-		return api_error(resp, KINKO_EPERM, &e);
+	if (rc)
+		return api_error(resp, rc, &e);
 	if (r->nseg == 2 && seg_is(r, 1, "key") && method_is(r, "GET")) {
 		char vk[512];
 		rc = vault_log_verifier(v, vk, sizeof vk, &e);
@@ -908,12 +898,7 @@ static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 		if (method_is(r, "POST") && seg_is(r, 1, "checkpoints")) {
 			rc = vault_log_checkpoint(v, &note, &e);
 		} else if (method_is(r, "GET") && seg_is(r, 1, "checkpoint")) {
-			uint64_t size;
-			rc = s->ops->begin(s, &e);
-			if (rc == 0) {
-				rc = s->ops->checkpoint_latest(s, &size, &note, &e);
-				s->ops->rollback(s);
-			}
+			rc = vault_log_latest(v, &r->actor, &note, &e);
 		} else {
 			rc = kinko_err_set(&e, KINKO_ENOENT, "no such route");
 		}
@@ -935,12 +920,7 @@ static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 		if (rc == 0)
 			rc = u64_arg(r, incl ? "size" : "to", &b, &e);
 		if (rc == 0)
-			rc = s->ops->begin(s, &e);
-		if (rc == 0) {
-			rc = incl ? audit_log_inclusion(s, a, b, proof, &n, &e)
-				  : audit_log_consistency(s, a, b, proof, &n, &e);
-			s->ops->rollback(s);
-		}
+			rc = vault_log_proof(v, &r->actor, incl, a, b, proof, &n, &e);
 		if (rc)
 			return api_error(resp, rc, &e);
 		return ok_json(resp, 200,
@@ -956,11 +936,7 @@ static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 			json_decref(items);
 			return api_error(resp, KINKO_EINVAL, &e);
 		}
-		rc = s->ops->begin(s, &e);
-		if (rc == 0) {
-			rc = s->ops->audit_scan(s, a, event_row, items, &e);
-			s->ops->rollback(s);
-		}
+		rc = vault_log_events(v, &r->actor, a, event_row, items, &e);
 		if (rc < 0) {
 			json_decref(items);
 			return api_error(resp, rc, &e);

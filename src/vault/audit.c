@@ -318,3 +318,63 @@ int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
 	*checkpoints = r.checkpoints;
 	return 0;
 }
+
+/* ---------------------------------------------------------------- reading the log */
+
+/* Events hold IDs only, so every role that oversees the work may read them:
+ * managers, the ward's auditors and the operator; handlers may not. */
+int vault_log_access(const struct vault_actor *a, struct kinko_err *e)
+{
+	if (a->role == ROLE_MANAGER || a->role == ROLE_AUDITOR || a->role == ROLE_OPERATOR)
+		return 0;
+	return kinko_err_set(e, KINKO_EPERM,
+			     "only managers, auditors and operators may read the audit log");
+}
+
+int vault_log_latest(struct vault *v, const struct vault_actor *a, struct kbuf *note,
+		     struct kinko_err *e)
+{
+	struct store *s = v->store;
+	uint64_t size;
+	int rc = vault_log_access(a, e);
+
+	if (rc == 0)
+		rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = s->ops->checkpoint_latest(s, &size, note, e);
+		s->ops->rollback(s);
+	}
+	return rc;
+}
+
+int vault_log_proof(struct vault *v, const struct vault_actor *a, bool inclusion, uint64_t x,
+		    uint64_t y, uint8_t proof[][32], size_t *n, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	int rc = vault_log_access(a, e);
+
+	if (rc == 0)
+		rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = inclusion ? audit_log_inclusion(s, x, y, proof, n, e)
+			       : audit_log_consistency(s, x, y, proof, n, e);
+		s->ops->rollback(s);
+	}
+	return rc;
+}
+
+int vault_log_events(struct vault *v, const struct vault_actor *a, uint64_t from,
+		     int (*cb)(void *ctx, uint64_t seq, const uint8_t *p, size_t n), void *ctx,
+		     struct kinko_err *e)
+{
+	struct store *s = v->store;
+	int rc = vault_log_access(a, e);
+
+	if (rc == 0)
+		rc = s->ops->begin(s, e);
+	if (rc == 0) {
+		rc = s->ops->audit_scan(s, from, cb, ctx, e);
+		s->ops->rollback(s);
+	}
+	return rc;
+}

@@ -81,6 +81,18 @@ int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e
 int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
 		     struct kinko_err *e) KINKO_WUR;
 struct store *vault_store(struct vault *v);
+/* Who may read the log and ask for checkpoints: managers, auditors, operators. */
+int vault_log_access(const struct vault_actor *a, struct kinko_err *e) KINKO_WUR;
+/* Reading the log (managers, auditors, operators): the newest signed checkpoint;
+ * an inclusion (index x, size y) or consistency (from x, to y) proof of at most 64
+ * hashes; the canonical events from `from` on, into cb (which may stop with > 0). */
+int vault_log_latest(struct vault *v, const struct vault_actor *a, struct kbuf *note,
+		     struct kinko_err *e) KINKO_WUR;
+int vault_log_proof(struct vault *v, const struct vault_actor *a, bool inclusion, uint64_t x,
+		    uint64_t y, uint8_t proof[][32], size_t *n, struct kinko_err *e) KINKO_WUR;
+int vault_log_events(struct vault *v, const struct vault_actor *a, uint64_t from,
+		     int (*cb)(void *ctx, uint64_t seq, const uint8_t *p, size_t n), void *ctx,
+		     struct kinko_err *e) KINKO_WUR;
 
 struct vault;
 

@@ -62,6 +62,12 @@ def test_every_request_and_act_is_an_event_without_personal_data(vault, admin):
     assert csv.startswith(b"\xef\xbb\xbfseq,time,actor")
     assert b"object.put" in csv and b"auth.login" not in csv
     assert raw  # the store was readable while the server ran
+    # Handlers do not read the log; the ward's auditors do.
+    h = vault.new_user(admin, "handler").login()
+    assert h.get(vault.url + "log/events").status_code == 403
+    assert h.post(vault.url + "log/checkpoints").status_code == 403
+    aud = vault.new_user(admin, "auditor").login()
+    assert aud.get(vault.url + "log/events").status_code == 200
 
 
 def h_leaf(b):
