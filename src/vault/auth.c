@@ -456,19 +456,17 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 	return rc;
 }
 
-int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
-		   struct vault_user_info *out, struct kinko_err *e)
+/* Loads one account (by ID or by name) as the info the API shows. */
+static int user_info_load(struct vault *v, const char *id, const char *name,
+			  struct vault_user_info *out, struct kinko_err *e)
 {
 	struct store *s = v->store;
 	struct store_user u;
-	int rc;
+	int rc = s->ops->begin(s, e);
 
-	if (!may_admin_users(a) && strcmp(a->user_id, id))
-		return kinko_err_set(e, KINKO_EPERM, "only a manager may look at other accounts");
-	rc = s->ops->begin(s, e);
 	if (rc)
 		return rc;
-	rc = s->ops->user_get(s, id, NULL, &u, e);
+	rc = s->ops->user_get(s, id, name, &u, e);
 	s->ops->rollback(s);
 	if (rc)
 		return rc;
@@ -477,28 +475,22 @@ int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
 	return 0;
 }
 
+int vault_user_get(struct vault *v, const struct vault_actor *a, const char *id,
+		   struct vault_user_info *out, struct kinko_err *e)
+{
+	if (!may_admin_users(a) && strcmp(a->user_id, id))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may look at other accounts");
+	return user_info_load(v, id, NULL, out, e);
+}
+
 int vault_user_find(struct vault *v, const struct vault_actor *a, const char *name,
 		    struct vault_user_info *out, struct kinko_err *e)
 {
-	struct store *s = v->store;
-	struct store_user u;
-	int rc;
-
 	if (!may_admin_users(a) && a->role != ROLE_AUDITOR && strcmp(a->user_name, name))
 		return kinko_err_set(e, KINKO_EPERM, "only managers and auditors may look up accounts");
-	rc = vault_user_name_check(name, e);
-	if (rc)
+	if (vault_user_name_check(name, e))
 		return kinko_err_set(e, KINKO_ENOENT, "no such user");
-	rc = s->ops->begin(s, e);
-	if (rc)
-		return rc;
-	rc = s->ops->user_get(s, NULL, name, &u, e);
-	s->ops->rollback(s);
-	if (rc)
-		return rc;
-	vault_user_to_info(&u, vault_now(), out);
-	store_user_clear(&u);
-	return 0;
+	return user_info_load(v, NULL, name, out, e);
 }
 
 struct user_list_ctx {
