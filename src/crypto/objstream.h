@@ -7,7 +7,7 @@
  * splicing between objects all fail to open. Each object key is used for one object
  * only, which makes counter nonces safe. Chunks are independent: any chunk can be
  * opened alone (HTTP Range) and several threads may seal or open chunks of the same
- * object at once with one read-only context. An empty object is one empty final chunk.
+ * object at once with one context. An empty object is one empty final chunk.
  * AES-256-GCM is used where the CPU has AES-NI, XChaCha20-Poly1305 elsewhere; the
  * algorithm is recorded per object so both stay readable.
  */
@@ -32,10 +32,10 @@ enum obj_alg {
 
 enum obj_alg objstream_default_alg(void);
 
-struct objstream; /* read-only after creation; safe to share between threads */
+struct objstream; /* safe to share between threads */
 
 /* Copies what it needs from key (the caller may free key afterwards). An unknown alg
- * -> KINKO_EFORMAT; AES-256-GCM on a CPU without AES-NI -> KINKO_EUNAVAIL. */
+ * -> KINKO_EFORMAT. Objects of either algorithm open on any CPU. */
 int objstream_new(const struct kinko_key *key, enum obj_alg alg,
 		  const uint8_t object_id[OBJ_ID_LEN], struct objstream **out,
 		  struct kinko_err *e) KINKO_WUR;

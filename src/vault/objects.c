@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/parse.h"
+#include "core/seqwrite.h"
 #include "core/stream.h"
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
@@ -35,6 +36,8 @@
 #define NSLOTS 4u
 #define BLOB_HEADER 64u
 #define BLOB_MAGIC "KINKOOB1"
+/* The blob writer's buffers: four sealed batches each, written as one. */
+#define BLOB_WRITE_BUF (4u * BATCH_CHUNKS * SEALED_CHUNK + SEQWRITE_ALIGN)
 
 struct slot {
 	uint8_t *plain;  /* BATCH_BYTES */
@@ -59,15 +62,17 @@ struct ring {
 	bool freed;
 };
 
-static int ring_init(struct ring *r)
+/* sealed: give every slot a buffer for sealed chunks too (downloads read into it;
+ * uploads seal straight into the blob writer's buffers). */
+static int ring_init(struct ring *r, bool sealed)
 {
 	memset(r, 0, sizeof *r);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	for (unsigned i = 0; i < NSLOTS; i++) {
 		r->slot[i].plain = malloc(BATCH_BYTES);
-		r->slot[i].sealed = malloc(BATCH_CHUNKS * SEALED_CHUNK);
-		if (!r->slot[i].plain || !r->slot[i].sealed)
+		r->slot[i].sealed = sealed ? malloc(BATCH_CHUNKS * SEALED_CHUNK) : NULL;
+		if (!r->slot[i].plain || (sealed && !r->slot[i].sealed))
 			return KINKO_ENOMEM;
 	}
 	return 0;
@@ -198,6 +203,7 @@ struct vault_upload {
 	struct kinko_sha256 sha;
 	char tmp_path[4096];
 	int fd;
+	struct seqwrite *sw; /* writes the blob, bypassing the page cache */
 	uint64_t total;
 	uint64_t max;
 	struct ring ring;
@@ -219,7 +225,10 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 {
 	size_t nchunks = s->len == 0 ? 1 : (s->len + OBJ_CHUNK_SIZE - 1) / OBJ_CHUNK_SIZE;
 	size_t out = 0;
+	uint8_t *sealed = seqwrite_reserve(u->sw, nchunks * SEALED_CHUNK, e);
 
+	if (!sealed)
+		return KINKO_EIO;
 	kinko_sha256_update(&u->sha, s->plain, s->len);
 	records_feed(u->rec, s->plain, s->len);
 	for (size_t i = 0; i < nchunks; i++) {
@@ -227,16 +236,12 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 		size_t n = s->len - off < OBJ_CHUNK_SIZE ? s->len - off : OBJ_CHUNK_SIZE;
 		bool final = s->last && i == nchunks - 1;
 		int rc = objstream_seal_chunk(u->os, s->first + i, final, s->plain + off, n,
-					      s->sealed + out, e);
+					      sealed + out, e);
 		if (rc)
 			return rc;
 		out += n + OBJ_TAG_LEN;
 	}
-	if (kinko_write_all(u->fd, s->sealed, out, e))
-		return KINKO_EIO;
-	/* Start writing this batch back now, so the fsync before the commit finds
-	 * little left to do (the blob must be durable before its row commits). */
-	(void)sync_file_range(u->fd, (off_t)u->written, (off_t)out, SYNC_FILE_RANGE_WRITE);
+	seqwrite_advance(u->sw, out);
 	u->written += out;
 	if (u->scan && s->len) {
 		int rc = clamd_scan_feed(u->scan, s->plain, s->len, e);
@@ -322,6 +327,7 @@ static void upload_free(struct vault_upload *u)
 		pthread_mutex_unlock(&u->ring.mu);
 		pthread_join(u->ring.th, NULL);
 	}
+	seqwrite_free(u->sw);
 	if (u->fd >= 0) {
 		close(u->fd);
 		unlink(u->tmp_path);
@@ -351,7 +357,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	struct vault_upload *u;
 	enum store_role member;
 	unsigned perms = 0;
-	uint8_t hdr[BLOB_HEADER], oid[OBJ_ID_LEN];
+	uint8_t oid[OBJ_ID_LEN];
 	char ctx[64];
 	int rc;
 
@@ -375,7 +381,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	snprintf(u->name, sizeof u->name, "%s", name);
 	kbuf_init(&u->obj.name_sealed, 4096);
 	kbuf_init(&u->obj.key_wrapped, 4096);
-	if (ring_init(&u->ring)) {
+	if (ring_init(&u->ring, false)) {
 		upload_free(u);
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory for the upload buffers");
 	}
@@ -454,11 +460,19 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		rc = kinko_err_set(e, KINKO_EIO, "cannot create a blob file: %s", strerror(errno));
 		goto fail;
 	}
-	blob_header(hdr, u->obj.alg, oid);
-	rc = kinko_write_all(u->fd, hdr, sizeof hdr, e);
-	u->written = sizeof hdr;
+	rc = seqwrite_open(u->fd, BLOB_WRITE_BUF, true, &u->sw, e);
 	if (rc)
 		goto fail;
+	{
+		uint8_t *p = seqwrite_reserve(u->sw, BLOB_HEADER, e);
+		if (!p) {
+			rc = KINKO_EIO;
+			goto fail;
+		}
+		blob_header(p, u->obj.alg, oid);
+		seqwrite_advance(u->sw, BLOB_HEADER);
+	}
+	u->written = BLOB_HEADER;
 	if (pthread_create(&u->ring.th, NULL, upload_worker, u) != 0) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start the upload worker");
 		goto fail;
@@ -503,8 +517,11 @@ int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n, struc
 }
 
 /* Ends the scan and the record count. Refuses infected files, files clamd could not
- * scan, and My Numbers in a folder not marked for them; each refusal is audited. */
-static int upload_verdict(struct vault_upload *u, struct kinko_err *e)
+ * scan, and My Numbers in a folder not marked for them; each refusal is audited.
+ * end_rc/end_e: how ending the clamd stream went (done earlier, so clamd scans
+ * while the blob is flushed). */
+static int upload_verdict(struct vault_upload *u, int end_rc, const struct kinko_err *end_e,
+			  struct kinko_err *e)
 {
 	struct records_result rr;
 	struct clamd_verdict cv;
@@ -515,7 +532,9 @@ static int upload_verdict(struct vault_upload *u, struct kinko_err *e)
 	if (records_finish(u->rec, &rr, e))
 		return KINKO_EIO;
 	if (u->scan) {
-		rc = clamd_scan_end(u->scan, e);
+		rc = end_rc;
+		if (rc && e)
+			*e = *end_e;
 		if (rc == 0)
 			rc = clamd_scan_finish(u->scan, &cv, e);
 		else
@@ -565,8 +584,9 @@ static int upload_verdict(struct vault_upload *u, struct kinko_err *e)
 int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 {
 	struct vault *v = u->v;
+	struct kinko_err end_e = {0};
 	char dir[4096];
-	int rc;
+	int rc, end_rc;
 
 	if (u->prepared)
 		return 0;
@@ -582,11 +602,17 @@ int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 	}
 	if (rc)
 		return rc;
+	/* clamd scans a stream only once it has ended: end it first, so the scan runs
+	 * while the blob is made durable. */
+	end_rc = u->scan ? clamd_scan_end(u->scan, &end_e) : 0;
 	/* The blob is durable before the row that references it commits. */
-	if (fsync(u->fd) != 0)
-		return kinko_err_set(e, KINKO_EIO, "cannot flush the blob: %s", strerror(errno));
+	rc = seqwrite_finish(u->sw, e);
+	if (rc)
+		return rc;
+	seqwrite_free(u->sw);
+	u->sw = NULL;
 	/* The verdict before anything becomes visible. */
-	rc = upload_verdict(u, e);
+	rc = upload_verdict(u, end_rc, &end_e, e);
 	if (rc)
 		return rc;
 	close(u->fd);
@@ -894,7 +920,7 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 				   "the object's blob file is missing or damaged; restore it from a backup");
 		goto fail;
 	}
-	if (ring_init(&d->ring)) {
+	if (ring_init(&d->ring, true)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");
 		goto fail;
 	}

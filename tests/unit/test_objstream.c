@@ -7,8 +7,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <sodium.h>
 
 #include "crypto/crypto.h"
@@ -290,17 +288,13 @@ static void matches_documented_format(void **state)
 		assert_int_equal(
 			objstream_seal_chunk(f->s, index, final, f->pt, len, big_mine, &e), 0);
 		if (f->alg == OBJ_ALG_AES256GCM) {
-			gnutls_aead_cipher_hd_t h;
-			gnutls_datum_t k = {f->key->k, 32};
-			size_t outlen = SEALED;
-			assert_int_equal(gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &k),
+			/* objstream seals AES-GCM with GnuTLS: check it against libsodium. */
+			unsigned long long clen = 0;
+			assert_int_equal(crypto_aead_aes256gcm_encrypt(big_ref, &clen, f->pt, len,
+								       ad, sizeof ad, NULL, nonce,
+								       f->key->k),
 					 0);
-			assert_int_equal(gnutls_aead_cipher_encrypt(h, nonce, 12, ad, sizeof ad,
-								    16, f->pt, len, big_ref,
-								    &outlen),
-					 0);
-			assert_int_equal(outlen, len + OBJ_TAG_LEN);
-			gnutls_aead_cipher_deinit(h);
+			assert_int_equal(clen, len + OBJ_TAG_LEN);
 		} else {
 			unsigned long long clen = 0;
 			assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -418,8 +412,10 @@ static void construction(void **state)
 	assert_int_equal(objstream_new(NULL, OBJ_ALG_XCHACHA20POLY1305, id, &s, &e), KINKO_EINVAL);
 	assert_int_equal(objstream_new(k, OBJ_ALG_XCHACHA20POLY1305, NULL, &s, &e), KINKO_EINVAL);
 	assert_ptr_equal(s, (struct objstream *)0x1); /* untouched on failure */
-	if (!crypto_aead_aes256gcm_is_available())
-		assert_int_equal(objstream_new(k, OBJ_ALG_AES256GCM, id, &s, &e), KINKO_EUNAVAIL);
+	/* GnuTLS opens AES-256-GCM objects on any CPU, with or without AES-NI. */
+	assert_int_equal(objstream_new(k, OBJ_ALG_AES256GCM, id, &s, &e), 0);
+	objstream_free(s);
+	s = NULL;
 	assert_int_equal(objstream_new(k, objstream_default_alg(), id, &s, &e), 0);
 	objstream_free(s);
 	objstream_free(NULL);

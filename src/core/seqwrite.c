@@ -1,0 +1,365 @@
+/*
+ * seqwrite — see seqwrite.h. Buffers move FREE -> FILLING (the producer's) ->
+ * QUEUED -> WRITING -> FREE; one mutex guards the states and the error. A full
+ * buffer is written only up to its last SEQWRITE_ALIGN boundary; the remaining
+ * bytes are copied to the start of the next buffer (fewer than SEQWRITE_ALIGN), so
+ * every write starts at an aligned offset from an aligned address. The last
+ * buffer is padded with zeros to the boundary and the file cut back afterwards.
+ */
+#include "core/seqwrite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NWRITERS 2u
+#define PREALLOC_STEP ((uint64_t)64 << 20)
+
+enum sbuf_state { SB_FREE = 0, SB_FILLING, SB_QUEUED, SB_WRITING };
+
+struct sbuf {
+	uint8_t *p;
+	size_t len;   /* bytes in the buffer (to write, once queued) */
+	uint64_t off; /* file offset of p[0] */
+	enum sbuf_state st;
+};
+
+struct seqwrite {
+	int fd;
+	size_t cap;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sbuf b[SEQWRITE_NBUF];
+	pthread_t th[NWRITERS];
+	unsigned nthreads;
+	bool stop;
+	int err;
+	struct kinko_err emsg;
+	bool direct;
+	/* Producer side (no lock needed: only the producer touches these). */
+	struct sbuf *cur;
+	uint64_t allocated; /* file bytes preallocated so far */
+	bool prealloc;      /* fallocate works here */
+	bool finished;      /* seqwrite_finish ran: no more appends */
+	uint64_t size;      /* bytes appended, once finished */
+};
+
+/* Called with the lock held. */
+static void fail_locked(struct seqwrite *w, int rc, const char *what, int errnum)
+{
+	if (w->err)
+		return;
+	w->err = rc;
+	if (errnum == ENOSPC)
+		kinko_err_set(&w->emsg, rc, "the disk is full: %s failed; free space and retry",
+			      what);
+	else
+		kinko_err_set(&w->emsg, rc, "%s failed: %s", what, strerror(errnum));
+}
+
+/* O_DIRECT was refused for this write (the file system or the alignment): go on
+ * through the page cache. */
+static bool drop_direct(struct seqwrite *w)
+{
+	bool done = false;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->direct) {
+		int fl = fcntl(w->fd, F_GETFL);
+		if (fl >= 0 && fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) == 0) {
+			w->direct = false;
+			done = true;
+		}
+	} else {
+		done = true; /* another writer already did */
+	}
+	pthread_mutex_unlock(&w->mu);
+	return done;
+}
+
+static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t off, int *errnum)
+{
+	const size_t total = n;
+	const uint64_t start = off;
+	bool direct;
+
+	while (n > 0) {
+		ssize_t r = pwrite(w->fd, p, n, (off_t)off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EINVAL && drop_direct(w))
+				continue;
+			*errnum = errno;
+			return KINKO_EIO;
+		}
+		p += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	pthread_mutex_lock(&w->mu);
+	direct = w->direct;
+	pthread_mutex_unlock(&w->mu);
+	/* Through the page cache: start the writeback now, so the final fdatasync
+	 * finds little left to do. */
+	if (!direct)
+		(void)sync_file_range(w->fd, (off_t)start, (off_t)total, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct seqwrite *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct sbuf *b = NULL;
+		int rc, errnum = 0;
+
+		for (unsigned i = 0; i < SEQWRITE_NBUF; i++)
+			if (w->b[i].st == SB_QUEUED && (!b || w->b[i].off < b->off))
+				b = &w->b[i];
+		if (!b) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		if (w->err || w->stop) { /* nothing written after a failure */
+			b->st = SB_FREE;
+			pthread_cond_broadcast(&w->cv);
+			continue;
+		}
+		b->st = SB_WRITING;
+		pthread_mutex_unlock(&w->mu);
+		rc = write_span(w, b->p, b->len, b->off, &errnum);
+		pthread_mutex_lock(&w->mu);
+		if (rc)
+			fail_locked(w, rc, "writing the file", errnum);
+		b->st = SB_FREE;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
+		  struct kinko_err *e)
+{
+	struct seqwrite *w;
+	size_t cap;
+
+	if (buf_size < 2 * SEQWRITE_ALIGN || buf_size > ((size_t)1 << 30))
+		return kinko_err_set(e, KINKO_EINVAL, "seqwrite: buffer size out of range");
+	cap = (buf_size + SEQWRITE_ALIGN - 1) / SEQWRITE_ALIGN * SEQWRITE_ALIGN;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory for the write buffers");
+	w->fd = fd;
+	w->cap = cap;
+	w->prealloc = true;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	for (unsigned i = 0; i < SEQWRITE_NBUF; i++) {
+		void *p = NULL;
+		if (posix_memalign(&p, SEQWRITE_ALIGN, cap) != 0) {
+			seqwrite_free(w);
+			return kinko_err_set(e, KINKO_ENOMEM, "out of memory for the write buffers");
+		}
+		w->b[i].p = p;
+	}
+	if (direct) {
+		int fl = fcntl(fd, F_GETFL);
+		w->direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+	}
+	for (unsigned i = 0; i < NWRITERS; i++) {
+		if (pthread_create(&w->th[i], NULL, writer_main, w) != 0) {
+			seqwrite_free(w);
+			return kinko_err_set(e, KINKO_ENOMEM, "cannot start a writer thread");
+		}
+		w->nthreads++;
+	}
+	w->cur = &w->b[0];
+	w->cur->st = SB_FILLING;
+	*out = w;
+	return 0;
+}
+
+/* Keeps the file allocated ahead of the writes (mode 0 also moves the size), so
+ * direct writes overwrite allocated space instead of extending the file one
+ * write at a time, which ext4 serialises. */
+static int prealloc_ahead(struct seqwrite *w, uint64_t end, struct kinko_err *e)
+{
+	uint64_t want = end + (uint64_t)w->cap * SEQWRITE_NBUF;
+
+	if (!w->prealloc || want <= w->allocated)
+		return 0;
+	if (fallocate(w->fd, 0, (off_t)w->allocated, (off_t)PREALLOC_STEP) != 0) {
+		if (errno == ENOSPC)
+			return kinko_err_set(e, KINKO_EIO,
+					     "the disk is full: cannot allocate room for the file; "
+					     "free space and retry");
+		w->prealloc = false; /* not supported here: plain writes */
+		return 0;
+	}
+	w->allocated += PREALLOC_STEP;
+	return 0;
+}
+
+static int queue_locked(struct seqwrite *w, struct sbuf *b, struct kinko_err *e)
+{
+	if (w->err) {
+		b->st = SB_FREE;
+		if (e)
+			*e = w->emsg;
+		return w->err;
+	}
+	b->st = SB_QUEUED;
+	pthread_cond_broadcast(&w->cv);
+	return 0;
+}
+
+uint8_t *seqwrite_reserve(struct seqwrite *w, size_t n, struct kinko_err *e)
+{
+	struct sbuf *cur = w->cur, *next = NULL;
+	size_t aligned, tail;
+	int rc;
+
+	if (w->finished || n > w->cap - SEQWRITE_ALIGN) {
+		kinko_err_set(e, KINKO_EINVAL,
+			      "seqwrite: an append after finish or larger than a buffer");
+		return NULL;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (w->err) {
+		if (e)
+			*e = w->emsg;
+		pthread_mutex_unlock(&w->mu);
+		return NULL;
+	}
+	if (cur->len + n <= w->cap) {
+		pthread_mutex_unlock(&w->mu);
+		return cur->p + cur->len;
+	}
+	/* Hand the aligned part of this buffer to the writers; its tail starts the
+	 * next one. */
+	for (;;) {
+		for (unsigned i = 0; i < SEQWRITE_NBUF && !next; i++)
+			if (w->b[i].st == SB_FREE)
+				next = &w->b[i];
+		if (next || w->err)
+			break;
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	if (w->err) {
+		if (e)
+			*e = w->emsg;
+		pthread_mutex_unlock(&w->mu);
+		return NULL;
+	}
+	next->st = SB_FILLING;
+	pthread_mutex_unlock(&w->mu);
+
+	aligned = cur->len / SEQWRITE_ALIGN * SEQWRITE_ALIGN;
+	tail = cur->len - aligned;
+	memcpy(next->p, cur->p + aligned, tail);
+	next->off = cur->off + aligned;
+	next->len = tail;
+	cur->len = aligned;
+	rc = prealloc_ahead(w, next->off, e);
+	pthread_mutex_lock(&w->mu);
+	if (rc) {
+		fail_locked(w, rc, "allocating room for the file", ENOSPC);
+		cur->st = SB_FREE;
+	} else {
+		rc = queue_locked(w, cur, e);
+	}
+	w->cur = next;
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		return NULL;
+	return next->p + next->len;
+}
+
+void seqwrite_advance(struct seqwrite *w, size_t n)
+{
+	w->cur->len += n;
+}
+
+uint64_t seqwrite_size(const struct seqwrite *w)
+{
+	return w->finished ? w->size : w->cur->off + w->cur->len;
+}
+
+bool seqwrite_is_direct(const struct seqwrite *w)
+{
+	bool d;
+
+	pthread_mutex_lock((pthread_mutex_t *)&w->mu);
+	d = w->direct;
+	pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
+	return d;
+}
+
+int seqwrite_finish(struct seqwrite *w, struct kinko_err *e)
+{
+	struct sbuf *cur = w->cur;
+	uint64_t size = seqwrite_size(w);
+	size_t padded = (cur->len + SEQWRITE_ALIGN - 1) / SEQWRITE_ALIGN * SEQWRITE_ALIGN;
+	int rc = 0;
+
+	if (w->finished)
+		return kinko_err_set(e, KINKO_EINVAL, "seqwrite: finished twice");
+	w->finished = true;
+	w->size = size;
+	memset(cur->p + cur->len, 0, padded - cur->len);
+	cur->len = padded;
+	pthread_mutex_lock(&w->mu);
+	if (padded)
+		rc = queue_locked(w, cur, e);
+	else
+		cur->st = SB_FREE;
+	for (;;) {
+		bool busy = false;
+		for (unsigned i = 0; i < SEQWRITE_NBUF; i++)
+			busy |= w->b[i].st == SB_QUEUED || w->b[i].st == SB_WRITING;
+		if (!busy)
+			break;
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	if (w->err && !rc) {
+		rc = w->err;
+		if (e)
+			*e = w->emsg;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		return rc;
+	if (ftruncate(w->fd, (off_t)size) != 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot set the file's size: %s",
+				     strerror(errno));
+	w->allocated = size;
+	if (fdatasync(w->fd) != 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot flush the file: %s", strerror(errno));
+	return 0;
+}
+
+void seqwrite_free(struct seqwrite *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (unsigned i = 0; i < w->nthreads; i++)
+		pthread_join(w->th[i], NULL);
+	for (unsigned i = 0; i < SEQWRITE_NBUF; i++)
+		free(w->b[i].p);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
