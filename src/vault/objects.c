@@ -920,6 +920,9 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 				   "the object's blob file is missing or damaged; restore it from a backup");
 		goto fail;
 	}
+	/* Blobs are written past the page cache, so a download usually reads from
+	 * the device: ask for the larger sequential read-ahead. */
+	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (ring_init(&d->ring, true)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");
 		goto fail;
