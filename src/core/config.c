@@ -46,8 +46,6 @@ static const struct opt opts[] = {
 	 "32", "Concurrent connections from one address."},
 	{"server", "max_uploads", OPT_U64, OFF(max_uploads), 0, 1, 1000, "16",
 	 "Concurrent uploads in all."},
-	{"server", "threads", OPT_U64, OFF(threads), 0, 1, 256, "4",
-	 "Worker threads handling connections."},
 	{"auth", "lockout_failures", OPT_U64, OFF(lockout_failures), 0, 1, 100, "5",
 	 "Failed logins before an account is locked (checklist S6)."},
 	{"auth", "lockout_seconds", OPT_U64, OFF(lockout_seconds), 0, 1, 86400 * 30, "900",

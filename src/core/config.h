@@ -26,7 +26,6 @@ struct kinko_config {
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	uint64_t max_uploads;
-	uint64_t threads;
 	/* [auth] */
 	uint64_t lockout_failures;
 	uint64_t lockout_seconds;

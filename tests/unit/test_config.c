@@ -66,7 +66,6 @@ static void assert_defaults(const struct kinko_config *c)
 	assert_int_equal(c->max_connections, 256);
 	assert_int_equal(c->max_connections_per_ip, 32);
 	assert_int_equal(c->max_uploads, 16);
-	assert_int_equal(c->threads, 4);
 	assert_int_equal(c->lockout_failures, 5);
 	assert_int_equal(c->lockout_seconds, 900);
 	assert_int_equal(c->session_idle_seconds, 900);
@@ -123,7 +122,6 @@ static void every_key(void **state)
 				   "max_connections = 100\n"
 				   "max_connections_per_ip = 7\n"
 				   "max_uploads = 3\n"
-				   "threads = 2\n"
 				   "[auth]\n"
 				   "lockout_failures = 3\n"
 				   "lockout_seconds = 3600\n"
@@ -152,7 +150,6 @@ static void every_key(void **state)
 	assert_int_equal(c.max_connections, 100);
 	assert_int_equal(c.max_connections_per_ip, 7);
 	assert_int_equal(c.max_uploads, 3);
-	assert_int_equal(c.threads, 2);
 	assert_int_equal(c.lockout_failures, 3);
 	assert_int_equal(c.lockout_seconds, 3600);
 	assert_int_equal(c.session_idle_seconds, 600);
@@ -214,8 +211,7 @@ static void bad_values(void **state)
 		{"server", "max_connections", "10001"},
 		{"server", "max_connections_per_ip", "x"},
 		{"server", "max_uploads", "1001"},
-		{"server", "threads", "257"},
-		{"server", "threads", "+4"},
+		{"server", "max_uploads", "+4"},
 		{"auth", "lockout_failures", "0"},
 		{"auth", "lockout_failures", "101"},
 		{"auth", "lockout_seconds", "0"},
@@ -263,7 +259,7 @@ static void bad_values(void **state)
 		if (!strstr(e.msg, where) || !strstr(e.msg, bad[i].key))
 			fail_msg("[%s] %s = %s: message lacks file:line or key: %s", bad[i].section,
 				 bad[i].key, bad[i].value, e.msg);
-		assert_int_equal((unsigned char)c.threads, 0x55); /* output untouched */
+		assert_int_equal((unsigned char)c.max_uploads, 0x55); /* output untouched */
 	}
 }
 
@@ -281,25 +277,25 @@ static void unknown_and_duplicate(void **state)
 	assert_non_null(strstr(e.msg, "unknown setting [server] lsten"));
 
 	/* A known key in the wrong section is unknown there. */
-	assert_int_equal(load_text("[auth]\nthreads = 2\n", &c, &e), KINKO_EINVAL);
-	assert_non_null(strstr(e.msg, "unknown setting [auth] threads"));
+	assert_int_equal(load_text("[auth]\nmax_uploads = 2\n", &c, &e), KINKO_EINVAL);
+	assert_non_null(strstr(e.msg, "unknown setting [auth] max_uploads"));
 	/* Keys before any section. */
-	assert_int_equal(load_text("threads = 2\n", &c, &e), KINKO_EINVAL);
+	assert_int_equal(load_text("max_uploads = 2\n", &c, &e), KINKO_EINVAL);
 	assert_non_null(strstr(e.msg, "unknown setting"));
 	assert_int_equal(load_text("[nope]\nx = 1\n", &c, &e), KINKO_EINVAL);
 	assert_non_null(strstr(e.msg, "[nope] x"));
 
 	/* Set twice, even with the same value, even across repeated sections. */
-	assert_int_equal(load_text("[server]\nthreads = 2\n\nthreads = 2\n", &c, &e), KINKO_EINVAL);
+	assert_int_equal(load_text("[server]\nmax_uploads = 2\n\nmax_uploads = 2\n", &c, &e), KINKO_EINVAL);
 	snprintf(where, sizeof where, "%s:4:", conf);
 	assert_non_null(strstr(e.msg, where));
-	assert_non_null(strstr(e.msg, "[server] threads is set twice"));
-	assert_int_equal(load_text("[server]\nthreads = 2\n[auth]\n[server]\nthreads = 3\n", &c, &e),
+	assert_non_null(strstr(e.msg, "[server] max_uploads is set twice"));
+	assert_int_equal(load_text("[server]\nmax_uploads = 2\n[auth]\n[server]\nmax_uploads = 3\n", &c, &e),
 			 KINKO_EINVAL);
 	assert_non_null(strstr(e.msg, "set twice"));
 
 	/* A line that is neither a section nor key = value. */
-	assert_int_equal(load_text("[server]\nthreads 2\n", &c, &e), KINKO_EINVAL);
+	assert_int_equal(load_text("[server]\nmax_uploads 2\n", &c, &e), KINKO_EINVAL);
 	snprintf(where, sizeof where, "%s:2:", conf);
 	assert_non_null(strstr(e.msg, where));
 	assert_int_equal(load_text("[server\n", &c, &e), KINKO_EINVAL);
@@ -320,7 +316,7 @@ static void long_lines(void **state)
 	n = (size_t)snprintf(text, sizeof text, "[server]\n# ");
 	memset(text + n, 'x', 5000);
 	n += 5000;
-	snprintf(text + n, sizeof text - n, " threads = 9\n");
+	snprintf(text + n, sizeof text - n, " max_uploads = 9\n");
 	assert_int_equal(load_text(text, &c, &e), KINKO_EINVAL);
 	snprintf(where, sizeof where, "%s:2:", conf);
 	assert_non_null(strstr(e.msg, where));
@@ -349,7 +345,7 @@ static void long_lines(void **state)
 		text[n++] = '\0';
 		memset(text + n, 'a', pad);
 		n += pad;
-		n += (size_t)snprintf(text + n, sizeof text - n, "threads = 9\n");
+		n += (size_t)snprintf(text + n, sizeof text - n, "max_uploads = 9\n");
 		snprintf(conf, sizeof conf, "%s/nul-%zu.conf", tmpdir, pad);
 		f = fopen(conf, "w");
 		assert_non_null(f);
@@ -357,17 +353,17 @@ static void long_lines(void **state)
 		assert_int_equal(fclose(f), 0);
 		memset(&c, 0, sizeof c);
 		rc = config_load(conf, false, &c, &e);
-		if (rc != KINKO_EINVAL || c.threads == 9)
-			fail_msg("NUL line with %zu bytes of padding: rc %d, threads %llu", pad, rc,
-				 (unsigned long long)c.threads);
+		if (rc != KINKO_EINVAL || c.max_uploads == 9)
+			fail_msg("NUL line with %zu bytes of padding: rc %d, max_uploads %llu", pad, rc,
+				 (unsigned long long)c.max_uploads);
 		snprintf(where, sizeof where, "%s:2:", conf);
 		assert_non_null(strstr(e.msg, where));
 		assert_non_null(strstr(e.msg, "NUL"));
 	}
 
 	/* A normal last line without a newline is fine. */
-	assert_int_equal(load_text("[server]\nthreads = 9", &c, &e), 0);
-	assert_int_equal(c.threads, 9);
+	assert_int_equal(load_text("[server]\nmax_uploads = 9", &c, &e), 0);
+	assert_int_equal(c.max_uploads, 9);
 }
 
 static void write_default(void **state)
@@ -421,7 +417,7 @@ static void write_default(void **state)
 	}
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-	assert_int_equal(keys, 21); /* every key is listed */
+	assert_int_equal(keys, 20); /* every key is listed */
 	assert_int_equal(config_load(uncommented, false, &d, &e), 0);
 	assert_defaults(&d);
 
