@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "tls/tls.h"
 #include "vault/vault.h"
 
 /* No core dumps: the process holds keys and plaintext. */
@@ -50,9 +51,14 @@ int cmd_init(int argc, char **argv)
 		{"passphrase-file", required_argument, NULL, 'p'},
 		{"key-file", required_argument, NULL, 'k'},
 		{"manager", required_argument, NULL, 'm'},
+		{"server-name", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL, *ppfile = NULL, *keyfile = NULL, *manager = "admin";
+	/* The loopback names always, so the CLI on the server itself works; then the
+	 * names clients use (DNS names or addresses), checked by the TLS module. */
+	const char *names[TLS_SERVER_NAMES_MAX] = {"localhost", "127.0.0.1", "::1"};
+	size_t nnames = 3;
 	struct vault_init_opts o;
 	struct vault_init_result r;
 	struct kinko_err e;
@@ -66,12 +72,20 @@ int cmd_init(int argc, char **argv)
 		case 'p': ppfile = optarg; break;
 		case 'k': keyfile = optarg; break;
 		case 'm': manager = optarg; break;
+		case 'n':
+			if (nnames == TLS_SERVER_NAMES_MAX) {
+				cli_usage_error("at most %d --server-name options",
+						TLS_SERVER_NAMES_MAX - 3);
+				return 2;
+			}
+			names[nnames++] = optarg;
+			break;
 		default: return 2;
 		}
 	}
 	if (!dir || optind != argc || (ppfile && keyfile)) {
 		cli_usage_error("usage: kinko init --dir DIR [--passphrase-file F | --key-file F] "
-				"[--manager NAME]");
+				"[--manager NAME] [--server-name HOST]...");
 		return 2;
 	}
 	harden_process();
@@ -104,6 +118,8 @@ int cmd_init(int argc, char **argv)
 	o.secret = secret;
 	o.secret_len = n;
 	o.manager_name = manager;
+	o.server_names = names;
+	o.nserver_names = nnames;
 	rc = vault_init(&o, &r, &e);
 	kinko_secure_free(secret);
 	if (rc)

@@ -49,6 +49,10 @@
 int tls_pki_create(const char *dir, const char *const *server_names, size_t nnames,
 		   const char *ca_key_password, struct kinko_err *e) KINKO_WUR;
 
+/* 0 when name can go into the server certificate: an IPv4/IPv6 address or a DNS
+ * name (LDH labels); KINKO_EINVAL with a message naming it otherwise. */
+int tls_server_name_check(const char *name, struct kinko_err *e) KINKO_WUR;
+
 /* An issued client credential. Free with tls_bundle_free(). */
 struct tls_bundle {
 	struct kbuf cert_pem;   /* the client certificate */

@@ -263,6 +263,19 @@ static void remove_files(const char *dir, const int *written, size_t n)
 			unlink(path);
 }
 
+int tls_server_name_check(const char *name, struct kinko_err *e)
+{
+	uint8_t ip[16];
+
+	if (name && (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1 ||
+		     dns_name_valid(name)))
+		return 0;
+	return kinko_err_set(e, KINKO_EINVAL,
+			     "server name \"%.80s\" is neither a DNS name nor an IP address: use "
+			     "names like kinko.example.jp or 192.0.2.10",
+			     name ? name : "");
+}
+
 int tls_pki_create(const char *dir, const char *const *server_names, size_t nnames,
 		   const char *ca_key_password, struct kinko_err *e)
 {
@@ -284,18 +297,9 @@ int tls_pki_create(const char *dir, const char *const *server_names, size_t nnam
 				     "give between 1 and %d server names (DNS names or IP "
 				     "addresses) for the server certificate",
 				     TLS_SERVER_NAMES_MAX);
-	for (i = 0; i < nnames; i++) {
-		uint8_t ip[16];
-		if (!server_names[i] ||
-		    !(inet_pton(AF_INET, server_names[i], ip) == 1 ||
-		      inet_pton(AF_INET6, server_names[i], ip) == 1 ||
-		      dns_name_valid(server_names[i])))
-			return kinko_err_set(e, KINKO_EINVAL,
-					     "server name %zu is neither a DNS name nor an IP "
-					     "address: use names like kinko.example.jp or "
-					     "127.0.0.1",
-					     i + 1);
-	}
+	for (i = 0; i < nnames; i++)
+		if (tls_server_name_check(server_names[i], e))
+			return KINKO_EINVAL;
 	if (ca_key_password && (!*ca_key_password || strlen(ca_key_password) > CA_PASSWORD_MAX))
 		return kinko_err_set(e, KINKO_EINVAL,
 				     "the CA key password must be 1 to %d bytes, or none at all",

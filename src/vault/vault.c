@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,6 +166,24 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	return 0;
 }
 
+static int undo_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level > 0)
+		(void)remove(path);
+	return 0;
+}
+
+/* Removes what a failed init wrote in dir (which was new or empty), and dir itself
+ * when init created it. */
+static void init_undo(const char *dir, bool created)
+{
+	(void)nftw(dir, undo_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (created)
+		(void)rmdir(dir);
+}
+
 int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	       struct kinko_err *e)
 {
@@ -176,6 +195,7 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	struct tls_bundle bundle;
 	char path[4096], capw[65];
 	const char *mname = o->manager_name ? o->manager_name : "admin";
+	bool created = false;
 	int rc;
 
 	memset(&r, 0, sizeof r);
@@ -185,7 +205,18 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	rc = vault_user_name_check(mname, e);
 	if (rc)
 		return rc;
-	if (mkdir(o->dir, 0700) != 0) {
+	/* Everything the caller gave is checked before anything is created. */
+	if (o->server_names && (o->nserver_names == 0 || o->nserver_names > TLS_SERVER_NAMES_MAX))
+		return kinko_err_set(e, KINKO_EINVAL, "give between 1 and %d server names",
+				     TLS_SERVER_NAMES_MAX);
+	for (size_t i = 0; o->server_names && i < o->nserver_names; i++) {
+		rc = tls_server_name_check(o->server_names[i], e);
+		if (rc)
+			return rc;
+	}
+	if (mkdir(o->dir, 0700) == 0) {
+		created = true;
+	} else {
 		if (errno != EEXIST)
 			return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", o->dir,
 					     strerror(errno));
@@ -208,8 +239,10 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 					     strerror(errno));
 	}
 	rc = vault_alloc(o->dir, &v, e);
-	if (rc)
+	if (rc) {
+		init_undo(o->dir, created);
 		return rc;
+	}
 	rc = make_dirs(v, e);
 	if (rc == 0 && vault_path(v, path, sizeof path, "kinko.conf") == 0)
 		rc = config_write_default(path, e);
@@ -295,6 +328,9 @@ out:
 	store_user_clear(&u);
 	kbuf_free(&sealed);
 	vault_close(v);
+	/* A failed init leaves the directory as it found it: new or empty. */
+	if (rc)
+		init_undo(o->dir, created);
 	return rc;
 }
 

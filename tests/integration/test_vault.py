@@ -1,6 +1,7 @@
 """The vault over the real server: sealing, accounts, folders, objects, limits."""
 import hashlib
 import os
+import subprocess
 import threading
 
 import requests
@@ -196,3 +197,30 @@ def test_concurrent_uploads(vault, admin):
     for name, r in results.items():
         assert r.status_code == 201, r.text
         assert admin.get(vault.url + "objects/" + r.json()["id"]).content == blobs[name]
+
+
+def test_init_server_names_and_bad_input_leaves_nothing(tmp_path):
+    """--server-name puts the names clients use into the server certificate (beside
+    the loopback names); a bad name, or any other refused input, creates nothing."""
+    key = tmp_path / "k"
+    key.write_bytes(os.urandom(32))
+    d = tmp_path / "named"
+    kinko("init", "--dir", str(d), "--key-file", str(key),
+          "--server-name", "kinko.example.lg.jp", "--server-name", "192.0.2.10")
+    san = subprocess.run(["openssl", "x509", "-in", str(d / "tls" / "server.pem"), "-noout",
+                          "-ext", "subjectAltName"], capture_output=True, text=True,
+                         check=True).stdout
+    for name in ("DNS:localhost", "IP Address:127.0.0.1", "DNS:kinko.example.lg.jp",
+                 "IP Address:192.0.2.10"):
+        assert name in san
+    bad = tmp_path / "bad"
+    p = kinko("init", "--dir", str(bad), "--key-file", str(key), "--server-name", "a b",
+              check=False)
+    assert p.returncode == 1 and '"a b"' in p.stderr
+    assert not bad.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = kinko("init", "--dir", str(empty), "--key-file", str(key), "--server-name",
+              "-bad-.example", check=False)
+    assert p.returncode == 1
+    assert list(empty.iterdir()) == []
