@@ -772,6 +772,29 @@ static void login_and_sessions(void **state)
 	/* Still valid with the right certificate after all that. */
 	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
 
+	/* Activity is written back at most every 15 s: a session seen 5 s ago is left
+	 * alone (no write), one seen 20 s ago is moved to now. */
+	{
+		uint8_t h[32];
+		struct store *s = V->store;
+		struct store_session ss;
+		int64_t now = vault_now();
+		assert_int_equal(kinko_sha256(token, strlen(token), h), 0);
+		for (int age = 5; age <= 20; age += 15) {
+			assert_int_equal(s->ops->begin(s, &e), 0);
+			assert_int_equal(s->ops->session_touch(s, h, now - age, &e), 0);
+			assert_int_equal(s->ops->commit(s, &e), 0);
+			assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+			assert_int_equal(s->ops->begin(s, &e), 0);
+			assert_int_equal(s->ops->session_get(s, h, &ss, &e), 0);
+			s->ops->rollback(s);
+			if (age == 5)
+				assert_int_equal(ss.last_seen, now - 5);
+			else
+				assert_true(ss.last_seen >= now);
+		}
+	}
+
 	/* Idle expiry: age the session in the store past session_idle_seconds. */
 	{
 		uint8_t h[32];
