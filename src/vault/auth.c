@@ -438,6 +438,15 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 		s->ops->rollback(s);
 		return rc;
 	}
+	/* Otherwise one manager could take over another's account and act in its name. */
+	if (c->password && !self && u.role == ROLE_MANAGER) {
+		s->ops->rollback(s);
+		store_user_clear(&u);
+		return kinko_err_set(e, KINKO_EPERM,
+				     "only a manager may set their own password; to replace a "
+				     "manager who lost theirs, disable that account and create a "
+				     "new one");
+	}
 	if (c->disabled)
 		u.disabled = *c->disabled;
 	if (c->allowed_cidrs)

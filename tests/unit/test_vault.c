@@ -876,6 +876,48 @@ static void login_and_sessions(void **state)
 	}
 }
 
+/* One manager cannot set another manager's password (and so act in their name);
+ * they can still disable the account, and each manager sets their own. */
+static void manager_password_is_their_own(void **state)
+{
+	struct vault_user_new n;
+	struct vault_user_info boss, info;
+	struct vault_actor boss_actor;
+	struct kinko_err e;
+	char pw[] = "another long password";
+	bool yes = true, no = false;
+	(void)state;
+
+	memset(&n, 0, sizeof n);
+	n.name = "boss2";
+	n.role = ROLE_MANAGER;
+	n.password = pw;
+	assert_int_equal(vault_user_create(V, &admin, &n, &boss, NULL, &e), 0);
+	{
+		struct vault_user_change c = {.password = "taken over password"};
+		assert_int_equal(vault_user_update(V, &admin, boss.id, &c, &info, &e), KINKO_EPERM);
+		assert_non_null(strstr(e.msg, "their own password"));
+		/* A handler's password stays a manager's to reset. */
+		c.password = "a handler's new password";
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &info, &e), 0);
+		snprintf(handler_pw, sizeof handler_pw, "%s", c.password);
+	}
+	{
+		struct vault_user_change c = {.disabled = &yes};
+		assert_int_equal(vault_user_update(V, &admin, boss.id, &c, &info, &e), 0);
+		c.disabled = &no;
+		assert_int_equal(vault_user_update(V, &admin, boss.id, &c, &info, &e), 0);
+	}
+	memset(&boss_actor, 0, sizeof boss_actor);
+	memcpy(boss_actor.user_id, boss.id, sizeof boss_actor.user_id);
+	snprintf(boss_actor.user_name, sizeof boss_actor.user_name, "boss2");
+	boss_actor.role = ROLE_MANAGER;
+	{
+		struct vault_user_change c = {.password = "boss2 picks this one"};
+		assert_int_equal(vault_user_update(V, &boss_actor, boss.id, &c, &info, &e), 0);
+	}
+}
+
 static void lockout(void **state)
 {
 	struct vault_actor who;
@@ -1081,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(tamper_and_truncate),
 		cmocka_unit_test(garbage_collection),
 		cmocka_unit_test(login_and_sessions),
+		cmocka_unit_test(manager_password_is_their_own),
 		cmocka_unit_test(lockout),
 		cmocka_unit_test(fault_upload_changes_nothing),
 		cmocka_unit_test(fault_login_changes_nothing),
