@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strcmp(c.audit_sink, "none"))
 		abort();
 	if (c.lockout_failures < 1 || c.session_idle_seconds < 30 || c.max_header_bytes < 1024 ||
-	    c.threads < 1 || c.max_uploads < 1)
+	    c.max_connections < 1 || c.max_uploads < 1)
 		abort();
 	null = fopen("/dev/null", "w");
 	if (null) {
