@@ -117,6 +117,17 @@ bool records_mynumber_valid(const char d[12])
 	return check == (unsigned)(d[11] - '0');
 }
 
+/* records_mynumber_valid for 12 bytes known to be ASCII digits, unrolled (weights
+ * 6 5 4 3 2 7 6 5 4 3 2 from the left; 47 is their sum). */
+static inline bool mn_valid_digits(const uint8_t *d)
+{
+	unsigned sum = 6u * d[0] + 5u * d[1] + 4u * d[2] + 3u * d[3] + 2u * d[4] + 7u * d[5] +
+		       6u * d[6] + 5u * d[7] + 4u * d[8] + 3u * d[9] + 2u * d[10] - 47u * '0';
+	unsigned r = sum % 11;
+
+	return (r <= 1 ? 0 : 11 - r) == (unsigned)(d[11] - '0');
+}
+
 static uint8_t pick_isa(void)
 {
 	const char *force = getenv("KINKO_RECORDS_ISA"); /* for tests: portable, sse2 */
@@ -169,7 +180,7 @@ static inline void mn_count(struct records_scan *r, struct rs_state *s, uint32_t
 
 static void run_end(struct records_scan *r, struct rs_state *s)
 {
-	if (s->run == 12 && records_mynumber_valid(s->digs))
+	if (s->run == 12 && mn_valid_digits((const uint8_t *)s->digs))
 		mn_count(r, s, s->run_col);
 	s->run = 0;
 }
@@ -196,7 +207,7 @@ struct rs_sjmasks {
 									     struct rs_masks *m)   \
 	{                                                                                        \
 		memset(m, 0, sizeof *m);                                                         \
-		for (unsigned k = 0; k < 64 / (W); k++) {                                        \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
 			VU u;                                                                    \
 			unsigned sh = k * (W);                                                   \
 			memcpy(&u, p + sh, (W));                                                 \
@@ -213,7 +224,7 @@ struct rs_sjmasks {
 									 struct rs_u8masks *m)     \
 	{                                                                                        \
 		memset(m, 0, sizeof *m);                                                         \
-		for (unsigned k = 0; k < 64 / (W); k++) {                                        \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
 			VU u;                                                                    \
 			VS s;                                                                    \
 			unsigned sh = k * (W);                                                   \
@@ -232,7 +243,7 @@ struct rs_sjmasks {
 									 struct rs_sjmasks *m)     \
 	{                                                                                        \
 		memset(m, 0, sizeof *m);                                                         \
-		for (unsigned k = 0; k < 64 / (W); k++) {                                        \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
 			VU u;                                                                    \
 			VS hi3;                                                                  \
 			unsigned sh = k * (W);                                                   \
@@ -364,7 +375,8 @@ digits_block(struct records_scan *r, struct rs_state *s, const uint8_t *p, unsig
 
 	if (s->run) {
 		/* The run carried in from the last block. */
-		unsigned n0 = (unsigned)__builtin_ctzll(~d); /* d has no bits at or above len */
+		/* d has no bits at or above len: n0 < 64 unless all 64 bytes are digits. */
+		unsigned n0 = ~d ? (unsigned)__builtin_ctzll(~d) : 64;
 		unsigned run = s->run;
 		if (n0 >= len) {
 			for (unsigned i = 0; run + i < 12 && i < len; i++)
@@ -376,7 +388,7 @@ digits_block(struct records_scan *r, struct rs_state *s, const uint8_t *p, unsig
 			char dg[12];
 			memcpy(dg, s->digs, run);
 			memcpy(dg + run, p, n0);
-			if (records_mynumber_valid(dg))
+			if (mn_valid_digits((const uint8_t *)dg))
 				mn_count(r, s, s->run_col);
 			explicit_bzero(dg, sizeof dg);
 		}
@@ -397,7 +409,7 @@ digits_block(struct records_scan *r, struct rs_state *s, const uint8_t *p, unsig
 		uint64_t a = d & (d >> 1), b = a & (a >> 2), c = b & (b >> 4), r12 = c & (c >> 4);
 		for (uint64_t x = r12 & ~(d << 1) & ~(d >> 12); x; x &= x - 1) {
 			unsigned i = (unsigned)__builtin_ctzll(x);
-			if (records_mynumber_valid((const char *)p + i))
+			if (mn_valid_digits(p + i))
 				mn_count(r, s, col_at(col0, at, comma, i));
 		}
 	}
@@ -468,55 +480,53 @@ static inline __attribute__((always_inline)) void lines_block(struct rs_state *s
  * makes the file binary too, but the encoding is still reported); returns the
  * bytes done. */
 #define RS_TEXT_FN(NAME, ATTR, CLS)                                                              \
+	ATTR static inline __attribute__((always_inline)) void NAME##_block(                     \
+		struct records_scan *r, struct rs_state *s, const uint8_t *p, unsigned len)      \
+	{                                                                                        \
+		unsigned last = len - 1;                                                         \
+		uint64_t vm = len == 64 ? ~UINT64_C(0) : (UINT64_C(1) << len) - 1;               \
+		uint64_t at = 0, comma = 0;                                                      \
+		uint32_t col0 = s->col;                                                          \
+		struct rs_masks m;                                                               \
+		CLS##_struct(p, &m);                                                             \
+		m.nul &= vm;                                                                     \
+		if (m.hi)                                                                        \
+			s->high = true;                                                          \
+		if (!s->u8_bad && (m.hi | s->u8_need)) {                                         \
+			struct rs_u8masks u;                                                     \
+			CLS##_u8(p, &u);                                                         \
+			u8_block(s, p, len, vm, &u, m.hi);                                       \
+		}                                                                                \
+		if (!s->sj_bad && (m.hi | s->sj_trail)) {                                        \
+			struct rs_sjmasks j;                                                     \
+			CLS##_sj(p, &j);                                                         \
+			sj_block(s, last, vm, &j);                                               \
+		}                                                                                \
+		if (m.nul)                                                                       \
+			s->nul = true;                                                           \
+		if (s->nul || (s->u8_bad && s->sj_bad)) {                                        \
+			s->binary = true; /* the column is frozen from here */                   \
+		} else {                                                                         \
+			csv_block(s, last, &m, &at, &comma);                                     \
+			lines_block(s, last, &m);                                                \
+		}                                                                                \
+		if (m.dig | s->run)                                                              \
+			digits_block(r, s, p, len, vm, m.dig, col0, at, comma);                  \
+	}                                                                                        \
 	ATTR static size_t NAME(struct records_scan *r, struct rs_state *s, const uint8_t *c,    \
 				size_t n)                                                        \
 	{                                                                                        \
-		uint8_t tmp[64];                                                                 \
 		size_t i = 0;                                                                    \
-		bool padded = false;                                                             \
-		while (i < n && !(s->u8_bad && s->sj_bad)) {                                     \
-			const uint8_t *p = c + i;                                                \
-			unsigned len = 64, last;                                                 \
-			uint64_t vm = ~UINT64_C(0), at = 0, comma = 0;                           \
-			uint32_t col0 = s->col;                                                  \
-			struct rs_masks m;                                                       \
-			if (n - i < 64) {                                                        \
-				len = (unsigned)(n - i);                                         \
-				memset(tmp, 0, sizeof tmp);                                      \
-				memcpy(tmp, p, len);                                             \
-				p = tmp;                                                         \
-				padded = true;                                                   \
-				vm = (UINT64_C(1) << len) - 1;                                   \
-			}                                                                        \
-			last = len - 1;                                                          \
-			CLS##_struct(p, &m);                                                     \
-			m.nul &= vm;                                                             \
-			if (m.hi)                                                                \
-				s->high = true;                                                  \
-			if (!s->u8_bad && (m.hi | s->u8_need)) {                                 \
-				struct rs_u8masks u;                                             \
-				CLS##_u8(p, &u);                                                 \
-				u8_block(s, p, len, vm, &u, m.hi);                               \
-			}                                                                        \
-			if (!s->sj_bad && (m.hi | s->sj_trail)) {                                \
-				struct rs_sjmasks j;                                             \
-				CLS##_sj(p, &j);                                                 \
-				sj_block(s, last, vm, &j);                                       \
-			}                                                                        \
-			if (m.nul)                                                               \
-				s->nul = true;                                                   \
-			if (s->nul || (s->u8_bad && s->sj_bad)) {                                \
-				s->binary = true; /* the column is frozen from here */           \
-			} else {                                                                 \
-				csv_block(s, last, &m, &at, &comma);                             \
-				lines_block(s, last, &m);                                        \
-			}                                                                        \
-			if (m.dig | s->run)                                                      \
-				digits_block(r, s, p, len, vm, m.dig, col0, at, comma);          \
-			i += len;                                                                \
-		}                                                                                \
-		if (padded)                                                                      \
+		for (; i + 64 <= n && !(s->u8_bad && s->sj_bad); i += 64)                        \
+			NAME##_block(r, s, c + i, 64);                                           \
+		if (i < n && !(s->u8_bad && s->sj_bad)) {                                        \
+			/* The tail, zero-padded: only its len bits count. */                    \
+			uint8_t tmp[64] = {0};                                                   \
+			memcpy(tmp, c + i, n - i);                                               \
+			NAME##_block(r, s, tmp, (unsigned)(n - i));                              \
 			explicit_bzero(tmp, sizeof tmp);                                         \
+			i = n;                                                                   \
+		}                                                                                \
 		return i;                                                                        \
 	}
 
