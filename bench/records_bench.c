@@ -56,11 +56,12 @@ static void fill_repeat(uint8_t *buf, size_t n, const uint8_t *blk, size_t bl)
 		memcpy(buf + off, blk, n - off < bl ? n - off : bl);
 }
 
-static uint8_t *gen_csv(size_t n, bool cp932)
+/* Whole rows only (a cut character would make the file invalid); *n shrinks. */
+static uint8_t *gen_csv(size_t *n, bool cp932)
 {
 	size_t cap = 20000 * 80, len = 0, hl;
 	char *blk = malloc(cap), *conv = NULL;
-	uint8_t *buf = malloc(n);
+	uint8_t *buf = malloc(*n);
 	if (!blk || !buf)
 		exit(1);
 	for (int i = 0; i < 20000; i++) {
@@ -89,7 +90,8 @@ static uint8_t *gen_csv(size_t n, bool cp932)
 			  : "id,氏名,個人番号,住所\r\n");
 	memcpy(buf, cp932 ? "id,\x8e\x81\x96\xbc,\x8c\xc2\x90\x6c\x94\xd4\x8d\x86,\x8f\x5a\x8f\x8a\r\n"
 			  : "id,氏名,個人番号,住所\r\n", hl);
-	fill_repeat(buf + hl, n - hl, (uint8_t *)blk, len);
+	*n = hl + (*n - hl) / len * len;
+	fill_repeat(buf + hl, *n - hl, (uint8_t *)blk, len);
 	free(blk);
 	return buf;
 }
@@ -212,15 +214,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	{
-		size_t n = mb << 20;
-		uint8_t *buf = gen_csv(n, false);
-		bench("csv-utf8", buf, n, chunk);
+		size_t n = mb << 20, cn = n;
+		uint8_t *buf = gen_csv(&cn, false);
+		bench("csv-utf8", buf, cn, chunk);
 		free(buf);
 		buf = gen_text(n);
 		bench("text", buf, n, chunk);
 		free(buf);
-		buf = gen_csv(n, true);
-		bench("csv-cp932", buf, n, chunk);
+		cn = n;
+		buf = gen_csv(&cn, true);
+		bench("csv-cp932", buf, cn, chunk);
 		free(buf);
 		buf = gen_binary(n);
 		bench("binary", buf, n, chunk);
