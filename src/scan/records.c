@@ -36,8 +36,7 @@
  *     (12 set bits with a clear bit on both sides) reach the check-digit test; runs
  *     touching a block edge are carried in (at most 12 digits of) state.
  * After a NUL only the encoding and the digit runs are followed; once neither
- * UTF-8 nor CP932 is possible, only the digit runs, by a byte loop that skips 12
- * bytes at a time.
+ * UTF-8 nor CP932 is possible, only the digit runs (from the digit mask alone).
  */
 
 /* The first bytes are kept to read the header row at the end (its encoding is only
@@ -220,6 +219,16 @@ struct rs_sjmasks {
 			m->nul |= (uint64_t)(uint32_t)MM(u == 0) << sh;                          \
 		}                                                                                \
 	}                                                                                        \
+	ATTR static inline __attribute__((always_inline)) uint64_t NAME##_dig(const uint8_t *p)  \
+	{                                                                                        \
+		uint64_t d = 0;                                                                  \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
+			VU u;                                                                    \
+			memcpy(&u, p + k * (W), (W));                                            \
+			d |= (uint64_t)(uint32_t)MM(RS_IN(VS, u, '0', '9')) << (k * (W));        \
+		}                                                                                \
+		return d;                                                                        \
+	}                                                                                        \
 	ATTR static inline __attribute__((always_inline)) void NAME##_u8(const uint8_t *p,       \
 									 struct rs_u8masks *m)     \
 	{                                                                                        \
@@ -268,10 +277,21 @@ typedef int8_t rs_s8x16 __attribute__((vector_size(16)));
 #define RS_MM_PORTABLE(x) rs_mm16_portable((rs_s8x16)(x))
 static inline uint32_t rs_mm16_portable(rs_s8x16 v)
 {
+	/* The top bit of each byte, gathered into the top byte by one multiply (every
+	 * partial product lands on its own bit, so nothing carries). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	uint32_t m = 0;
 	for (unsigned i = 0; i < 16; i++)
 		m |= (uint32_t)(v[i] < 0) << i;
 	return m;
+#else
+	const uint64_t hb = UINT64_C(0x8080808080808080), mul = UINT64_C(0x0002040810204081);
+	uint64_t lo, hi;
+
+	memcpy(&lo, &v, 8);
+	memcpy(&hi, (const char *)&v + 8, 8);
+	return (uint32_t)(((lo & hb) * mul) >> 56) | (uint32_t)(((hi & hb) * mul) >> 56) << 8;
+#endif
 }
 RS_CLASSIFIERS(cls_portable, , rs_u8x16, rs_s8x16, 16, RS_MM_PORTABLE)
 
@@ -528,6 +548,25 @@ static inline __attribute__((always_inline)) void lines_block(struct rs_state *s
 			i = n;                                                                   \
 		}                                                                                \
 		return i;                                                                        \
+	}                                                                                        \
+	/* Binary: only the digit runs (the column is frozen). */                                \
+	ATTR static void NAME##_bin(struct records_scan *r, struct rs_state *s, const uint8_t *c, \
+				    size_t n)                                                    \
+	{                                                                                        \
+		size_t i = 0;                                                                    \
+		for (; i + 64 <= n; i += 64) {                                                   \
+			uint64_t d = CLS##_dig(c + i);                                           \
+			if (d | s->run)                                                          \
+				digits_block(r, s, c + i, 64, ~UINT64_C(0), d, s->col, 0, 0);    \
+		}                                                                                \
+		if (i < n) {                                                                     \
+			uint8_t tmp[64] = {0};                                                   \
+			unsigned len = (unsigned)(n - i);                                        \
+			memcpy(tmp, c + i, len);                                                 \
+			digits_block(r, s, tmp, len, (UINT64_C(1) << len) - 1, CLS##_dig(tmp),  \
+				     s->col, 0, 0);                                              \
+			explicit_bzero(tmp, sizeof tmp);                                         \
+		}                                                                                \
 	}
 
 RS_TEXT_FN(text_portable, , cls_portable)
@@ -535,38 +574,6 @@ RS_TEXT_FN(text_portable, , cls_portable)
 RS_TEXT_FN(text_sse2, , cls_sse2)
 RS_TEXT_FN(text_avx2, RS_AVX2_ATTR, cls_avx2)
 #endif
-
-/* Binary (neither UTF-8 nor CP932, or NUL seen): no records are counted, only
- * 12-digit runs matter. A tight loop keeps random data (archives, images) at
- * memory speed. */
-static void binary_digits(struct records_scan *r, struct rs_state *s, const uint8_t *c, size_t n)
-{
-	unsigned run = s->run;
-
-	for (size_t i = 0; i < n;) {
-		uint8_t b = c[i];
-		/* Outside a run, a non-digit 11 bytes ahead means no run starting within
-		 * those 12 bytes can reach 12 digits: skip them all. */
-		if (run == 0 && i + 11 < n && (uint8_t)(c[i + 11] - '0') > 9) {
-			i += 12;
-			continue;
-		}
-		if ((uint8_t)(b - '0') <= 9) {
-			if (run == 0)
-				s->run_col = s->col;
-			if (run < 12)
-				s->digs[run] = (char)b;
-			if (run < 13)
-				run++;
-		} else if (run) {
-			s->run = (uint8_t)run;
-			run_end(r, s);
-			run = 0;
-		}
-		i++;
-	}
-	s->run = (uint8_t)run;
-}
 
 static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 {
@@ -580,17 +587,25 @@ static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 		memcpy(r->head + r->head_len, c, k);
 		r->head_len += k;
 	}
-	if (!(s.u8_bad && s.sj_bad)) {
-		switch (r->isa) {
+	switch (r->isa) {
 #if RS_X86
-		case RS_AVX2: i = text_avx2(r, &s, c, n); break;
-		case RS_SSE2: i = text_sse2(r, &s, c, n); break;
+	case RS_AVX2:
+		i = text_avx2(r, &s, c, n);
+		if (i < n)
+			text_avx2_bin(r, &s, c + i, n - i);
+		break;
+	case RS_SSE2:
+		i = text_sse2(r, &s, c, n);
+		if (i < n)
+			text_sse2_bin(r, &s, c + i, n - i);
+		break;
 #endif
-		default: i = text_portable(r, &s, c, n); break;
-		}
+	default:
+		i = text_portable(r, &s, c, n);
+		if (i < n)
+			text_portable_bin(r, &s, c + i, n - i);
+		break;
 	}
-	if (i < n)
-		binary_digits(r, &s, c + i, n - i);
 	r->s = s;
 	explicit_bzero(&s, sizeof s);
 }
