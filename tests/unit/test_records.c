@@ -369,6 +369,12 @@ static void constructs_across_block_edges(void **state)
 		r = check(buf); /* auto: the first record has a comma: CSV */
 		assert_int_equal(r.format, RECORDS_FMT_CSV);
 		assert_int_equal(r.records, 3);
+		/* A quote inside an unquoted field, or after a closed quoted field, is
+		 * literal: it opens nothing, so the line ends still end records. */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   "x\"y,\"z\"w\"\r\n1,2\r\n\"p\"q\"r\ns\"\nt\n");
+		r = check_opts(buf, n, &csv);
+		assert_int_equal(r.records, 5);
 		/* UTF-8: a 3-byte, a 4-byte and the E0/ED/F4 second-byte limits. */
 		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
 					   "\xE6\x9D\xB1\xF0\x90\x80\x80\xE0\xA0\x80\xED\x9F\xBF\xF4\x8F\xBF\xBF\n");
