@@ -4,6 +4,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RS_X86 1
+#else
+#define RS_X86 0
+#endif
+
+/*
+ * How it works. The input is cut into blocks of 64 bytes; each block is classified
+ * with SIMD compares into 64-bit masks (one bit per byte: quote, CR, LF, comma,
+ * digit, high bit, ...) and everything else is bit arithmetic on those masks, with
+ * a few bits of state carried from block to block (and from chunk to chunk: a
+ * short tail is copied into a zero-padded block and only its len bits count).
+ *   - UTF-8: every lead byte says which of the next 1-3 bytes must be continuation
+ *     bytes; the file is valid when that "needed" mask equals the continuation
+ *     mask, no C0/C1/F5-FF byte appears, and the rare leads with a narrower second
+ *     byte (E0 ED F0 F4) are checked one by one.
+ *   - CP932: a byte in the lead range starts a character unless the byte before it
+ *     was a lead; in a run of lead-range bytes every other one is a lead, so the
+ *     leads are the even or odd bits of each run, chosen by where the run starts
+ *     (an add carries through each run that starts on an even bit). Each trail
+ *     (the byte after a lead) and each single byte is then checked by masks.
+ *   - CSV: quotes toggle "inside" (a prefix XOR of the quote mask) only when they
+ *     open a field or stand inside a quoted field; a quote that would open a field
+ *     anywhere else is literal (RFC 4180 leniency of the byte machine this replaced),
+ *     so such quotes are dropped from the mask one at a time and the XOR redone --
+ *     rare, and exact. Line ends outside quotes end records; commas outside quotes
+ *     advance the column.
+ *   - My Numbers: digit runs from the digit mask; only runs of exactly 12 digits
+ *     (12 set bits with a clear bit on both sides) reach the check-digit test; runs
+ *     touching a block edge are carried in (at most 12 digits of) state.
+ * After a NUL only the encoding and the digit runs are followed; once neither
+ * UTF-8 nor CP932 is possible, only the digit runs (from the digit mask alone).
+ */
 
 /* The first bytes are kept to read the header row at the end (its encoding is only
  * known then). A header longer than this is read as far as it was kept. */
@@ -13,18 +47,21 @@
 
 enum csv_state { CSV_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_IN_QUOTED };
 
-/* The state every byte touches. records_feed works on a local copy so the compiler
- * keeps it in registers (stores through the struct would alias the input bytes). */
-struct rs_hot {
-	/* Encoding validators. */
-	bool nul, high;
+enum rs_isa { RS_PORTABLE, RS_SSE2, RS_AVX2 };
+
+/* The carried state. records_feed works on a local copy so the compiler keeps it in
+ * registers (stores through the struct would alias the input bytes). */
+struct rs_state {
+	bool nul, high, binary;
+	/* UTF-8: needed continuation bits for the next block's first 3 bytes, and a
+	 * lead (E0 ED F0 F4) ending the last block whose second byte is still due. */
 	bool u8_bad;
-	uint8_t u8_need, u8_lo, u8_hi;
+	uint8_t u8_need, u8_first;
+	/* CP932: the last byte was a lead; the next one is its trail. */
 	bool sj_bad, sj_trail;
 
 	/* CSV (RFC 4180). */
-	enum csv_state st;
-	bool cr;          /* the last byte was a CR ending a record; an LF now is its pair */
+	uint8_t st;       /* enum csv_state after the last byte */
 	bool rec_open;    /* the current record has at least one byte */
 	uint32_t col;     /* 0-based field index in the current record */
 	uint64_t csv_records;
@@ -39,20 +76,20 @@ struct rs_hot {
 	uint8_t run; /* digits in the current run, saturating at 13 */
 	char digs[12];
 	uint32_t run_col;
+	uint64_t mn_total, mn_other;
 };
 
 struct records_scan {
 	struct records_opts o;
 	bool finished;
+	uint8_t isa;
 	uint64_t bytes;
 
 	/* BOM: matched prefix length while still deciding. */
 	bool bom_done, has_bom;
 	uint8_t bom_len;
 
-	struct rs_hot h;
-
-	uint64_t mn_total, mn_other;
+	struct rs_state s;
 	uint64_t mn_col[RECORDS_COLS];
 
 	size_t head_len;
@@ -79,6 +116,36 @@ bool records_mynumber_valid(const char d[12])
 	return check == (unsigned)(d[11] - '0');
 }
 
+/* records_mynumber_valid for 12 bytes known to be ASCII digits, unrolled (weights
+ * 6 5 4 3 2 7 6 5 4 3 2 from the left; 47 is their sum). */
+static inline bool mn_valid_digits(const uint8_t *d)
+{
+	unsigned sum = 6u * d[0] + 5u * d[1] + 4u * d[2] + 3u * d[3] + 2u * d[4] + 7u * d[5] +
+		       6u * d[6] + 5u * d[7] + 4u * d[8] + 3u * d[9] + 2u * d[10] - 47u * '0';
+	unsigned r = sum % 11;
+
+	return (r <= 1 ? 0 : 11 - r) == (unsigned)(d[11] - '0');
+}
+
+static uint8_t pick_isa(void)
+{
+	const char *force = getenv("KINKO_RECORDS_ISA"); /* for tests: portable, sse2 */
+
+	if (force && strcmp(force, "portable") == 0)
+		return RS_PORTABLE;
+#if RS_X86
+	if (force && strcmp(force, "sse2") == 0)
+		return RS_SSE2;
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+	    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2"))
+		return RS_AVX2;
+	return RS_SSE2;
+#else
+	return RS_PORTABLE;
+#endif
+}
+
 int records_new(const struct records_opts *opts, struct records_scan **out, struct kinko_err *e)
 {
 	struct records_scan *r = calloc(1, sizeof *r);
@@ -87,6 +154,7 @@ int records_new(const struct records_opts *opts, struct records_scan **out, stru
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory starting the record count");
 	if (opts)
 		r->o = *opts;
+	r->isa = pick_isa();
 	*out = r;
 	return 0;
 }
@@ -96,213 +164,421 @@ void records_free(struct records_scan *r)
 	if (!r)
 		return;
 	/* The head and the current run may hold personal data. */
-	memset(r, 0, sizeof *r);
+	explicit_bzero(r, sizeof *r);
 	free(r);
 }
 
-static void run_end(struct records_scan *r, struct rs_hot *h)
+static inline void mn_count(struct records_scan *r, struct rs_state *s, uint32_t col)
 {
-	if (h->run == 12 && records_mynumber_valid(h->digs)) {
-		r->mn_total++;
-		if (h->run_col < RECORDS_COLS)
-			r->mn_col[h->run_col]++;
-		else
-			r->mn_other++;
-	}
-	h->run = 0;
+	s->mn_total++;
+	if (col < RECORDS_COLS)
+		r->mn_col[col]++;
+	else
+		s->mn_other++;
 }
 
-/* Skips ASCII quickly, 8 bytes at a time. */
-static size_t skip_ascii(const uint8_t *c, size_t i, size_t n)
+static void run_end(struct records_scan *r, struct rs_state *s)
 {
-	while (i + 8 <= n) {
-		uint64_t w;
-		memcpy(&w, c + i, 8);
-		if (w & UINT64_C(0x8080808080808080))
-			break;
-		i += 8;
-	}
-	while (i < n && c[i] < 0x80)
-		i++;
-	return i;
+	if (s->run == 12 && mn_valid_digits((const uint8_t *)s->digs))
+		mn_count(r, s, s->run_col);
+	s->run = 0;
 }
 
-/* UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). Stops at
- * the first invalid byte: an invalid file stays invalid. */
-static void utf8_validate(struct rs_hot *h, const uint8_t *c, size_t n)
-{
-	size_t i = 0;
+/* ---- Block classification: 64 bytes -> bit masks ---- */
 
-	while (i < n && !h->u8_bad) {
-		uint8_t b;
-		if (!h->u8_need) {
-			i = skip_ascii(c, i, n);
-			if (i == n)
-				break;
-		}
-		b = c[i++];
-		h->high = true;
-		if (h->u8_need) {
-			if (b < h->u8_lo || b > h->u8_hi)
-				h->u8_bad = true;
-			h->u8_need--;
-			h->u8_lo = 0x80;
-			h->u8_hi = 0xBF;
-			continue;
-		}
-		h->u8_lo = 0x80;
-		h->u8_hi = 0xBF;
-		if (b >= 0xC2 && b <= 0xDF) {
-			h->u8_need = 1;
-		} else if (b >= 0xE0 && b <= 0xEF) {
-			h->u8_need = 2;
-			if (b == 0xE0)
-				h->u8_lo = 0xA0;
-			else if (b == 0xED)
-				h->u8_hi = 0x9F;
-		} else if (b >= 0xF0 && b <= 0xF4) {
-			h->u8_need = 3;
-			if (b == 0xF0)
-				h->u8_lo = 0x90;
-			else if (b == 0xF4)
-				h->u8_hi = 0x8F;
-		} else {
-			h->u8_bad = true;
-		}
-	}
-}
-
-/* CP932: lead 81-9F/E0-FC (user-defined F0-F9 included: municipal data uses gaiji),
- * trail 40-7E/80-FC; single bytes 00-7F and half-width kana A1-DF. */
-static void cp932_validate(struct rs_hot *h, const uint8_t *c, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && !h->sj_bad) {
-		uint8_t b;
-		if (!h->sj_trail) {
-			i = skip_ascii(c, i, n);
-			if (i == n)
-				break;
-		}
-		b = c[i++];
-		if (h->sj_trail) {
-			if (b < 0x40 || b == 0x7F || b > 0xFC)
-				h->sj_bad = true;
-			h->sj_trail = false;
-		} else if ((b >= 0x81 && b <= 0x9F) || (b >= 0xE0 && b <= 0xFC)) {
-			h->sj_trail = true;
-		} else if (b == 0x80 || b == 0xA0 || b >= 0xFD) {
-			h->sj_bad = true;
-		}
-	}
-}
-
-static inline void record_end(struct rs_hot *r)
-{
-	if (r->rec_open) {
-		r->csv_records++;
-		r->first_done = true;
-	}
-	r->rec_open = false;
-	r->col = 0;
-	r->st = CSV_START;
-}
-
-static inline void csv_byte(struct rs_hot *r, uint8_t c)
-{
-	bool was_cr = r->cr;
-
-	r->cr = false;
-	switch (r->st) {
-	case CSV_QUOTED:
-		if (c == '"')
-			r->st = CSV_QUOTE_IN_QUOTED;
-		return;
-	case CSV_QUOTE_IN_QUOTED:
-		if (c == '"') {
-			r->st = CSV_QUOTED; /* "" is an escaped quote */
-			return;
-		}
-		r->st = CSV_UNQUOTED; /* the closing quote; lenient about what follows */
-		break;
-	case CSV_START:
-		if (c == '"') {
-			r->st = CSV_QUOTED;
-			r->rec_open = true;
-			return;
-		}
-		break;
-	case CSV_UNQUOTED:
-		break;
-	}
-	if (c == '\n') {
-		if (!was_cr)
-			record_end(r);
-		return;
-	}
-	if (c == '\r') {
-		record_end(r);
-		r->cr = true;
-		return;
-	}
-	r->rec_open = true;
-	if (c == ',') {
-		if (!r->first_done)
-			r->first_comma = true;
-		r->col++;
-		r->st = CSV_START;
-	} else {
-		r->st = CSV_UNQUOTED;
-	}
-}
-
-static inline void text_byte(struct rs_hot *r, uint8_t c)
-{
-	bool was_cr = r->tcr;
-
-	r->tcr = false;
-	if (c == '\n') {
-		if (!was_cr)
-			r->lines++;
-		r->line_open = false;
-	} else if (c == '\r') {
-		r->lines++;
-		r->line_open = false;
-		r->tcr = true;
-	} else {
-		r->line_open = true;
-	}
-}
-
-/* Byte classes for the structural pass: 0 plain, 1 digit, 2 NUL, line ends, quote
- * and comma. */
-static const uint8_t special[256] = {
-	[0] = 2, ['\n'] = 2, ['\r'] = 2, ['"'] = 2, [','] = 2, ['0'] = 1, ['1'] = 1,
-	['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+struct rs_masks {
+	uint64_t hi, q, cr, lf, comma, dig, nul;
+};
+struct rs_u8masks {
+	uint64_t cont, ge_c2, ge_e0, ge_f0, rare; /* rare: C0 C1 E0 ED F0-FF */
+};
+struct rs_sjmasks {
+	uint64_t lead, bad_trail, bad_single;
 };
 
-static inline void content_byte(struct records_scan *r, struct rs_hot *h, uint8_t c)
-{
-	if (c == 0)
-		h->nul = true;
-	if (c >= '0' && c <= '9') {
-		if (h->run == 0)
-			h->run_col = h->col;
-		if (h->run < 12)
-			h->digs[h->run] = (char)c;
-		if (h->run < 13)
-			h->run++;
-	} else if (h->run) {
-		run_end(r, h);
+/* Vector mask of the bytes in [lo, hi] (hi - lo < 127), on an unsigned byte vector. */
+#define RS_IN(VS, u, lo, hi) ((VS)((u) + (uint8_t)(0x80 - (lo))) < (int8_t)(-128 + (hi) - (lo) + 1))
+
+/* One classifier per instruction set, from one body: VU/VS are unsigned/signed byte
+ * vectors of W bytes and MM turns a compare result into a W-bit mask. */
+#define RS_CLASSIFIERS(NAME, ATTR, VU, VS, W, MM)                                                \
+	ATTR static inline __attribute__((always_inline)) void NAME##_struct(const uint8_t *p,   \
+									     struct rs_masks *m)   \
+	{                                                                                        \
+		memset(m, 0, sizeof *m);                                                         \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
+			VU u;                                                                    \
+			unsigned sh = k * (W);                                                   \
+			memcpy(&u, p + sh, (W));                                                 \
+			m->hi |= (uint64_t)(uint32_t)MM((VS)u) << sh;                            \
+			m->q |= (uint64_t)(uint32_t)MM(u == '"') << sh;                          \
+			m->cr |= (uint64_t)(uint32_t)MM(u == '\r') << sh;                        \
+			m->lf |= (uint64_t)(uint32_t)MM(u == '\n') << sh;                        \
+			m->comma |= (uint64_t)(uint32_t)MM(u == ',') << sh;                      \
+			m->dig |= (uint64_t)(uint32_t)MM(RS_IN(VS, u, '0', '9')) << sh;          \
+			m->nul |= (uint64_t)(uint32_t)MM(u == 0) << sh;                          \
+		}                                                                                \
+	}                                                                                        \
+	ATTR static inline __attribute__((always_inline)) uint64_t NAME##_dig(const uint8_t *p)  \
+	{                                                                                        \
+		uint64_t d = 0;                                                                  \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
+			VU u;                                                                    \
+			memcpy(&u, p + k * (W), (W));                                            \
+			d |= (uint64_t)(uint32_t)MM(RS_IN(VS, u, '0', '9')) << (k * (W));        \
+		}                                                                                \
+		return d;                                                                        \
+	}                                                                                        \
+	ATTR static inline __attribute__((always_inline)) void NAME##_u8(const uint8_t *p,       \
+									 struct rs_u8masks *m)     \
+	{                                                                                        \
+		memset(m, 0, sizeof *m);                                                         \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
+			VU u;                                                                    \
+			VS s;                                                                    \
+			unsigned sh = k * (W);                                                   \
+			memcpy(&u, p + sh, (W));                                                 \
+			s = (VS)u;                                                               \
+			m->cont |= (uint64_t)(uint32_t)MM(s < -64) << sh;                        \
+			m->ge_c2 |= (uint64_t)(uint32_t)MM(s > -63) << sh;                       \
+			m->ge_e0 |= (uint64_t)(uint32_t)MM(s > -33) << sh;                       \
+			m->ge_f0 |= (uint64_t)(uint32_t)MM(s > -17) << sh;                       \
+			m->rare |= (uint64_t)(uint32_t)MM((VS)((u & 0xFE) == 0xC0) |             \
+							  (VS)(u == 0xE0) | (VS)(u == 0xED))     \
+				   << sh;                                                        \
+		}                                                                                \
+	}                                                                                        \
+	ATTR static inline __attribute__((always_inline)) void NAME##_sj(const uint8_t *p,       \
+									 struct rs_sjmasks *m)     \
+	{                                                                                        \
+		memset(m, 0, sizeof *m);                                                         \
+		_Pragma("GCC unroll 4") for (unsigned k = 0; k < 64 / (W); k++) {                \
+			VU u;                                                                    \
+			VS hi3;                                                                  \
+			unsigned sh = k * (W);                                                   \
+			memcpy(&u, p + sh, (W));                                                 \
+			hi3 = (VS)RS_IN(VS, u, 0xFD, 0xFF);                                      \
+			m->lead |= (uint64_t)(uint32_t)MM((VS)RS_IN(VS, u, 0x81, 0x9F) |         \
+							  (VS)RS_IN(VS, u, 0xE0, 0xFC))          \
+				   << sh;                                                        \
+			m->bad_trail |= (uint64_t)(uint32_t)MM((VS)RS_IN(VS, u, 0x00, 0x3F) |    \
+							       (VS)(u == 0x7F) | hi3)            \
+					<< sh;                                                   \
+			m->bad_single |= (uint64_t)(uint32_t)MM((VS)(u == 0x80) |                \
+								(VS)(u == 0xA0) | hi3)           \
+					 << sh;                                                  \
+		}                                                                                \
 	}
-	csv_byte(h, c);
-	text_byte(h, c);
+
+typedef uint8_t rs_u8x16 __attribute__((vector_size(16)));
+typedef int8_t rs_s8x16 __attribute__((vector_size(16)));
+
+/* Portable: the same masks from a byte loop (non-x86 builds, and tests). */
+#define RS_MM_PORTABLE(x) rs_mm16_portable((rs_s8x16)(x))
+static inline uint32_t rs_mm16_portable(rs_s8x16 v)
+{
+	/* The top bit of each byte, gathered into the top byte by one multiply (every
+	 * partial product lands on its own bit, so nothing carries). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	uint32_t m = 0;
+	for (unsigned i = 0; i < 16; i++)
+		m |= (uint32_t)(v[i] < 0) << i;
+	return m;
+#else
+	const uint64_t hb = UINT64_C(0x8080808080808080), mul = UINT64_C(0x0002040810204081);
+	uint64_t lo, hi;
+
+	memcpy(&lo, &v, 8);
+	memcpy(&hi, (const char *)&v + 8, 8);
+	return (uint32_t)(((lo & hb) * mul) >> 56) | (uint32_t)(((hi & hb) * mul) >> 56) << 8;
+#endif
 }
+RS_CLASSIFIERS(cls_portable, , rs_u8x16, rs_s8x16, 16, RS_MM_PORTABLE)
+
+#if RS_X86
+typedef uint8_t rs_u8x32 __attribute__((vector_size(32)));
+typedef int8_t rs_s8x32 __attribute__((vector_size(32)));
+#define RS_MM_SSE2(x) _mm_movemask_epi8((__m128i)(x))
+#define RS_MM_AVX2(x) _mm256_movemask_epi8((__m256i)(x))
+#define RS_AVX2_ATTR __attribute__((target("avx2,popcnt,bmi,bmi2")))
+RS_CLASSIFIERS(cls_sse2, , rs_u8x16, rs_s8x16, 16, RS_MM_SSE2)
+RS_CLASSIFIERS(cls_avx2, RS_AVX2_ATTR, rs_u8x32, rs_s8x32, 32, RS_MM_AVX2)
+#endif
+
+/* ---- Block logic on the masks (shared by every classifier) ---- */
+
+#define EVEN_BITS UINT64_C(0x5555555555555555)
+#define ODD_BITS UINT64_C(0xAAAAAAAAAAAAAAAA)
+
+static inline uint64_t prefix_xor(uint64_t x)
+{
+	x ^= x << 1;
+	x ^= x << 2;
+	x ^= x << 4;
+	x ^= x << 8;
+	x ^= x << 16;
+	x ^= x << 32;
+	return x;
+}
+
+/* True when the second byte b of a sequence led by E0/ED/F0/F4 is out of range. */
+static inline bool u8_second_bad(uint8_t lead, uint8_t b)
+{
+	switch (lead) {
+	case 0xE0: return b < 0xA0;
+	case 0xED: return b > 0x9F;
+	case 0xF0: return b < 0x90;
+	case 0xF4: return b > 0x8F;
+	default: return false;
+	}
+}
+
+static inline __attribute__((always_inline)) void
+u8_block(struct rs_state *s, const uint8_t *p, unsigned len, uint64_t vm, const struct rs_u8masks *u,
+	 uint64_t hi)
+{
+	uint64_t cont = u->cont & hi, c2 = u->ge_c2 & hi, e0 = u->ge_e0 & hi, f0 = u->ge_f0 & hi;
+	unsigned __int128 need = ((unsigned __int128)c2 << 1) | ((unsigned __int128)e0 << 2) |
+				 ((unsigned __int128)f0 << 3) | s->u8_need;
+	bool bad = (((uint64_t)need & vm) ^ cont) != 0;
+
+	s->u8_need = (uint8_t)(need >> len);
+	if (s->u8_first) {
+		bad |= u8_second_bad(s->u8_first, p[0]);
+		s->u8_first = 0;
+	}
+	for (uint64_t x = (u->rare | f0) & hi; x && !bad; x &= x - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(x);
+		uint8_t b = p[i];
+		if (b == 0xC0 || b == 0xC1 || b >= 0xF5)
+			bad = true;
+		else if (i + 1 < len)
+			bad = u8_second_bad(b, p[i + 1]);
+		else
+			s->u8_first = b;
+	}
+	if (bad)
+		s->u8_bad = true;
+}
+
+static inline __attribute__((always_inline)) void sj_block(struct rs_state *s, unsigned last,
+							   uint64_t vm, const struct rs_sjmasks *j)
+{
+	uint64_t cin = s->sj_trail;
+	uint64_t lr = j->lead & ~cin; /* a trail at bit 0 is no lead */
+	uint64_t starts = lr & ~(lr << 1);
+	uint64_t even_runs = lr & ~(lr + (starts & EVEN_BITS));
+	uint64_t leads = (even_runs & EVEN_BITS) | (lr & ~even_runs & ODD_BITS);
+	uint64_t trail = (leads << 1) | cin;
+
+	if (((trail & j->bad_trail) | (~trail & j->bad_single)) & vm)
+		s->sj_bad = true;
+	s->sj_trail = (leads >> last) & 1;
+}
+
+/* Column of byte i: commas outside quotes since the last record end before i. */
+static inline uint32_t col_at(uint32_t col0, uint64_t at, uint64_t comma, unsigned i)
+{
+	uint64_t below = (UINT64_C(1) << i) - 1, atb = at & below;
+
+	if (!atb)
+		return col0 + (uint32_t)__builtin_popcountll(comma & below);
+	return (uint32_t)__builtin_popcountll(comma & below &
+					      ~((UINT64_C(2) << (63 - __builtin_clzll(atb))) - 1));
+}
+
+static inline __attribute__((always_inline)) void
+digits_block(struct records_scan *r, struct rs_state *s, const uint8_t *p, unsigned len, uint64_t vm,
+	     uint64_t d, uint32_t col0, uint64_t at, uint64_t comma)
+{
+	unsigned last = len - 1;
+
+	if (s->run) {
+		/* The run carried in from the last block. */
+		/* d has no bits at or above len: n0 < 64 unless all 64 bytes are digits. */
+		unsigned n0 = ~d ? (unsigned)__builtin_ctzll(~d) : 64;
+		unsigned run = s->run;
+		if (n0 >= len) {
+			for (unsigned i = 0; run + i < 12 && i < len; i++)
+				s->digs[run + i] = (char)p[i];
+			s->run = (uint8_t)(run + len < 13 ? run + len : 13);
+			return;
+		}
+		if (run + n0 == 12) {
+			char dg[12];
+			memcpy(dg, s->digs, run);
+			memcpy(dg + run, p, n0);
+			if (mn_valid_digits((const uint8_t *)dg))
+				mn_count(r, s, s->run_col);
+			explicit_bzero(dg, sizeof dg);
+		}
+		s->run = 0;
+		d &= ~((UINT64_C(1) << n0) - 1);
+	}
+	if ((d >> last) & 1) {
+		/* A run reaching the end of the block: carry it. */
+		uint64_t nd = ~d & vm;
+		unsigned st = nd ? 64 - (unsigned)__builtin_clzll(nd) : 0;
+		unsigned n = len - st;
+		memcpy(s->digs, p + st, n < 12 ? n : 12);
+		s->run = (uint8_t)(n < 13 ? n : 13);
+		s->run_col = col_at(col0, at, comma, st);
+		d &= (UINT64_C(1) << st) - 1;
+	}
+	if (d) {
+		uint64_t a = d & (d >> 1), b = a & (a >> 2), c = b & (b >> 4), r12 = c & (c >> 4);
+		for (uint64_t x = r12 & ~(d << 1) & ~(d >> 12); x; x &= x - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(x);
+			if (mn_valid_digits(p + i))
+				mn_count(r, s, col_at(col0, at, comma, i));
+		}
+	}
+}
+
+static inline __attribute__((always_inline)) void
+csv_block(struct rs_state *s, unsigned last, const struct rs_masks *m, uint64_t *at_out,
+	  uint64_t *comma_out)
+{
+	uint64_t tq = m->q, sep = m->comma | m->cr | m->lf;
+	uint64_t in0 = s->st == CSV_QUOTED ? ~UINT64_C(0) : 0;
+	uint64_t ok0 = s->st == CSV_START || s->st == CSV_QUOTE_IN_QUOTED;
+	uint64_t in = in0, at, comma, ends;
+
+	if (tq) {
+		for (;;) {
+			uint64_t opening, ok, bad;
+			in = prefix_xor(tq) ^ in0; /* inside after each byte */
+			opening = tq & ~(in ^ tq);
+			ok = (((sep & ~in) | tq) << 1) | ok0;
+			bad = opening & ~ok;
+			if (!bad)
+				break;
+			tq &= ~(bad & -bad); /* that quote is literal */
+		}
+	}
+	at = (m->cr | m->lf) & ~in;
+	comma = m->comma & ~in;
+	ends = at & ~((at << 1) | !s->rec_open);
+	s->csv_records += (uint64_t)__builtin_popcountll(ends);
+	if (!s->first_done) {
+		if (ends) {
+			s->first_comma |= (comma & ((UINT64_C(1) << __builtin_ctzll(ends)) - 1)) != 0;
+			s->first_done = true;
+		} else {
+			s->first_comma |= comma != 0;
+		}
+	}
+	s->rec_open = !((at >> last) & 1);
+	if (at)
+		s->col = (uint32_t)__builtin_popcountll(
+			comma & ~((UINT64_C(2) << (63 - __builtin_clzll(at))) - 1));
+	else
+		s->col += (uint32_t)__builtin_popcountll(comma);
+	if ((in >> last) & 1)
+		s->st = CSV_QUOTED;
+	else if ((tq >> last) & 1)
+		s->st = CSV_QUOTE_IN_QUOTED;
+	else if ((sep >> last) & 1)
+		s->st = CSV_START;
+	else
+		s->st = CSV_UNQUOTED;
+	*at_out = at;
+	*comma_out = comma;
+}
+
+static inline __attribute__((always_inline)) void lines_block(struct rs_state *s, unsigned last,
+							      const struct rs_masks *m)
+{
+	uint64_t ends = m->cr | (m->lf & ~((m->cr << 1) | s->tcr));
+
+	s->lines += (uint64_t)__builtin_popcountll(ends);
+	s->tcr = (m->cr >> last) & 1;
+	s->line_open = !(((m->cr | m->lf) >> last) & 1);
+}
+
+/* Scans c[0..n) block by block until neither UTF-8 nor CP932 is possible (a NUL
+ * makes the file binary too, but the encoding is still reported); returns the
+ * bytes done. */
+#define RS_TEXT_FN(NAME, ATTR, CLS)                                                              \
+	ATTR static inline __attribute__((always_inline)) void NAME##_block(                     \
+		struct records_scan *r, struct rs_state *s, const uint8_t *p, unsigned len)      \
+	{                                                                                        \
+		unsigned last = len - 1;                                                         \
+		uint64_t vm = len == 64 ? ~UINT64_C(0) : (UINT64_C(1) << len) - 1;               \
+		uint64_t at = 0, comma = 0;                                                      \
+		uint32_t col0 = s->col;                                                          \
+		struct rs_masks m;                                                               \
+		CLS##_struct(p, &m);                                                             \
+		m.nul &= vm;                                                                     \
+		if (m.hi)                                                                        \
+			s->high = true;                                                          \
+		if (!s->u8_bad && (m.hi | s->u8_need)) {                                         \
+			struct rs_u8masks u;                                                     \
+			CLS##_u8(p, &u);                                                         \
+			u8_block(s, p, len, vm, &u, m.hi);                                       \
+		}                                                                                \
+		if (!s->sj_bad && (m.hi | s->sj_trail)) {                                        \
+			struct rs_sjmasks j;                                                     \
+			CLS##_sj(p, &j);                                                         \
+			sj_block(s, last, vm, &j);                                               \
+		}                                                                                \
+		if (m.nul)                                                                       \
+			s->nul = true;                                                           \
+		if (s->nul || (s->u8_bad && s->sj_bad)) {                                        \
+			s->binary = true; /* the column is frozen from here */                   \
+		} else {                                                                         \
+			csv_block(s, last, &m, &at, &comma);                                     \
+			lines_block(s, last, &m);                                                \
+		}                                                                                \
+		if (m.dig | s->run)                                                              \
+			digits_block(r, s, p, len, vm, m.dig, col0, at, comma);                  \
+	}                                                                                        \
+	ATTR static size_t NAME(struct records_scan *r, struct rs_state *s, const uint8_t *c,    \
+				size_t n)                                                        \
+	{                                                                                        \
+		size_t i = 0;                                                                    \
+		for (; i + 64 <= n && !(s->u8_bad && s->sj_bad); i += 64)                        \
+			NAME##_block(r, s, c + i, 64);                                           \
+		if (i < n && !(s->u8_bad && s->sj_bad)) {                                        \
+			/* The tail, zero-padded: only its len bits count. */                    \
+			uint8_t tmp[64] = {0};                                                   \
+			memcpy(tmp, c + i, n - i);                                               \
+			NAME##_block(r, s, tmp, (unsigned)(n - i));                              \
+			explicit_bzero(tmp, sizeof tmp);                                         \
+			i = n;                                                                   \
+		}                                                                                \
+		return i;                                                                        \
+	}                                                                                        \
+	/* Binary: only the digit runs (the column is frozen). */                                \
+	ATTR static void NAME##_bin(struct records_scan *r, struct rs_state *s, const uint8_t *c, \
+				    size_t n)                                                    \
+	{                                                                                        \
+		size_t i = 0;                                                                    \
+		for (; i + 64 <= n; i += 64) {                                                   \
+			uint64_t d = CLS##_dig(c + i);                                           \
+			if (d | s->run)                                                          \
+				digits_block(r, s, c + i, 64, ~UINT64_C(0), d, s->col, 0, 0);    \
+		}                                                                                \
+		if (i < n) {                                                                     \
+			uint8_t tmp[64] = {0};                                                   \
+			unsigned len = (unsigned)(n - i);                                        \
+			memcpy(tmp, c + i, len);                                                 \
+			digits_block(r, s, tmp, len, (UINT64_C(1) << len) - 1, CLS##_dig(tmp),  \
+				     s->col, 0, 0);                                              \
+			explicit_bzero(tmp, sizeof tmp);                                         \
+		}                                                                                \
+	}
+
+RS_TEXT_FN(text_portable, , cls_portable)
+#if RS_X86
+RS_TEXT_FN(text_sse2, , cls_sse2)
+RS_TEXT_FN(text_avx2, RS_AVX2_ATTR, cls_avx2)
+#endif
 
 static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 {
-	struct rs_hot h = r->h;
+	struct rs_state s = r->s;
+	size_t i = 0;
 
 	if (r->head_len < RECORDS_HEAD_MAX) {
 		size_t k = RECORDS_HEAD_MAX - r->head_len;
@@ -311,74 +587,27 @@ static void feed_content(struct records_scan *r, const uint8_t *c, size_t n)
 		memcpy(r->head + r->head_len, c, k);
 		r->head_len += k;
 	}
-	utf8_validate(&h, c, n);
-	cp932_validate(&h, c, n);
-	if (h.nul || (h.u8_bad && h.sj_bad)) {
-		/* Binary (neither UTF-8 nor CP932, or NUL seen): no records are counted,
-		 * only 12-digit runs matter. A tight loop keeps random data (archives,
-		 * images) at memory speed. */
-		unsigned run = h.run;
-		for (size_t i = 0; i < n;) {
-			uint8_t b = c[i];
-			/* Outside a run, a non-digit 11 bytes ahead means no run starting
-			 * within those 12 bytes can reach 12 digits: skip them all. */
-			if (run == 0 && i + 11 < n && (uint8_t)(c[i + 11] - '0') > 9) {
-				i += 12;
-				continue;
-			}
-			if ((uint8_t)(b - '0') <= 9) {
-				if (run == 0)
-					h.run_col = h.col;
-				if (run < 12)
-					h.digs[run] = (char)b;
-				if (run < 13)
-					run++;
-			} else if (run) {
-				h.run = (uint8_t)run;
-				run_end(r, &h);
-				run = 0;
-			}
-			i++;
-		}
-		h.run = (uint8_t)run;
-		r->h = h;
-		memset(&h, 0, sizeof h);
-		return;
+	switch (r->isa) {
+#if RS_X86
+	case RS_AVX2:
+		i = text_avx2(r, &s, c, n);
+		if (i < n)
+			text_avx2_bin(r, &s, c + i, n - i);
+		break;
+	case RS_SSE2:
+		i = text_sse2(r, &s, c, n);
+		if (i < n)
+			text_sse2_bin(r, &s, c + i, n - i);
+		break;
+#endif
+	default:
+		i = text_portable(r, &s, c, n);
+		if (i < n)
+			text_portable_bin(r, &s, c + i, n - i);
+		break;
 	}
-	for (size_t i = 0; i < n;) {
-		/* Inside a field only NUL, line ends, quotes and commas change the CSV
-		 * and line state: handle everything else (digit runs included) in a
-		 * tight loop. */
-		if (h.rec_open && h.line_open && (h.st == CSV_UNQUOTED || h.st == CSV_QUOTED)) {
-			/* The run length lives in a register here; h.digs is only written. */
-			unsigned run = h.run;
-			for (; i < n; i++) {
-				uint8_t b = c[i], k = special[b];
-				if (k == 0) {
-					if (run) {
-						h.run = (uint8_t)run;
-						run_end(r, &h);
-						run = 0;
-					}
-				} else if (k == 1) {
-					if (run == 0)
-						h.run_col = h.col;
-					if (run < 12)
-						h.digs[run] = (char)b;
-					if (run < 13)
-						run++;
-				} else {
-					break;
-				}
-			}
-			h.run = (uint8_t)run;
-			if (i == n)
-				break;
-		}
-		content_byte(r, &h, c[i++]);
-	}
-	r->h = h;
-	memset(&h, 0, sizeof h);
+	r->s = s;
+	explicit_bzero(&s, sizeof s);
 }
 
 void records_feed(struct records_scan *r, const void *p, size_t n)
@@ -401,7 +630,8 @@ void records_feed(struct records_scan *r, const void *p, size_t n)
 		r->bom_done = true;
 		feed_content(r, BOM, r->bom_len);
 	}
-	feed_content(r, c + i, n - i);
+	if (i < n)
+		feed_content(r, c + i, n - i);
 }
 
 /* True when a header field (in CP932 when cp932) names the My Number column. */
@@ -490,26 +720,27 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 		r->bom_done = true;
 		feed_content(r, BOM, r->bom_len);
 	}
-	if (r->h.run)
-		run_end(r, &r->h);
+	if (r->s.run)
+		run_end(r, &r->s);
 	/* A final record without a line end counts (even one with an unclosed quote). */
-	record_end(&r->h);
-	if (r->h.line_open)
-		r->h.lines++;
+	if (r->s.rec_open)
+		r->s.csv_records++;
+	if (r->s.line_open)
+		r->s.lines++;
 	r->finished = true;
 
 	memset(&res, 0, sizeof res);
 	res.bytes = r->bytes;
 	res.has_bom = r->has_bom;
-	if (r->h.u8_need)
-		r->h.u8_bad = true;
-	if (r->h.sj_trail)
-		r->h.sj_bad = true;
-	if (!r->h.high)
+	if (r->s.u8_need)
+		r->s.u8_bad = true;
+	if (r->s.sj_trail)
+		r->s.sj_bad = true;
+	if (!r->s.high)
 		res.encoding = RECORDS_ENC_ASCII;
-	else if (!r->h.u8_bad)
+	else if (!r->s.u8_bad)
 		res.encoding = RECORDS_ENC_UTF8;
-	else if (!r->h.sj_bad && !r->has_bom)
+	else if (!r->s.sj_bad && !r->has_bom)
 		res.encoding = RECORDS_ENC_CP932;
 	else
 		res.encoding = RECORDS_ENC_UNKNOWN;
@@ -518,7 +749,7 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 
 	res.mynumber_column = -1;
 	res.mynumber_header_column = -1;
-	if (r->h.nul || res.encoding == RECORDS_ENC_UNKNOWN) {
+	if (r->s.nul || res.encoding == RECORDS_ENC_UNKNOWN) {
 		/* Binary: no records, but a 12-digit run is still reported. */
 		res.format = RECORDS_FMT_BINARY;
 		csv = false;
@@ -526,22 +757,22 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 		if (r->o.format == RECORDS_FMT_CSV || r->o.format == RECORDS_FMT_TEXT)
 			res.format = r->o.format;
 		else
-			res.format = r->h.first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
+			res.format = r->s.first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
 		csv = res.format == RECORDS_FMT_CSV;
-		res.records = csv ? r->h.csv_records : r->h.lines;
+		res.records = csv ? r->s.csv_records : r->s.lines;
 		if (r->o.header && res.records > 0)
 			res.records--;
 	}
 
-	res.mynumber_count = r->mn_total;
+	res.mynumber_count = r->s.mn_total;
 	hc = res.format == RECORDS_FMT_BINARY
 		     ? -1
 		     : header_column(r, csv, res.encoding == RECORDS_ENC_CP932);
 	res.mynumber_header_column = hc;
-	if (r->mn_total) {
+	if (r->s.mn_total) {
 		int only = -1;
 		for (int i = 0; i < RECORDS_COLS; i++)
-			if (r->mn_col[i] == r->mn_total)
+			if (r->mn_col[i] == r->s.mn_total)
 				only = i;
 		if (csv)
 			res.mynumber_column = only;

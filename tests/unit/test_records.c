@@ -343,6 +343,75 @@ static void finish_twice_is_refused(void **state)
 	assert_string_equal(records_confidence_name(RECORDS_MN_HIGH), "high");
 }
 
+/* The scanner works on 64-byte blocks: put every construct at every offset
+ * around the first two block edges. */
+static void constructs_across_block_edges(void **state)
+{
+	char buf[512];
+	struct records_opts csv = {.format = RECORDS_FMT_CSV};
+	struct records_result r;
+	(void)state;
+	for (size_t off = 0; off < 140; off++) {
+		size_t n;
+		memset(buf, 'a', off);
+		/* A My Number, then one with a digit glued on either side. */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   ",123456789018,\"x\"\r\n7123456789018\n1234567890187\n");
+		r = check_opts(buf, n, &csv);
+		assert_int_equal(r.mynumber_count, 1);
+		assert_int_equal(r.mynumber_column, 1);
+		assert_int_equal(r.records, 3);
+		/* A quoted field holding CRLF, escaped quotes and a comma. */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   ",\"p\"\"\r\nq,\"\r\n\"\"\r\nb\"c\"\r\n");
+		r = check_opts(buf, n, &csv);
+		assert_int_equal(r.records, 3);
+		r = check(buf); /* auto: the first record has a comma: CSV */
+		assert_int_equal(r.format, RECORDS_FMT_CSV);
+		assert_int_equal(r.records, 3);
+		/* A quote inside an unquoted field, or after a closed quoted field, is
+		 * literal: it opens nothing, so the line ends still end records. */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   "x\"y,\"z\"w\"\r\n1,2\r\n\"p\"q\"r\ns\"\nt\n");
+		r = check_opts(buf, n, &csv);
+		assert_int_equal(r.records, 5);
+		/* UTF-8: a 3-byte, a 4-byte and the E0/ED/F4 second-byte limits. */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   "\xE6\x9D\xB1\xF0\x90\x80\x80\xE0\xA0\x80\xED\x9F\xBF\xF4\x8F\xBF\xBF\n");
+		r = check(buf);
+		assert_int_equal(r.encoding, RECORDS_ENC_UTF8);
+		assert_int_equal(r.records, 1);
+		buf[n - 2] = (char)0xC0; /* F4 8F BF C0: no continuation */
+		r = check(buf);
+		assert_int_equal(r.format, RECORDS_FMT_BINARY);
+		buf[off + 7] = (char)0xE0; /* E0 9F: overlong */
+		buf[off + 8] = (char)0x9F;
+		buf[n - 2] = (char)0xBF;
+		r = check(buf);
+		assert_int_not_equal(r.encoding, RECORDS_ENC_UTF8);
+		/* CP932: 2-byte characters whose trail is in the lead range, half-width
+		 * kana, and a trail below 0x40 (invalid). */
+		n = off + (size_t)snprintf(buf + off, sizeof buf - off, "%s",
+					   "\x93\x8C\x8B\x9E\xB1\xE0\xE0,x\r\n");
+		r = check(buf);
+		assert_int_equal(r.encoding, RECORDS_ENC_CP932);
+		assert_int_equal(r.records, 1);
+		buf[n - 4] = (char)0xE0; /* E0 E0 E0 31: the last lead's trail is '1' */
+		buf[n - 3] = '1';
+		r = check(buf);
+		assert_int_equal(r.encoding, RECORDS_ENC_UNKNOWN);
+	}
+	/* Digit runs longer than a block are no numbers; the next one is. */
+	memset(buf, '7', 200);
+	memcpy(buf + 200, ",123456789018\n", 14);
+	r = check_opts(buf, 214, &csv);
+	assert_int_equal(r.mynumber_count, 1);
+	assert_int_equal(r.mynumber_column, 1);
+	memcpy(buf + 52, "123456789018", 12); /* inside the long run: still none extra */
+	r = check_opts(buf, 214, &csv);
+	assert_int_equal(r.mynumber_count, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +426,14 @@ int main(void)
 		cmocka_unit_test(mynumber_header_raises_confidence),
 		cmocka_unit_test(large_random_csv),
 		cmocka_unit_test(finish_twice_is_refused),
+		cmocka_unit_test(constructs_across_block_edges),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Every path the scanner has: the CPU's best, SSE2 and the portable one. */
+	static const char *isa[] = {"native", "sse2", "portable"};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof isa / sizeof isa[0]; i++) {
+		setenv("KINKO_RECORDS_ISA", isa[i], 1);
+		failed += cmocka_run_group_tests_name(isa[i], tests, NULL, NULL);
+	}
+	return failed;
 }
