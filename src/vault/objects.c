@@ -1,11 +1,14 @@
 /*
  * Objects: streaming upload and download of encrypted content.
  *
- * Both directions run as a two-stage pipeline so the machine's two cores share the
- * work: on upload the request thread (which also runs TLS) fills plaintext batches
- * and a worker hashes, seals and writes them; on download a worker reads and opens
- * batches ahead of the request thread. A ring of NSLOTS batches bounds memory per
- * transfer to about NSLOTS * 2 * BATCH_BYTES, whatever the object's size.
+ * Both directions run as pipelines so the machine's cores share the work. On
+ * upload the request thread (which also runs TLS) fills plaintext batches; each
+ * batch goes to two stages in their own threads: one hashes it (SHA-256) and seals
+ * its chunks straight into the blob writer's buffers (seqwrite writes them with
+ * O_DIRECT from two more threads), the other counts records, looks for My Numbers
+ * and streams the plaintext to clamd. On download a worker reads and opens batches
+ * ahead of the request thread. A ring of NSLOTS plaintext batches (plus the blob
+ * writer's buffers on upload) bounds memory per transfer, whatever its size.
  *
  * Blob file: a 64-byte header ("KINKOOB1", version, algorithm, chunk size, object
  * ID), then every chunk sealed by objstream (ciphertext || tag), all full-size but
@@ -195,6 +198,15 @@ static void note_ids(const struct vault_actor *a, const char *contract, const ch
 
 /* ---------------------------------------------------------------- upload */
 
+/* The two stages every uploaded batch goes through, each in its own thread. */
+enum { STAGE_SEAL, STAGE_SCAN, NSTAGES };
+
+struct vault_upload;
+struct stage_arg {
+	struct vault_upload *u;
+	int stage;
+};
+
 struct vault_upload {
 	struct vault *v;
 	struct vault_actor actor;
@@ -208,6 +220,11 @@ struct vault_upload {
 	uint64_t max;
 	struct ring ring;
 	struct slot *cur; /* slot being filled by the request thread */
+	uint64_t produced;         /* slots filled (under ring.mu) */
+	uint64_t done[NSTAGES];    /* slots each stage finished (under ring.mu) */
+	pthread_t th[NSTAGES];
+	struct stage_arg stage[NSTAGES];
+	unsigned nthreads;
 	uint64_t next_chunk;
 	char name[VAULT_NAME_MAX + 1];
 	/* The scanning pass, fed the same plaintext as it is sealed (read once). */
@@ -221,7 +238,9 @@ struct vault_upload {
 	char final_path[4096];
 };
 
-static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_err *e)
+/* The sealing stage: SHA-256 of the plaintext, then every chunk sealed straight
+ * into the blob writer's buffer. */
+static int seal_batch(struct vault_upload *u, struct slot *s, struct kinko_err *e)
 {
 	size_t nchunks = s->len == 0 ? 1 : (s->len + OBJ_CHUNK_SIZE - 1) / OBJ_CHUNK_SIZE;
 	size_t out = 0;
@@ -230,7 +249,6 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	if (!sealed)
 		return KINKO_EIO;
 	kinko_sha256_update(&u->sha, s->plain, s->len);
-	records_feed(u->rec, s->plain, s->len);
 	for (size_t i = 0; i < nchunks; i++) {
 		size_t off = i * OBJ_CHUNK_SIZE;
 		size_t n = s->len - off < OBJ_CHUNK_SIZE ? s->len - off : OBJ_CHUNK_SIZE;
@@ -243,6 +261,14 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	}
 	seqwrite_advance(u->sw, out);
 	u->written += out;
+	return 0;
+}
+
+/* The scanning stage: the record count and My Number search, and the stream to
+ * clamd. */
+static int scan_batch(struct vault_upload *u, struct slot *s, struct kinko_err *e)
+{
+	records_feed(u->rec, s->plain, s->len);
 	if (u->scan && s->len) {
 		int rc = clamd_scan_feed(u->scan, s->plain, s->len, e);
 		if (rc)
@@ -251,10 +277,15 @@ static int seal_and_write(struct vault_upload *u, struct slot *s, struct kinko_e
 	return 0;
 }
 
-static void *upload_worker(void *arg)
+/* Each filled slot goes to both stages; a slot is free again once both are done
+ * with it. The counters only grow: the producer has filled `produced` slots, stage
+ * i has finished `done[i]`; slot k lives at k % NSLOTS. */
+static void *upload_stage(void *arg)
 {
-	struct vault_upload *u = arg;
+	struct stage_arg *sa = arg;
+	struct vault_upload *u = sa->u;
 	struct ring *r = &u->ring;
+	uint64_t *done = &u->done[sa->stage];
 
 	for (;;) {
 		struct slot *s;
@@ -263,24 +294,23 @@ static void *upload_worker(void *arg)
 		int rc;
 
 		pthread_mutex_lock(&r->mu);
-		while (r->filled == 0 && !r->stop)
+		while (*done == u->produced && !r->stop && !r->err)
 			pthread_cond_wait(&r->cv, &r->mu);
-		if (r->filled == 0 || r->err) {
+		if (*done == u->produced || r->err) {
 			pthread_mutex_unlock(&r->mu);
 			return NULL;
 		}
-		s = &r->slot[r->take];
+		s = &r->slot[*done % NSLOTS];
 		pthread_mutex_unlock(&r->mu);
 
-		rc = seal_and_write(u, s, &e);
+		rc = sa->stage == STAGE_SEAL ? seal_batch(u, s, &e) : scan_batch(u, s, &e);
 		last = s->last;
 		if (rc) {
 			ring_fail(r, rc, &e);
 			return NULL;
 		}
 		pthread_mutex_lock(&r->mu);
-		r->take = (r->take + 1) % NSLOTS;
-		r->filled--;
+		(*done)++;
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		if (last)
@@ -288,7 +318,14 @@ static void *upload_worker(void *arg)
 	}
 }
 
-/* Hands the current slot to the worker and takes a free one. */
+/* Slots the producer may not fill yet: those a stage has not finished. */
+static uint64_t upload_in_use(const struct vault_upload *u)
+{
+	uint64_t low = u->done[0] < u->done[1] ? u->done[0] : u->done[1];
+	return u->produced - low;
+}
+
+/* Hands the current slot to the stages and takes a free one. */
 static int upload_submit(struct vault_upload *u, bool last, struct kinko_err *e)
 {
 	struct ring *r = &u->ring;
@@ -299,34 +336,43 @@ static int upload_submit(struct vault_upload *u, bool last, struct kinko_err *e)
 	s->first = u->next_chunk;
 	u->next_chunk += s->len / OBJ_CHUNK_SIZE;
 	pthread_mutex_lock(&r->mu);
-	r->put = (r->put + 1) % NSLOTS;
-	r->filled++;
+	u->produced++;
 	pthread_cond_broadcast(&r->cv);
-	while (!last && r->filled == NSLOTS && !r->err)
+	while (!last && upload_in_use(u) == NSLOTS && !r->err)
 		pthread_cond_wait(&r->cv, &r->mu);
 	if (r->err) {
 		rc = r->err;
 		if (e)
 			*e = r->emsg;
 	} else if (!last) {
-		u->cur = &r->slot[r->put];
+		u->cur = &r->slot[u->produced % NSLOTS];
 		u->cur->len = 0;
 	}
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
 
-static void upload_free(struct vault_upload *u)
+/* Stops (when told to) and joins the stage threads. */
+static void upload_join(struct vault_upload *u, bool stop)
 {
-	if (u->ring.running) {
+	if (!u->nthreads)
+		return;
+	if (stop) {
 		pthread_mutex_lock(&u->ring.mu);
 		u->ring.stop = true;
 		if (!u->ring.err)
-			u->ring.err = KINKO_EIO; /* makes the worker quit without writing */
+			u->ring.err = KINKO_EIO; /* makes the stages quit without writing */
 		pthread_cond_broadcast(&u->ring.cv);
 		pthread_mutex_unlock(&u->ring.mu);
-		pthread_join(u->ring.th, NULL);
 	}
+	for (unsigned i = 0; i < u->nthreads; i++)
+		pthread_join(u->th[i], NULL);
+	u->nthreads = 0;
+}
+
+static void upload_free(struct vault_upload *u)
+{
+	upload_join(u, true);
 	seqwrite_free(u->sw);
 	if (u->fd >= 0) {
 		close(u->fd);
@@ -473,11 +519,14 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		seqwrite_advance(u->sw, BLOB_HEADER);
 	}
 	u->written = BLOB_HEADER;
-	if (pthread_create(&u->ring.th, NULL, upload_worker, u) != 0) {
-		rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start the upload worker");
-		goto fail;
+	for (int i = 0; i < NSTAGES; i++) {
+		u->stage[i] = (struct stage_arg){u, i};
+		if (pthread_create(&u->th[i], NULL, upload_stage, &u->stage[i]) != 0) {
+			rc = kinko_err_set(e, KINKO_ENOMEM, "cannot start the upload threads");
+			goto fail;
+		}
+		u->nthreads++;
 	}
-	u->ring.running = true;
 	kinko_key_free(fk);
 	kinko_key_free(ok);
 	*out = u;
@@ -592,8 +641,7 @@ int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 		return 0;
 	rc = upload_submit(u, true, e);
 	if (rc == 0) {
-		pthread_join(u->ring.th, NULL);
-		u->ring.running = false;
+		upload_join(u, false);
 		if (u->ring.err) {
 			rc = u->ring.err;
 			if (e)
