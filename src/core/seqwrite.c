@@ -175,6 +175,8 @@ int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
 		int fl = fcntl(fd, F_GETFL);
 		w->direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
 	}
+	w->cur = &w->b[0];
+	w->cur->st = SB_FILLING;
 	for (unsigned i = 0; i < NWRITERS; i++) {
 		if (pthread_create(&w->th[i], NULL, writer_main, w) != 0) {
 			seqwrite_free(w);
@@ -182,8 +184,6 @@ int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
 		}
 		w->nthreads++;
 	}
-	w->cur = &w->b[0];
-	w->cur->st = SB_FILLING;
 	*out = w;
 	return 0;
 }
