@@ -10,13 +10,12 @@
 
 #include "crypto/crypto.h"
 
-#define BATCH 256 /* counter blocks encrypted per nettle call */
+#define BATCH 128 /* counter blocks encrypted per nettle call */
 
 struct zipaes {
 	struct aes256_ctx aes;
 	gnutls_hmac_hd_t mac;
-	uint8_t ks[BATCH * 16];
-	uint8_t ctr[BATCH * 16];
+	gnutls_hmac_hd_t mark; /* a copy of mac's state, or NULL */
 };
 
 int zipaes_new(const char *pw, size_t pw_len, const uint8_t salt[ZIPAES_SALT_LEN],
@@ -50,7 +49,7 @@ int zipaes_new(const char *pw, size_t pw_len, const uint8_t salt[ZIPAES_SALT_LEN
 }
 
 /* Block i of the entry uses counter i + 1, little-endian over 16 bytes. The high
- * halves of the counter blocks stay zero (set once in zipaes_new): 2^64 blocks is
+ * halves of the counter blocks stay zero (set once per call): 2^64 blocks is
  * beyond any zip entry. */
 static void fill_counters(uint8_t *ctr, uint64_t first, size_t nblocks)
 {
@@ -60,8 +59,14 @@ static void fill_counters(uint8_t *ctr, uint64_t first, size_t nblocks)
 	}
 }
 
-void zipaes_crypt_to(struct zipaes *z, uint64_t off, const uint8_t *src, uint8_t *dst, size_t n)
+/* The key stream goes through scratch on the stack (wiped after), so calls on one
+ * context for different ranges may run on two threads at once. */
+void zipaes_crypt_to(const struct zipaes *z, uint64_t off, const uint8_t *src, uint8_t *dst,
+		     size_t n)
 {
+	uint8_t ks[BATCH * 16], ctr[BATCH * 16];
+
+	memset(ctr, 0, sizeof ctr);
 	while (n > 0) {
 		uint64_t block = off / 16;
 		size_t skip = (size_t)(off % 16);
@@ -70,39 +75,48 @@ void zipaes_crypt_to(struct zipaes *z, uint64_t off, const uint8_t *src, uint8_t
 		size_t avail = nb * 16 - skip;
 		size_t take = n < avail ? n : avail;
 
-		fill_counters(z->ctr, block, nb);
-		aes256_encrypt(&z->aes, nb * 16, z->ks, z->ctr);
-		memxor3(dst, src, z->ks + skip, take);
+		fill_counters(ctr, block, nb);
+		aes256_encrypt(&z->aes, nb * 16, ks, ctr);
+		if (src == dst)
+			memxor(dst, ks + skip, take);
+		else
+			memxor3(dst, src, ks + skip, take);
 		src += take;
 		dst += take;
 		n -= take;
 		off += take;
 	}
+	kinko_wipe(ks, sizeof ks);
 }
 
-void zipaes_crypt(struct zipaes *z, uint64_t off, uint8_t *buf, size_t n)
+void zipaes_crypt(const struct zipaes *z, uint64_t off, uint8_t *buf, size_t n)
 {
-	while (n > 0) {
-		uint64_t block = off / 16;
-		size_t skip = (size_t)(off % 16);
-		size_t want = (skip + n + 15) / 16;
-		size_t nb = want < BATCH ? want : BATCH;
-		size_t avail = nb * 16 - skip;
-		size_t take = n < avail ? n : avail;
-
-		fill_counters(z->ctr, block, nb);
-		aes256_encrypt(&z->aes, nb * 16, z->ks, z->ctr);
-		memxor(buf, z->ks + skip, take);
-		buf += take;
-		n -= take;
-		off += take;
-	}
+	zipaes_crypt_to(z, off, buf, buf, n);
 }
 
 void zipaes_mac_update(struct zipaes *z, const uint8_t *p, size_t n)
 {
 	if (n)
 		(void)gnutls_hmac(z->mac, p, n);
+}
+
+int zipaes_mac_mark(struct zipaes *z)
+{
+	gnutls_hmac_hd_t m = gnutls_hmac_copy(z->mac);
+
+	if (!m)
+		return KINKO_ENOMEM;
+	if (z->mark)
+		gnutls_hmac_deinit(z->mark, NULL);
+	z->mark = m;
+	return 0;
+}
+
+void zipaes_mac_rewind(struct zipaes *z)
+{
+	gnutls_hmac_deinit(z->mac, NULL);
+	z->mac = z->mark;
+	z->mark = NULL;
 }
 
 void zipaes_mac_final(struct zipaes *z, uint8_t mac[ZIPAES_MAC_LEN])
@@ -119,6 +133,8 @@ void zipaes_free(struct zipaes *z)
 		return;
 	if (z->mac)
 		gnutls_hmac_deinit(z->mac, NULL);
+	if (z->mark)
+		gnutls_hmac_deinit(z->mark, NULL);
 	kinko_secure_free(z); /* sodium_free wipes */
 }
 

@@ -325,11 +325,110 @@ static void age_seal_open(size_t size, int x25519)
 static void age_round_trips(void **state)
 {
 	(void)state;
-	size_t sizes[] = {0, 1, 65535, 65536, 65537, 3 * 65536, 200001};
+	/* Sizes around the 16-chunk batches the payload is sealed and opened in, and
+	 * several batches (the helper thread at work). */
+	size_t sizes[] = {0,	     1,		  65535,	  65536,	  65537,
+			  3 * 65536, 200001,	  16 * 65536 - 1, 16 * 65536,	  16 * 65536 + 1,
+			  32 * 65536, 40 * 65536 + 7};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		age_seal_open(sizes[i], 0);
 		age_seal_open(sizes[i], 1);
 	}
+}
+
+/* Errors in a payload of several batches are the ones a chunk-by-chunk reader
+ * meets first: the lowest damaged chunk, or the byte limit if it comes earlier. */
+static void age_multi_batch_errors(void **state)
+{
+	const size_t size = 40 * 65536 + 7, ct = 65536 + 16;
+	uint8_t *plain = malloc(size), sec[32], pub[32];
+	struct kinko_mem_reader mr = {plain, size, 0};
+	struct kinko_reader r = {kinko_mem_read, &mr};
+	struct mem_sink holder, m;
+	struct kinko_writer w = {ms_write, &holder};
+	struct kinko_err e = {0};
+	struct package_age_seal_opts o = {0};
+	struct package_key k = {0};
+	size_t body;
+	uint8_t *d;
+	(void)state;
+
+	assert_non_null(plain);
+	memset(&holder, 0, sizeof holder);
+	kbuf_init(&holder.data, (size_t)64 << 20);
+	kinko_random(plain, size);
+	age_x25519_keypair(pub, sec);
+	o.recipients = (const uint8_t(*)[32])pub;
+	o.nrecipients = 1;
+	k.identities = (const uint8_t(*)[32])sec;
+	k.nidentities = 1;
+	assert_int_equal(package_age_seal(&o, &r, &w, &e), 0);
+	d = holder.data.data;
+	body = (size_t)((const uint8_t *)strstr((const char *)d, "\n---") + 49 - d) + 16;
+	assert_int_equal(holder.data.len, body + size + 41 * 16);
+
+	/* Chunks 20 and 25 damaged: chunk 20 is reported. */
+	d[body + 25 * ct + 9] ^= 0x80;
+	d[body + 20 * ct + 5] ^= 0x01;
+	assert_int_equal(open_mem(d, holder.data.len, &k, &big, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 20:"));
+	assert_true(m.aborted);
+	kbuf_free(&m.data);
+	/* With the limit passed in chunk 17, before the damage: the limit. */
+	struct package_limits lim17 = {1, 17 * 65536 + 3, 0};
+	assert_int_equal(open_mem(d, holder.data.len, &k, &lim17, &m, &e), KINKO_ELIMIT);
+	kbuf_free(&m.data);
+	/* Damage in chunk 10, before the limit: the damage. */
+	d[body + 10 * ct + 100] ^= 0x10;
+	assert_int_equal(open_mem(d, holder.data.len, &k, &lim17, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 10:"));
+	kbuf_free(&m.data);
+	d[body + 10 * ct + 100] ^= 0x10;
+	d[body + 20 * ct + 5] ^= 0x01;
+	d[body + 25 * ct + 9] ^= 0x80;
+	/* Undamaged, at exactly the limit: opens. */
+	struct package_limits exact = {1, size, 0};
+	assert_int_equal(open_mem(d, holder.data.len, &k, &exact, &m, &e), 0);
+	assert_int_equal(m.data.len, size);
+	assert_memory_equal(m.data.data, plain, size);
+	kbuf_free(&m.data);
+	/* Cut at a batch boundary (after 32 chunks) and one byte into the next. */
+	assert_int_equal(open_mem(d, body + 32 * ct, &k, &big, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 31:"));
+	kbuf_free(&m.data);
+	assert_int_equal(open_mem(d, body + 32 * ct + 1, &k, &big, &m, &e), KINKO_EFORMAT);
+	kbuf_free(&m.data);
+	kbuf_free(&holder.data);
+	free(plain);
+}
+
+/* The payload context (OpenSSL) and the one-shot functions (libsodium) agree. */
+static void age_aead_chunk_matches_oneshot(void **state)
+{
+	uint8_t key[32], nonce[12], in[1000], a[1016], b[1016], back[1000];
+	struct age_aead *x = NULL;
+	(void)state;
+
+	kinko_random(key, sizeof key);
+	kinko_random(nonce, sizeof nonce);
+	kinko_random(in, sizeof in);
+	assert_int_equal(age_aead_new(key, &x), 0);
+	for (size_t n = 0; n <= sizeof in; n += 333) {
+		assert_int_equal(age_aead_seal(key, nonce, in, n, a), 0);
+		assert_int_equal(age_aead_seal_chunk(x, nonce, in, n, b), 0);
+		assert_memory_equal(a, b, n + 16);
+		assert_int_equal(age_aead_open_chunk(x, nonce, a, n + 16, back), 0);
+		if (n)
+			assert_memory_equal(back, in, n);
+		a[n / 2] ^= 1;
+		assert_int_equal(age_aead_open_chunk(x, nonce, a, n + 16, back), KINKO_ECRYPTO);
+		nonce[11] ^= 1; /* another nonce: another result */
+		assert_int_equal(age_aead_seal_chunk(x, nonce, in, n, b), 0);
+		assert_memory_not_equal(a, b, 16);
+	}
+	assert_int_equal(age_aead_open_chunk(x, nonce, a, 15, back), KINKO_ECRYPTO);
+	age_aead_free(x);
+	age_aead_free(NULL);
 }
 
 static void age_seal_needs_one_kind_of_key(void **state)
@@ -594,6 +693,8 @@ int main(void)
 		cmocka_unit_test(age_header_parses_vector),
 		cmocka_unit_test(age_header_rejects_malformed),
 		cmocka_unit_test(age_round_trips),
+		cmocka_unit_test(age_multi_batch_errors),
+		cmocka_unit_test(age_aead_chunk_matches_oneshot),
 		cmocka_unit_test(age_seal_needs_one_kind_of_key),
 		cmocka_unit_test(hkdf_matches_rfc5869),
 		cmocka_unit_test(bech32_rejects_damage),
