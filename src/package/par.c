@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#define PAR_STACK ((size_t)1 << 20)
+
 struct pkg_par {
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -45,6 +47,8 @@ static void *par_main(void *arg)
 int pkg_par_new(struct pkg_par **out)
 {
 	struct pkg_par *p = calloc(1, sizeof *p);
+	pthread_attr_t attr;
+	int rc;
 
 	if (!p)
 		return KINKO_ENOMEM;
@@ -57,7 +61,19 @@ int pkg_par_new(struct pkg_par **out)
 		free(p);
 		return KINKO_ENOMEM;
 	}
-	if (pthread_create(&p->th, NULL, par_main, p)) {
+	/* A small stack: the jobs are crypto loops, and a process under an
+	 * address-space limit (tests/integration: test_constant_memory) then still
+	 * has room for the thread. */
+	if (pthread_attr_init(&attr)) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return KINKO_ENOMEM;
+	}
+	rc = pthread_attr_setstacksize(&attr, PAR_STACK);
+	rc = rc ? rc : pthread_create(&p->th, &attr, par_main, p);
+	pthread_attr_destroy(&attr);
+	if (rc) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 		free(p);

@@ -211,11 +211,11 @@ static int zw_emit(struct package_zip_writer *zw, struct zipaes *z, uint64_t *co
  */
 #define ADAPT_WINDOW ((uint64_t)4 << 20)
 
-static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe,
-		    struct zipaes *z, uint64_t *coff, const uint8_t *in, size_t n, int *cur_level,
-		    struct kinko_err *e)
+/* Whether n bytes at in deflate (at level 1) below 97% of their size. */
+static int zw_probe(struct package_zip_writer *zw, z_stream *probe, const uint8_t *in, size_t n,
+		    int *compresses, struct kinko_err *e)
 {
-	int next, zr, rc;
+	int zr;
 
 	if (deflateReset(probe) != Z_OK)
 		return kinko_err_set(e, KINKO_EIO, "zlib probe failed");
@@ -224,9 +224,20 @@ static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe
 	probe->next_out = zw->zbuf;
 	probe->avail_out = IO_CHUNK;
 	zr = deflate(probe, Z_FINISH);
-	next = (zr == Z_STREAM_END && (uint64_t)probe->total_out * 100 <= (uint64_t)n * 97)
-		       ? zw->level
-		       : 0;
+	*compresses = zr == Z_STREAM_END && (uint64_t)probe->total_out * 100 <= (uint64_t)n * 97;
+	return 0;
+}
+
+static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe,
+		    struct zipaes *z, uint64_t *coff, const uint8_t *in, size_t n, int *cur_level,
+		    struct kinko_err *e)
+{
+	int next, zr, rc, compresses = 0;
+
+	rc = zw_probe(zw, probe, in, n, &compresses, e);
+	if (rc)
+		return rc;
+	next = compresses ? zw->level : 0;
 	if (next == *cur_level)
 		return 0;
 	do {
@@ -246,16 +257,31 @@ static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe
 int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mtime,
 		    const struct kinko_reader *content, struct kinko_err *e)
 {
+	return package_zip_add_sized(zw, name, mtime, -1, content, e);
+}
+
+/*
+ * An entry whose size is known and whose first IO_CHUNK does not compress is
+ * written stored (method 0 inside the AES extra) with its sizes in the local
+ * header and no data descriptor, as 7-Zip writes such files: opening it is then
+ * AES-CTR and the MAC only, where stored deflate blocks cost zlib a copy. A
+ * stored entry needs its sizes up front (a streaming reader cannot find its end
+ * otherwise), hence the size; the content must then be exactly that long.
+ */
+int package_zip_add_sized(struct package_zip_writer *zw, const char *name, int64_t mtime,
+			  int64_t size, const struct kinko_reader *content, struct kinko_err *e)
+{
 	size_t nl = strlen(name);
 	uint8_t lh[30], ex[20 + 11], salt[ZIPAES_SALT_LEN], pv[ZIPAES_PV_LEN], mac[ZIPAES_MAC_LEN];
 	uint8_t dd[24], ch[46], cex[28 + 11];
 	uint16_t tm, dt;
 	uint64_t lho = zw->off, usize = 0, coff = 0, csize;
 	int method = zw->level ? METHOD_DEFLATE : METHOD_STORE, rc, zinit = 0;
+	uint32_t flags = FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8;
 	struct zipaes *z = NULL;
 	z_stream zs;
-	size_t cexl = 0;
-	int cur_level = zw->level;
+	size_t cexl = 0, first = 0;
+	int cur_level = zw->level, have_first = 0;
 	z_stream probe;
 
 	if (zw->failed)
@@ -266,10 +292,34 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	if (zw->count >= 0xffffffffu)
 		return kinko_err_set(e, KINKO_ELIMIT, "too many entries");
 	dos_time(mtime, &tm, &dt);
+	memset(&zs, 0, sizeof zs);
+	memset(&probe, 0, sizeof probe);
+	if (method == METHOD_DEFLATE) {
+		if (deflateInit2(&zs, zw->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
+		zinit = 1;
+		if (deflateInit2(&probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
+			goto out;
+		}
+		zinit = 2;
+	}
+	if (method == METHOD_DEFLATE && size > 0) {
+		int compresses = 0;
+		rc = kinko_read_full(content, zw->in, IO_CHUNK, &first, e);
+		rc = rc ? rc : zw_probe(zw, &probe, zw->in, first, &compresses, e);
+		if (rc)
+			goto out;
+		have_first = 1;
+		if (!compresses) {
+			method = METHOD_STORE;
+			flags = FLAG_ENCRYPTED | FLAG_UTF8;
+		}
+	}
 
 	put32(lh, SIG_LOCAL);
 	put16(lh + 4, VERSION_AES);
-	put16(lh + 6, FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8);
+	put16(lh + 6, flags);
 	put16(lh + 8, METHOD_AES);
 	put16(lh + 10, tm);
 	put16(lh + 12, dt);
@@ -280,8 +330,9 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	put16(lh + 28, 20 + 11);
 	put16(ex, EXTRA_ZIP64);
 	put16(ex + 2, 16);
-	put64(ex + 4, 0);
-	put64(ex + 12, 0);
+	put64(ex + 4, flags & FLAG_DD ? 0 : (uint64_t)size);
+	put64(ex + 12,
+	      flags & FLAG_DD ? 0 : (uint64_t)size + ZIPAES_SALT_LEN + ZIPAES_PV_LEN + ZIPAES_MAC_LEN);
 	put16(ex + 20, EXTRA_AES);
 	put16(ex + 22, 7);
 	put16(ex + 24, 2); /* AE-2 */
@@ -292,8 +343,10 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 
 	kinko_random(salt, sizeof salt);
 	rc = zipaes_new(zw->pw, zw->pw_len, salt, &z, pv);
-	if (rc)
-		return kinko_err_set(e, rc, "deriving the zip entry keys failed");
+	if (rc) {
+		rc = kinko_err_set(e, rc, "deriving the zip entry keys failed");
+		goto out;
+	}
 	rc = zw_write(zw, lh, sizeof lh, e);
 	rc = rc ? rc : zw_write(zw, name, nl, e);
 	rc = rc ? rc : zw_write(zw, ex, sizeof ex, e);
@@ -301,23 +354,10 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	rc = rc ? rc : zw_write(zw, pv, sizeof pv, e);
 	if (rc)
 		goto out;
-	memset(&zs, 0, sizeof zs);
-	if (method == METHOD_DEFLATE) {
-		memset(&probe, 0, sizeof probe);
-		if (deflateInit2(&zs, zw->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
-			goto out;
-		}
-		zinit = 1;
-		if (deflateInit2(&probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
-			goto out;
-		}
-		zinit = 2;
-	}
 	for (;;) {
-		size_t got = 0;
-		rc = kinko_read_full(content, zw->in, IO_CHUNK, &got, e);
+		size_t got = first;
+		rc = have_first ? 0 : kinko_read_full(content, zw->in, IO_CHUNK, &got, e);
+		have_first = 0;
 		if (rc)
 			goto out;
 		usize += got;
@@ -350,18 +390,27 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 		if (got < IO_CHUNK)
 			break;
 	}
+	if (!(flags & FLAG_DD) && usize != (uint64_t)size) {
+		rc = kinko_err_set(e, KINKO_EIO,
+				   "a file changed size while it was being sealed (%s); seal it "
+				   "again when nothing writes to it",
+				   name);
+		goto out;
+	}
 	zipaes_mac_final(z, mac);
 	rc = zw_write(zw, mac, sizeof mac, e);
 	if (rc)
 		goto out;
 	csize = coff + ZIPAES_SALT_LEN + ZIPAES_PV_LEN + ZIPAES_MAC_LEN;
-	put32(dd, SIG_DD);
-	put32(dd + 4, 0);
-	put64(dd + 8, csize);
-	put64(dd + 16, usize);
-	rc = zw_write(zw, dd, sizeof dd, e);
-	if (rc)
-		goto out;
+	if (flags & FLAG_DD) {
+		put32(dd, SIG_DD);
+		put32(dd + 4, 0);
+		put64(dd + 8, csize);
+		put64(dd + 16, usize);
+		rc = zw_write(zw, dd, sizeof dd, e);
+		if (rc)
+			goto out;
+	}
 
 	/* The central directory entry, kept until finish. */
 	put16(cex, EXTRA_ZIP64);
@@ -387,7 +436,7 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	put32(ch, SIG_CENTRAL);
 	put16(ch + 4, 3 << 8 | 63); /* made on Unix, spec 6.3 */
 	put16(ch + 6, VERSION_AES);
-	put16(ch + 8, FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8);
+	put16(ch + 8, flags);
 	put16(ch + 10, METHOD_AES);
 	put16(ch + 12, tm);
 	put16(ch + 14, dt);

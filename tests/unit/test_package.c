@@ -567,6 +567,83 @@ static void zip_round_trip(void **state)
 	free(a);
 }
 
+/* Incompressible content of a known size is stored (sizes in the local header,
+ * no data descriptor); several 256 KiB open batches (the helper thread) and a
+ * deflated entry after it; a wrong size fails. */
+static void zip_stores_incompressible_sized(void **state)
+{
+	const size_t n = 1000000;
+	uint8_t *a = malloc(n), *t = malloc(n);
+	struct mem_sink holder, m;
+	struct kinko_writer w = {ms_write, &holder};
+	struct package_zip_writer *zw = NULL;
+	struct kinko_err e = {0};
+	struct package_key k = {"secret", 6, NULL, 0};
+	const uint8_t *d;
+	(void)state;
+
+	assert_non_null(a);
+	assert_non_null(t);
+	memset(&holder, 0, sizeof holder);
+	kbuf_init(&holder.data, 1 << 22);
+	kinko_random(a, n);
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)("0123456789,abc\n"[i % 15]);
+	assert_int_equal(package_zip_writer_new(&w, "secret", 6, 1, &zw, &e), 0);
+	{
+		struct kinko_mem_reader mr = {a, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "r.bin", 1700000000, (int64_t)n, &r, &e),
+				 0);
+	}
+	{
+		struct kinko_mem_reader mr = {t, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "t.csv", 1700000000, (int64_t)n, &r, &e),
+				 0);
+	}
+	assert_int_equal(package_zip_finish(zw, &e), 0);
+	package_zip_writer_free(zw);
+	d = holder.data.data;
+	/* Entry 1: no data descriptor flag, method 0 in the AES extra, the sizes in
+	 * the ZIP64 extra; entry 2 is deflated, so the whole zip is much smaller
+	 * than 2 MB. */
+	assert_int_equal(d[6] & 0x08, 0);
+	assert_int_equal(d[30 + 5 + 20 + 9], 0);
+	assert_int_equal(d[30 + 5 + 4] | d[30 + 5 + 5] << 8 | d[30 + 5 + 6] << 16, (int)n);
+	assert_true(holder.data.len < n + 200000);
+	assert_int_equal(open_mem(holder.data.data, holder.data.len, &k, &big, &m, &e), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.data.len, 2 * n);
+	assert_memory_equal(m.data.data, a, n);
+	assert_memory_equal(m.data.data + n, t, n);
+	kbuf_free(&m.data);
+	/* Damage in the stored entry, in the helper's half of a batch. */
+	holder.data.data[30 + 5 + 31 + 18 + 256 * 1024 + 200000] ^= 4;
+	assert_int_equal(open_mem(holder.data.data, holder.data.len, &k, &big, &m, &e),
+			 KINKO_ECRYPTO);
+	assert_false(m.committed);
+	kbuf_free(&m.data);
+	kbuf_free(&holder.data);
+
+	/* Content shorter or longer than the size given: refused. */
+	for (int longer = 0; longer < 2; longer++) {
+		memset(&holder, 0, sizeof holder);
+		kbuf_init(&holder.data, 1 << 22);
+		assert_int_equal(package_zip_writer_new(&w, "secret", 6, 1, &zw, &e), 0);
+		struct kinko_mem_reader mr = {a, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "r.bin", 0, (int64_t)n + (longer ? -1 : 1),
+						       &r, &e),
+				 KINKO_EIO);
+		assert_int_equal(package_zip_finish(zw, &e), KINKO_EIO);
+		package_zip_writer_free(zw);
+		kbuf_free(&holder.data);
+	}
+	free(a);
+	free(t);
+}
+
 static void names_are_checked(void **state)
 {
 	struct kinko_err e = {0};
@@ -699,6 +776,7 @@ int main(void)
 		cmocka_unit_test(hkdf_matches_rfc5869),
 		cmocka_unit_test(bech32_rejects_damage),
 		cmocka_unit_test(zip_round_trip),
+		cmocka_unit_test(zip_stores_incompressible_sized),
 		cmocka_unit_test(names_are_checked),
 		cmocka_unit_test(detect_formats),
 		cmocka_unit_test(password_alphabet_and_entropy),
