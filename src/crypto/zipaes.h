@@ -5,8 +5,10 @@
  * HMAC-SHA1 over the ciphertext, truncated to 10 bytes.
  *
  * On nettle (AES, with AES-NI) and GnuTLS (HMAC, PBKDF2): neither exposes WinZip's
- * little-endian CTR, so the counter blocks are built here and encrypted in batches.
- * The package module builds the zip container on these.
+ * little-endian CTR, so the counter blocks are built here and encrypted in batches;
+ * on CPUs with VAES and AVX2 the CTR runs on kinko's own VAES loop instead (on
+ * nettle's key schedule), several times faster. The package module builds the zip
+ * container on these.
  */
 #ifndef KINKO_CRYPTO_ZIPAES_H
 #define KINKO_CRYPTO_ZIPAES_H
