@@ -196,7 +196,7 @@ static int zip_add_path(struct package_zip_writer *zw, int atfd, const char *pat
 				   strerror(errno));
 	} else if (S_ISREG(st.st_mode)) {
 		struct kinko_reader r = {kinko_fd_read, &fd};
-		rc = package_zip_add(zw, zname, st.st_mtime, &r, e);
+		rc = package_zip_add_sized(zw, zname, st.st_mtime, st.st_size, &r, e);
 	} else if (S_ISDIR(st.st_mode)) {
 		DIR *d = fdopendir(fd);
 		struct dirent **list = NULL;

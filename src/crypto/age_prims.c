@@ -1,7 +1,11 @@
 #include "crypto/age_prims.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "crypto/hash.h"
@@ -66,6 +70,72 @@ int age_aead_open(const uint8_t key[AGE_AEAD_KEY_LEN], const uint8_t nonce[AGE_A
 	if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in, n, NULL, 0, nonce,
 						      key) != 0)
 		return KINKO_ECRYPTO;
+	return 0;
+}
+
+struct age_aead {
+	EVP_CIPHER_CTX *seal, *open; /* keyed once; each chunk sets only the nonce */
+};
+
+int age_aead_new(const uint8_t key[AGE_AEAD_KEY_LEN], struct age_aead **out)
+{
+	struct age_aead *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return KINKO_ENOMEM;
+	a->seal = EVP_CIPHER_CTX_new();
+	a->open = EVP_CIPHER_CTX_new();
+	if (!a->seal || !a->open ||
+	    EVP_EncryptInit_ex(a->seal, EVP_chacha20_poly1305(), NULL, key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(a->open, EVP_chacha20_poly1305(), NULL, key, NULL) != 1) {
+		age_aead_free(a);
+		return KINKO_ECRYPTO;
+	}
+	*out = a;
+	return 0;
+}
+
+void age_aead_free(struct age_aead *a)
+{
+	if (!a)
+		return;
+	EVP_CIPHER_CTX_free(a->seal); /* frees and cleanses the key schedule */
+	EVP_CIPHER_CTX_free(a->open);
+	free(a);
+}
+
+int age_aead_seal_chunk(struct age_aead *a, const uint8_t nonce[AGE_AEAD_NONCE_LEN],
+			const uint8_t *in, size_t n, uint8_t *out)
+{
+	int l1 = 0, l2 = 0;
+
+	if (n > INT_MAX)
+		return KINKO_EINVAL;
+	if (EVP_EncryptInit_ex(a->seal, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_EncryptUpdate(a->seal, out, &l1, in, (int)n) != 1 ||
+	    EVP_EncryptFinal_ex(a->seal, out + l1, &l2) != 1 || (size_t)l1 + (size_t)l2 != n ||
+	    EVP_CIPHER_CTX_ctrl(a->seal, EVP_CTRL_AEAD_GET_TAG, AGE_AEAD_TAG_LEN, out + n) != 1)
+		return KINKO_ECRYPTO;
+	return 0;
+}
+
+int age_aead_open_chunk(struct age_aead *a, const uint8_t nonce[AGE_AEAD_NONCE_LEN],
+			const uint8_t *in, size_t n, uint8_t *out)
+{
+	int l1 = 0, l2 = 0;
+	size_t m;
+
+	if (n < AGE_AEAD_TAG_LEN || n - AGE_AEAD_TAG_LEN > INT_MAX)
+		return KINKO_ECRYPTO;
+	m = n - AGE_AEAD_TAG_LEN;
+	if (EVP_DecryptInit_ex(a->open, NULL, NULL, NULL, nonce) != 1 ||
+	    EVP_DecryptUpdate(a->open, out, &l1, in, (int)m) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(a->open, EVP_CTRL_AEAD_SET_TAG, AGE_AEAD_TAG_LEN,
+				(void *)(uintptr_t)(in + m)) != 1 ||
+	    EVP_DecryptFinal_ex(a->open, out + l1, &l2) != 1 || (size_t)l1 + (size_t)l2 != m) {
+		sodium_memzero(out, m); /* unauthenticated plaintext is never left behind */
+		return KINKO_ECRYPTO;
+	}
 	return 0;
 }
 

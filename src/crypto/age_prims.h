@@ -4,6 +4,11 @@
  * HMAC-SHA-256 (HKDF, RFC 5869). The package module builds the format on these;
  * nothing here knows about headers or stanzas.
  *
+ * The payload's ChaCha20-Poly1305 (struct age_aead) runs on OpenSSL's libcrypto:
+ * its AVX2 code seals 64 KiB chunks at about 1.9 GB/s on the project machine,
+ * libsodium 1.0.18 at 0.86 GB/s and GnuTLS at 0.37 GB/s (docs/performance-package.md).
+ * The few-byte file key wrapping stays on libsodium.
+ *
  * All functions return 0 or a negative KINKO_E* code; outputs are written only on
  * success. Base64 here is the standard alphabet without padding, canonical only
  * (non-zero trailing bits are refused), as age requires.
@@ -32,6 +37,17 @@ int age_aead_seal(const uint8_t key[AGE_AEAD_KEY_LEN], const uint8_t nonce[AGE_A
 		  const uint8_t *in, size_t n, uint8_t *out) KINKO_WUR;
 int age_aead_open(const uint8_t key[AGE_AEAD_KEY_LEN], const uint8_t nonce[AGE_AEAD_NONCE_LEN],
 		  const uint8_t *in, size_t n, uint8_t *out) KINKO_WUR;
+
+/* A ChaCha20-Poly1305 context for one payload key, for sealing and opening many
+ * chunks: the same operations as age_aead_seal/age_aead_open (out must not overlap
+ * in). One context per thread; it holds the key until age_aead_free wipes it. */
+struct age_aead;
+int age_aead_new(const uint8_t key[AGE_AEAD_KEY_LEN], struct age_aead **out) KINKO_WUR;
+int age_aead_seal_chunk(struct age_aead *a, const uint8_t nonce[AGE_AEAD_NONCE_LEN],
+			const uint8_t *in, size_t n, uint8_t *out) KINKO_WUR;
+int age_aead_open_chunk(struct age_aead *a, const uint8_t nonce[AGE_AEAD_NONCE_LEN],
+			const uint8_t *in, size_t n, uint8_t *out) KINKO_WUR;
+void age_aead_free(struct age_aead *a);
 
 /* X25519: a fresh key pair; the public key of a secret; a shared secret
  * (KINKO_ECRYPTO if it is all zero, i.e. a low-order point). */

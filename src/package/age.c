@@ -9,6 +9,8 @@
  */
 #include "package/package_internal.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@
 #define FILE_KEY_LEN 16
 #define CHUNK (64 * 1024)
 #define CHUNK_CT (CHUNK + AGE_AEAD_TAG_LEN)
-#define BATCH 4 /* chunks per read and write when sealing */
+#define BATCH 16 /* chunks per batch, 1 MiB (see seal_payload) */
 #define SCRYPT_LABEL "age-encryption.org/v1/scrypt"
 #define X25519_LABEL "age-encryption.org/v1/X25519"
 
@@ -409,72 +411,160 @@ struct age_keys {
 };
 
 /*
- * Sealing reads BATCH chunks at a time into one of two buffers and writes them
- * sealed in one call. Small batches keep the buffers in the CPU cache (the copy
- * out of the page cache and the encryption then touch the same hot memory); a
- * helper thread for I/O and a 2 MiB batch measured slower on this 2-core machine.
- * Only the read of the next batch tells whether the last chunk of this batch is
- * the final chunk, so that one chunk is sealed after the read.
+ * The payload is sealed and opened in batches of BATCH chunks, split between the
+ * calling thread and one helper thread (par.c): both take chunks from a shared
+ * counter, so the caller, which also does the I/O, simply takes fewer. While the
+ * helper works on batch k the caller writes batch k - 1 and, when sealing, reads
+ * batch k + 1; all I/O stays in the calling thread, in page-aligned buffers (a
+ * copy out of the page cache into a buffer at another offset within a page
+ * measured three times slower). Only the read of the next batch tells whether
+ * the last chunk of a batch is the final chunk, so the caller seals that chunk
+ * itself after the read. A single-batch payload never starts the helper.
  */
-static int seal_chunks(const uint8_t key[32], uint64_t *counter, const uint8_t *in, size_t len,
-		       size_t first, size_t count, int last_final, uint8_t *out, size_t *olen,
-		       struct kinko_err *e)
+struct age_batch {
+	struct age_aead *aead[2]; /* [0] the caller's, [1] the helper's */
+	const uint8_t *in;
+	size_t len;     /* bytes at in */
+	uint8_t *out;
+	uint64_t counter; /* STREAM counter of chunk 0 */
+	size_t n;         /* chunks in the batch */
+	size_t pool;      /* chunks [0, pool) are shared out; the caller does the rest */
+	int final;        /* chunk n - 1 is the last chunk of the stream */
+	int open;
+	atomic_size_t next;
+	atomic_size_t fail; /* lowest chunk index that failed, or SIZE_MAX */
+};
+
+static int batch_chunk(struct age_batch *bt, struct age_aead *a, size_t i, int last)
 {
-	for (size_t i = first; i < first + count; i++) {
-		uint8_t cn[12];
-		size_t off = i * CHUNK, n = len - off < CHUNK ? len - off : CHUNK;
-		chunk_nonce(cn, (*counter)++, last_final && i == first + count - 1);
-		if (age_aead_seal(key, cn, in + off, n, out + i * CHUNK_CT))
-			return kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
-		*olen = i * CHUNK_CT + n + AGE_AEAD_TAG_LEN;
+	size_t isz = bt->open ? CHUNK_CT : CHUNK, osz = bt->open ? CHUNK : CHUNK_CT;
+	size_t off = i * isz, n = bt->len - off < isz ? bt->len - off : isz;
+	uint8_t cn[12];
+
+	chunk_nonce(cn, bt->counter + i, last);
+	return bt->open ? age_aead_open_chunk(a, cn, bt->in + off, n, bt->out + i * osz)
+			: age_aead_seal_chunk(a, cn, bt->in + off, n, bt->out + i * osz);
+}
+
+static void batch_failed(struct age_batch *bt, size_t i)
+{
+	size_t cur = atomic_load(&bt->fail);
+
+	while (i < cur && !atomic_compare_exchange_weak(&bt->fail, &cur, i))
+		;
+}
+
+static void batch_run(struct age_batch *bt, int who)
+{
+	for (;;) {
+		size_t i = atomic_fetch_add(&bt->next, 1);
+		if (i >= bt->pool)
+			break;
+		if (batch_chunk(bt, bt->aead[who], i, i == bt->n - 1 && bt->final))
+			batch_failed(bt, i);
 	}
-	return 0;
+}
+
+static void batch_job(void *arg)
+{
+	batch_run(arg, 1);
+}
+
+static void batch_setup(struct age_batch *bt, const uint8_t *in, size_t len, uint8_t *out,
+			uint64_t counter, size_t n, size_t pool, int final)
+{
+	bt->in = in;
+	bt->len = len;
+	bt->out = out;
+	bt->counter = counter;
+	bt->n = n;
+	bt->pool = pool;
+	bt->final = final;
+	atomic_store(&bt->next, 0);
+	atomic_store(&bt->fail, SIZE_MAX);
+}
+
+/* Starts the helper for a payload longer than one batch; without one (it could
+ * not start) the caller does every chunk. */
+static void batch_par_start(struct age_batch *bt, const uint8_t key[32], struct pkg_par **par)
+{
+	if (*par || bt->aead[1])
+		return;
+	if (age_aead_new(key, &bt->aead[1]))
+		return;
+	if (pkg_par_new(par)) {
+		age_aead_free(bt->aead[1]);
+		bt->aead[1] = NULL;
+	}
 }
 
 static int seal_payload(const uint8_t key[32], const struct kinko_reader *in,
 			const struct kinko_writer *out, struct kinko_err *e)
 {
-	/* Page-aligned: the kernel's copy out of the page cache into a buffer at a
-	 * different offset within a cache line measured three times slower. */
-	uint8_t *ibuf[2] = {aligned_alloc(4096, BATCH * CHUNK), aligned_alloc(4096, BATCH * CHUNK)};
-	uint8_t *obuf = aligned_alloc(4096, (BATCH * CHUNK_CT + 4095) / 4096 * 4096);
-	size_t ilen[2] = {0, 0};
+	const size_t isz = BATCH * CHUNK, osz = (BATCH * CHUNK_CT + 4095) / 4096 * 4096;
+	uint8_t *ibuf[2] = {aligned_alloc(4096, isz), aligned_alloc(4096, isz)};
+	uint8_t *obuf[2] = {aligned_alloc(4096, osz), aligned_alloc(4096, osz)};
+	struct age_batch bt = {0};
+	struct pkg_par *par = NULL;
+	size_t ilen[2] = {0, 0}, pending = 0;
 	uint64_t counter = 0;
 	int a = 0, rc;
 
-	if (!ibuf[0] || !ibuf[1] || !obuf) {
+	if (!ibuf[0] || !ibuf[1] || !obuf[0] || !obuf[1]) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory sealing an age package");
 		goto out;
 	}
-	rc = kinko_read_full(in, ibuf[0], BATCH * CHUNK, &ilen[0], e);
+	if (age_aead_new(key, &bt.aead[0])) {
+		rc = kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 could not start");
+		goto out;
+	}
+	bt.open = 0;
+	rc = kinko_read_full(in, ibuf[0], isz, &ilen[0], e);
 	while (!rc) {
-		int b = 1 - a;
-		size_t len = ilen[a], n = len ? (len + CHUNK - 1) / CHUNK : 1, olen = 0;
-		if (len < BATCH * CHUNK) { /* the stream ended inside this batch */
-			rc = seal_chunks(key, &counter, ibuf[a], len, 0, n, 1, obuf, &olen, e);
-			if (!rc)
-				rc = out->write(out->ctx, obuf, olen, e);
+		int b = 1 - a, full = ilen[a] == isz;
+		size_t len = ilen[a], n = len ? (len + CHUNK - 1) / CHUNK : 1, olen;
+		if (full)
+			batch_par_start(&bt, key, &par);
+		batch_setup(&bt, ibuf[a], len, obuf[a], counter, n, full ? n - 1 : n, !full);
+		if (par)
+			pkg_par_start(par, batch_job, &bt);
+		if (pending)
+			rc = out->write(out->ctx, obuf[b], pending, e);
+		pending = 0;
+		if (!rc && full)
+			rc = kinko_read_full(in, ibuf[b], isz, &ilen[b], e);
+		batch_run(&bt, 0);
+		if (!rc && full) {
+			if (batch_chunk(&bt, bt.aead[0], n - 1, ilen[b] == 0))
+				batch_failed(&bt, n - 1);
+		}
+		if (par)
+			pkg_par_wait(par);
+		if (rc)
+			break;
+		if (atomic_load(&bt.fail) != SIZE_MAX) {
+			rc = kinko_err_set(e, KINKO_ECRYPTO, "ChaCha20-Poly1305 failed");
 			break;
 		}
-		rc = seal_chunks(key, &counter, ibuf[a], len, 0, n - 1, 0, obuf, &olen, e);
-		if (!rc)
-			rc = kinko_read_full(in, ibuf[b], BATCH * CHUNK, &ilen[b], e);
-		if (!rc)
-			rc = seal_chunks(key, &counter, ibuf[a], len, n - 1, 1, ilen[b] == 0, obuf,
-					 &olen, e);
-		if (!rc)
-			rc = out->write(out->ctx, obuf, olen, e);
-		if (rc || ilen[b] == 0)
+		olen = (n - 1) * CHUNK_CT + (len - (n - 1) * CHUNK) + AGE_AEAD_TAG_LEN;
+		counter += n;
+		if (!full || ilen[b] == 0) {
+			rc = out->write(out->ctx, obuf[a], olen, e);
 			break;
+		}
+		pending = olen;
 		a = b;
 	}
 out:
+	pkg_par_free(par);
+	age_aead_free(bt.aead[0]);
+	age_aead_free(bt.aead[1]);
 	for (int i = 0; i < 2; i++) {
 		if (ibuf[i])
-			kinko_wipe(ibuf[i], BATCH * CHUNK);
+			kinko_wipe(ibuf[i], isz);
 		free(ibuf[i]);
+		free(obuf[i]);
 	}
-	free(obuf);
 	return rc;
 }
 
@@ -573,10 +663,13 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	struct age_header h;
 	struct age_keys *k = NULL;
 	struct kinko_writer w = {0};
-	uint8_t *chunk = NULL, mac[32], nonce[16];
-	size_t avail = 0;
+	const size_t isz = BATCH * CHUNK_CT, osz = BATCH * CHUNK;
+	struct age_batch bt = {0};
+	struct pkg_par *par = NULL;
+	uint8_t *obuf[2] = {NULL, NULL}, mac[32], nonce[16];
+	size_t avail = 0, pending = 0;
 	uint64_t counter = 0, total = 0;
-	int rc;
+	int rc, a = 0;
 
 	if (!key->password && key->nidentities == 0)
 		return kinko_err_set(e, KINKO_EINVAL,
@@ -594,8 +687,9 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	if (rc)
 		return rc;
 	k = kinko_secure_alloc(sizeof *k);
-	chunk = aligned_alloc(4096, (CHUNK_CT + 4095) / 4096 * 4096);
-	if (!k || !chunk) {
+	obuf[0] = aligned_alloc(4096, osz);
+	obuf[1] = aligned_alloc(4096, osz);
+	if (!k || !obuf[0] || !obuf[1] || pkg_br_reserve(b, (isz + 1 + 4095) / 4096 * 4096 + 8192)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory opening an age package");
 		goto out;
 	}
@@ -622,58 +716,94 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 	if (rc)
 		goto out;
 	if (age_hkdf_sha256(k->file_key, FILE_KEY_LEN, nonce, sizeof nonce, "payload",
-			    k->payload_key, 32)) {
-		rc = kinko_err_set(e, KINKO_ECRYPTO, "HKDF failed");
+			    k->payload_key, 32) ||
+	    age_aead_new(k->payload_key, &bt.aead[0])) {
+		rc = kinko_err_set(e, KINKO_ECRYPTO, "HKDF or ChaCha20-Poly1305 failed");
 		goto out;
 	}
+	bt.open = 1;
 	rc = sink->begin(sink->ctx, name, 0, -1, &w, e);
 	if (rc)
 		goto out;
 	for (;;) {
-		uint8_t cn[12];
-		size_t n;
-		int last;
-		rc = pkg_br_fill(b, CHUNK_CT + 1, &avail, e);
+		size_t len, n, lastsz, pool, plain = 0, lim_at = SIZE_MAX, f;
+		int final, trunc;
+		rc = pkg_br_fill(b, isz + 1, &avail, e);
 		if (rc)
 			goto out;
-		last = avail <= CHUNK_CT;
-		n = last ? avail : CHUNK_CT;
-		if (n < AGE_AEAD_TAG_LEN || (last && n == AGE_AEAD_TAG_LEN && counter > 0)) {
-			rc = kinko_err_set(e, KINKO_EFORMAT,
-					   "the age package is truncated (its payload ends too "
-					   "early); ask the sender for a complete copy");
-			goto out;
+		final = avail <= isz;
+		len = final ? avail : isz;
+		n = len ? (len + CHUNK_CT - 1) / CHUNK_CT : 1;
+		lastsz = len - (n - 1) * CHUNK_CT;
+		/* Only the first chunk may be an empty final chunk. */
+		trunc = final && (lastsz < AGE_AEAD_TAG_LEN ||
+				  (lastsz == AGE_AEAD_TAG_LEN && counter + n - 1 > 0));
+		pool = trunc ? n - 1 : n;
+		for (size_t i = 0; i < pool; i++) { /* the chunk that would pass the limit */
+			size_t p = (i == n - 1 ? lastsz : CHUNK_CT) - AGE_AEAD_TAG_LEN;
+			if (p > lim->max_bytes - total - plain) {
+				lim_at = i;
+				break;
+			}
+			plain += p;
 		}
-		chunk_nonce(cn, counter, last);
-		if (age_aead_open(k->payload_key, cn, b->buf + b->pos, n, chunk)) {
+		if (!final)
+			batch_par_start(&bt, k->payload_key, &par);
+		batch_setup(&bt, b->buf + b->pos, len, obuf[a], counter, n, pool, final);
+		if (par)
+			pkg_par_start(par, batch_job, &bt);
+		if (pending)
+			rc = w.write(w.ctx, obuf[1 - a], pending, e);
+		pending = 0;
+		batch_run(&bt, 0);
+		if (par)
+			pkg_par_wait(par);
+		if (rc)
+			goto out;
+		/* Report what a chunk-by-chunk reader would meet first. */
+		f = atomic_load(&bt.fail);
+		if (f != SIZE_MAX && f <= lim_at) {
 			rc = kinko_err_set(e, KINKO_ECRYPTO,
 					   "the age payload does not verify at chunk %llu: the "
 					   "package was changed, damaged or truncated",
-					   (unsigned long long)counter);
+					   (unsigned long long)(counter + f));
 			goto out;
 		}
-		pkg_br_skip(b, n);
-		n -= AGE_AEAD_TAG_LEN;
-		if (n > lim->max_bytes - total) {
+		if (lim_at != SIZE_MAX) {
 			rc = kinko_err_set(e, KINKO_ELIMIT,
 					   "the package unpacks to more than the limit of %llu "
 					   "bytes; raise --max-bytes if this is expected",
 					   (unsigned long long)lim->max_bytes);
 			goto out;
 		}
-		total += n;
-		rc = n ? w.write(w.ctx, chunk, n, e) : 0;
-		if (rc || last)
+		if (trunc) {
+			rc = kinko_err_set(e, KINKO_EFORMAT,
+					   "the age package is truncated (its payload ends too "
+					   "early); ask the sender for a complete copy");
+			goto out;
+		}
+		pkg_br_skip(b, len);
+		total += plain;
+		counter += n;
+		if (final) {
+			rc = plain ? w.write(w.ctx, obuf[a], plain, e) : 0;
 			break;
-		counter++;
+		}
+		pending = plain;
+		a = 1 - a;
 	}
 	if (!rc)
 		rc = sink->end(sink->ctx, e);
 out:
+	pkg_par_free(par);
+	age_aead_free(bt.aead[0]);
+	age_aead_free(bt.aead[1]);
 	age_header_free(&h);
-	if (chunk)
-		kinko_wipe(chunk, CHUNK_CT);
-	free(chunk);
+	for (int i = 0; i < 2; i++) {
+		if (obuf[i])
+			kinko_wipe(obuf[i], osz);
+		free(obuf[i]);
+	}
 	kinko_secure_free(k);
 	return rc;
 }

@@ -10,6 +10,24 @@ int pkg_br_init(struct pkg_br *b, const struct kinko_reader *r)
 	if (!b->buf)
 		return KINKO_ENOMEM;
 	b->r = r;
+	b->cap = PKG_BR_CAP;
+	return 0;
+}
+
+int pkg_br_reserve(struct pkg_br *b, size_t cap)
+{
+	uint8_t *nb;
+
+	if (cap <= b->cap)
+		return 0;
+	cap = (cap + 4095) / 4096 * 4096;
+	nb = aligned_alloc(4096, cap);
+	if (!nb)
+		return KINKO_ENOMEM;
+	memcpy(nb, b->buf, b->len); /* same offsets: reads stay page-aligned */
+	free(b->buf);
+	b->buf = nb;
+	b->cap = cap;
 	return 0;
 }
 
@@ -21,8 +39,8 @@ void pkg_br_free(struct pkg_br *b)
 
 int pkg_br_fill(struct pkg_br *b, size_t want, size_t *avail, struct kinko_err *e)
 {
-	if (want > PKG_BR_CAP - 4096)
-		want = PKG_BR_CAP - 4096;
+	if (want > b->cap - 4096)
+		want = b->cap - 4096;
 	if (b->len - b->pos < want && b->pos > 0) {
 		/* Keep reads page-aligned in the buffer (so the kernel copies between
 		 * equally aligned addresses, much faster): the kept bytes end on a page
@@ -34,7 +52,7 @@ int pkg_br_fill(struct pkg_br *b, size_t want, size_t *avail, struct kinko_err *
 	}
 	while (b->len - b->pos < want && !b->eof) {
 		size_t got = 0;
-		int rc = b->r->read(b->r->ctx, b->buf + b->len, PKG_BR_CAP - b->len, &got, e);
+		int rc = b->r->read(b->r->ctx, b->buf + b->len, b->cap - b->len, &got, e);
 		if (rc)
 			return rc;
 		if (got == 0)

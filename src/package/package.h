@@ -73,6 +73,12 @@ int package_zip_writer_new(const struct kinko_writer *out, const char *password,
 			   struct kinko_err *e) KINKO_WUR;
 int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mtime,
 		    const struct kinko_reader *content, struct kinko_err *e) KINKO_WUR;
+/* The same for content of a known size (a regular file's st_size; -1: unknown).
+ * Incompressible content of known size is stored rather than deflated, which
+ * opens faster; content of another length than size fails with KINKO_EIO. */
+int package_zip_add_sized(struct package_zip_writer *zw, const char *name, int64_t mtime,
+			  int64_t size, const struct kinko_reader *content,
+			  struct kinko_err *e) KINKO_WUR;
 /* Writes the central directory and the integrity comment. */
 int package_zip_finish(struct package_zip_writer *zw, struct kinko_err *e) KINKO_WUR;
 void package_zip_writer_free(struct package_zip_writer *zw);

@@ -23,6 +23,8 @@
  */
 #include "package/package_internal.h"
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +59,7 @@
 #define INTEGRITY_ITER 10000
 #define INTEGRITY_LEN (sizeof INTEGRITY_PREFIX - 1 + 32 + 1 + 64)
 #define IO_CHUNK (64 * 1024)
+#define ZR_BATCH (256 * 1024) /* ciphertext per step when opening */
 #define CD_MAX ((size_t)256 << 20)
 
 static void put16(uint8_t *p, uint32_t v)
@@ -208,11 +211,11 @@ static int zw_emit(struct package_zip_writer *zw, struct zipaes *z, uint64_t *co
  */
 #define ADAPT_WINDOW ((uint64_t)4 << 20)
 
-static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe,
-		    struct zipaes *z, uint64_t *coff, const uint8_t *in, size_t n, int *cur_level,
-		    struct kinko_err *e)
+/* Whether n bytes at in deflate (at level 1) below 97% of their size. */
+static int zw_probe(struct package_zip_writer *zw, z_stream *probe, const uint8_t *in, size_t n,
+		    int *compresses, struct kinko_err *e)
 {
-	int next, zr, rc;
+	int zr;
 
 	if (deflateReset(probe) != Z_OK)
 		return kinko_err_set(e, KINKO_EIO, "zlib probe failed");
@@ -221,9 +224,20 @@ static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe
 	probe->next_out = zw->zbuf;
 	probe->avail_out = IO_CHUNK;
 	zr = deflate(probe, Z_FINISH);
-	next = (zr == Z_STREAM_END && (uint64_t)probe->total_out * 100 <= (uint64_t)n * 97)
-		       ? zw->level
-		       : 0;
+	*compresses = zr == Z_STREAM_END && (uint64_t)probe->total_out * 100 <= (uint64_t)n * 97;
+	return 0;
+}
+
+static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe,
+		    struct zipaes *z, uint64_t *coff, const uint8_t *in, size_t n, int *cur_level,
+		    struct kinko_err *e)
+{
+	int next, zr, rc, compresses = 0;
+
+	rc = zw_probe(zw, probe, in, n, &compresses, e);
+	if (rc)
+		return rc;
+	next = compresses ? zw->level : 0;
 	if (next == *cur_level)
 		return 0;
 	do {
@@ -243,16 +257,31 @@ static int zw_adapt(struct package_zip_writer *zw, z_stream *zs, z_stream *probe
 int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mtime,
 		    const struct kinko_reader *content, struct kinko_err *e)
 {
+	return package_zip_add_sized(zw, name, mtime, -1, content, e);
+}
+
+/*
+ * An entry whose size is known and whose first IO_CHUNK does not compress is
+ * written stored (method 0 inside the AES extra) with its sizes in the local
+ * header and no data descriptor, as 7-Zip writes such files: opening it is then
+ * AES-CTR and the MAC only, where stored deflate blocks cost zlib a copy. A
+ * stored entry needs its sizes up front (a streaming reader cannot find its end
+ * otherwise), hence the size; the content must then be exactly that long.
+ */
+int package_zip_add_sized(struct package_zip_writer *zw, const char *name, int64_t mtime,
+			  int64_t size, const struct kinko_reader *content, struct kinko_err *e)
+{
 	size_t nl = strlen(name);
 	uint8_t lh[30], ex[20 + 11], salt[ZIPAES_SALT_LEN], pv[ZIPAES_PV_LEN], mac[ZIPAES_MAC_LEN];
 	uint8_t dd[24], ch[46], cex[28 + 11];
 	uint16_t tm, dt;
 	uint64_t lho = zw->off, usize = 0, coff = 0, csize;
 	int method = zw->level ? METHOD_DEFLATE : METHOD_STORE, rc, zinit = 0;
+	uint32_t flags = FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8;
 	struct zipaes *z = NULL;
 	z_stream zs;
-	size_t cexl = 0;
-	int cur_level = zw->level;
+	size_t cexl = 0, first = 0;
+	int cur_level = zw->level, have_first = 0;
 	z_stream probe;
 
 	if (zw->failed)
@@ -263,10 +292,34 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	if (zw->count >= 0xffffffffu)
 		return kinko_err_set(e, KINKO_ELIMIT, "too many entries");
 	dos_time(mtime, &tm, &dt);
+	memset(&zs, 0, sizeof zs);
+	memset(&probe, 0, sizeof probe);
+	if (method == METHOD_DEFLATE) {
+		if (deflateInit2(&zs, zw->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
+		zinit = 1;
+		if (deflateInit2(&probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
+			goto out;
+		}
+		zinit = 2;
+	}
+	if (method == METHOD_DEFLATE && size > 0) {
+		int compresses = 0;
+		rc = kinko_read_full(content, zw->in, IO_CHUNK, &first, e);
+		rc = rc ? rc : zw_probe(zw, &probe, zw->in, first, &compresses, e);
+		if (rc)
+			goto out;
+		have_first = 1;
+		if (!compresses) {
+			method = METHOD_STORE;
+			flags = FLAG_ENCRYPTED | FLAG_UTF8;
+		}
+	}
 
 	put32(lh, SIG_LOCAL);
 	put16(lh + 4, VERSION_AES);
-	put16(lh + 6, FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8);
+	put16(lh + 6, flags);
 	put16(lh + 8, METHOD_AES);
 	put16(lh + 10, tm);
 	put16(lh + 12, dt);
@@ -277,8 +330,9 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	put16(lh + 28, 20 + 11);
 	put16(ex, EXTRA_ZIP64);
 	put16(ex + 2, 16);
-	put64(ex + 4, 0);
-	put64(ex + 12, 0);
+	put64(ex + 4, flags & FLAG_DD ? 0 : (uint64_t)size);
+	put64(ex + 12,
+	      flags & FLAG_DD ? 0 : (uint64_t)size + ZIPAES_SALT_LEN + ZIPAES_PV_LEN + ZIPAES_MAC_LEN);
 	put16(ex + 20, EXTRA_AES);
 	put16(ex + 22, 7);
 	put16(ex + 24, 2); /* AE-2 */
@@ -289,8 +343,10 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 
 	kinko_random(salt, sizeof salt);
 	rc = zipaes_new(zw->pw, zw->pw_len, salt, &z, pv);
-	if (rc)
-		return kinko_err_set(e, rc, "deriving the zip entry keys failed");
+	if (rc) {
+		rc = kinko_err_set(e, rc, "deriving the zip entry keys failed");
+		goto out;
+	}
 	rc = zw_write(zw, lh, sizeof lh, e);
 	rc = rc ? rc : zw_write(zw, name, nl, e);
 	rc = rc ? rc : zw_write(zw, ex, sizeof ex, e);
@@ -298,23 +354,10 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	rc = rc ? rc : zw_write(zw, pv, sizeof pv, e);
 	if (rc)
 		goto out;
-	memset(&zs, 0, sizeof zs);
-	if (method == METHOD_DEFLATE) {
-		memset(&probe, 0, sizeof probe);
-		if (deflateInit2(&zs, zw->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
-			goto out;
-		}
-		zinit = 1;
-		if (deflateInit2(&probe, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-			rc = kinko_err_set(e, KINKO_ENOMEM, "zlib could not start");
-			goto out;
-		}
-		zinit = 2;
-	}
 	for (;;) {
-		size_t got = 0;
-		rc = kinko_read_full(content, zw->in, IO_CHUNK, &got, e);
+		size_t got = first;
+		rc = have_first ? 0 : kinko_read_full(content, zw->in, IO_CHUNK, &got, e);
+		have_first = 0;
 		if (rc)
 			goto out;
 		usize += got;
@@ -347,18 +390,27 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 		if (got < IO_CHUNK)
 			break;
 	}
+	if (!(flags & FLAG_DD) && usize != (uint64_t)size) {
+		rc = kinko_err_set(e, KINKO_EIO,
+				   "a file changed size while it was being sealed (%s); seal it "
+				   "again when nothing writes to it",
+				   name);
+		goto out;
+	}
 	zipaes_mac_final(z, mac);
 	rc = zw_write(zw, mac, sizeof mac, e);
 	if (rc)
 		goto out;
 	csize = coff + ZIPAES_SALT_LEN + ZIPAES_PV_LEN + ZIPAES_MAC_LEN;
-	put32(dd, SIG_DD);
-	put32(dd + 4, 0);
-	put64(dd + 8, csize);
-	put64(dd + 16, usize);
-	rc = zw_write(zw, dd, sizeof dd, e);
-	if (rc)
-		goto out;
+	if (flags & FLAG_DD) {
+		put32(dd, SIG_DD);
+		put32(dd + 4, 0);
+		put64(dd + 8, csize);
+		put64(dd + 16, usize);
+		rc = zw_write(zw, dd, sizeof dd, e);
+		if (rc)
+			goto out;
+	}
 
 	/* The central directory entry, kept until finish. */
 	put16(cex, EXTRA_ZIP64);
@@ -384,7 +436,7 @@ int package_zip_add(struct package_zip_writer *zw, const char *name, int64_t mti
 	put32(ch, SIG_CENTRAL);
 	put16(ch + 4, 3 << 8 | 63); /* made on Unix, spec 6.3 */
 	put16(ch + 6, VERSION_AES);
-	put16(ch + 8, FLAG_ENCRYPTED | FLAG_DD | FLAG_UTF8);
+	put16(ch + 8, flags);
 	put16(ch + 10, METHOD_AES);
 	put16(ch + 12, tm);
 	put16(ch + 14, dt);
@@ -499,7 +551,9 @@ struct zreader {
 	struct zentry *ents;
 	size_t n, cap;
 	uint64_t total;
-	uint8_t *plain, *ct;
+	uint8_t *plain, *ct; /* IO_CHUNK, ZR_BATCH bytes */
+	struct pkg_par *par; /* the helper thread for entry MACs, started on demand */
+	int par_failed;
 };
 
 static int zfmt(struct kinko_err *e, const char *what)
@@ -567,8 +621,91 @@ static int zr_limit_bytes(struct zreader *zr, size_t n, struct kinko_err *e)
 	return 0;
 }
 
-/* Reads, decrypts, inflates and hands on one entry's data. known: csize is the
- * size of the ciphertext; otherwise the deflate stream delimits it. */
+/* The helper thread's share of one batch: the AES-CTR of its second half, then
+ * the entry MAC over the whole batch's ciphertext. */
+struct zr_job {
+	struct zipaes *z;
+	const uint8_t *src; /* the batch's ciphertext */
+	uint8_t *dst;       /* its plaintext (zr->ct) */
+	uint64_t off;       /* the batch's offset in the entry */
+	size_t n, half;     /* batch size; the helper decrypts [half, n) */
+	atomic_int ctr_done;
+};
+
+static void zr_job(void *arg)
+{
+	struct zr_job *j = arg;
+
+	zipaes_crypt_to(j->z, j->off + j->half, j->src + j->half, j->dst + j->half,
+			j->n - j->half);
+	atomic_store_explicit(&j->ctr_done, 1, memory_order_release);
+	zipaes_mac_update(j->z, j->src, j->n);
+}
+
+/* Hands on the plaintext of n bytes of decrypted data at ct: a stored entry
+ * as it is, a deflated one through zs (*used: the input inflate took; *done: the
+ * deflate stream ended). */
+static int zr_plain(struct zreader *zr, int inner, z_stream *zs, uint8_t *ct, size_t n,
+		    struct kinko_writer *w, int want_crc, uint32_t *c, uint64_t *produced,
+		    size_t *used, int *done, struct kinko_err *e)
+{
+	int rc;
+
+	if (inner == METHOD_STORE) {
+		rc = zr_limit_bytes(zr, n, e);
+		rc = rc ? rc : w->write(w->ctx, ct, n, e);
+		if (rc)
+			return rc;
+		if (want_crc)
+			*c = (uint32_t)crc32(*c, ct, (uInt)n);
+		*produced += n;
+		*used = n;
+		return 0;
+	}
+	zs->next_in = ct;
+	zs->avail_in = (uInt)n;
+	do {
+		int r;
+		size_t got;
+		zs->next_out = zr->plain;
+		zs->avail_out = IO_CHUNK;
+		r = inflate(zs, Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && !(r == Z_BUF_ERROR && zs->avail_in == 0))
+			return kinko_err_set(e, KINKO_ECRYPTO,
+					     "an entry's data does not decompress: wrong "
+					     "password, or the package was changed or damaged");
+		got = IO_CHUNK - zs->avail_out;
+		rc = zr_limit_bytes(zr, got, e);
+		rc = rc ? rc : (got ? w->write(w->ctx, zr->plain, got, e) : 0);
+		if (rc)
+			return rc;
+		if (want_crc)
+			*c = (uint32_t)crc32(*c, zr->plain, (uInt)got);
+		*produced += got;
+		if (r == Z_STREAM_END) {
+			*done = 1;
+			break;
+		}
+		if (r == Z_BUF_ERROR)
+			break;
+	} while (zs->avail_out == 0 || zs->avail_in > 0);
+	*used = n - zs->avail_in;
+	return 0;
+}
+
+/*
+ * Reads, decrypts, inflates and hands on one entry's data. known: csize is the
+ * size of the ciphertext; otherwise the deflate stream delimits it.
+ *
+ * The data goes in batches of up to ZR_BATCH bytes. This thread decrypts (AES-CTR)
+ * the first half of a batch and inflates and writes it, while the helper thread
+ * decrypts the second half and then runs the entry's HMAC-SHA1 over the whole
+ * batch's ciphertext; then this thread goes on with the second half. The shares
+ * take about as long (this thread also does the I/O). A deflate stream may end
+ * inside a batch; the MAC, which went ahead over the whole batch, then goes back
+ * to its state before the batch (zipaes_mac_mark) and takes only the bytes the
+ * entry used.
+ */
 static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int known,
 		   uint64_t ct_len, struct kinko_writer *w, uint64_t *ct_used, uint64_t *out_len,
 		   uint32_t *crc, struct kinko_err *e)
@@ -589,11 +726,13 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 		return zfmt(e, "a stored entry without sizes cannot be read as a stream");
 	}
 	while (!done) {
-		size_t avail = 0, take;
-		rc = pkg_br_fill(b, IO_CHUNK, &avail, e);
+		size_t avail = 0, take, used = 0, half;
+		struct zr_job job;
+		int ahead = 0;
+		rc = pkg_br_fill(b, ZR_BATCH, &avail, e);
 		if (rc)
 			goto out;
-		take = avail < IO_CHUNK ? avail : IO_CHUNK;
+		take = avail < ZR_BATCH ? avail : ZR_BATCH;
 		if (known && take > ct_len - off)
 			take = (size_t)(ct_len - off);
 		if (take == 0 && (!known || off < ct_len)) {
@@ -602,64 +741,59 @@ static int zr_data(struct zreader *zr, struct zentry *ze, struct zipaes *z, int 
 					   "for a complete copy");
 			goto out;
 		}
-		zipaes_crypt_to(z, off, b->buf + b->pos, zr->ct, take);
-		if (inner == METHOD_STORE) {
-			rc = zr_limit_bytes(zr, take, e);
-			rc = rc ? rc : w->write(w->ctx, zr->ct, take, e);
-			if (rc)
+		if (take == ZR_BATCH && !zr->par && !zr->par_failed && pkg_par_new(&zr->par))
+			zr->par_failed = 1; /* then this thread does the MAC as well */
+		if (zr->par && take >= 2 * 4096) {
+			if (inner == METHOD_DEFLATE && zipaes_mac_mark(z)) {
+				rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 				goto out;
-			if (want_crc)
-				c = (uint32_t)crc32(c, zr->ct, (uInt)take);
-			zipaes_mac_update(z, b->buf + b->pos, take);
-			pkg_br_skip(b, take);
-			off += take;
-			produced += take;
+			}
+			job.z = z;
+			job.src = b->buf + b->pos;
+			job.dst = zr->ct;
+			job.off = off;
+			job.n = take;
+			job.half = take / 2;
+			atomic_store(&job.ctr_done, 0);
+			pkg_par_start(zr->par, zr_job, &job);
+			ahead = 1;
+		}
+		half = ahead ? take / 2 : take;
+		zipaes_crypt_to(z, off, b->buf + b->pos, zr->ct, half);
+		rc = zr_plain(zr, inner, &zs, zr->ct, half, w, want_crc, &c, &produced, &used,
+			      &done, e);
+		if (!rc && !done && half < take) {
+			size_t used2 = 0;
+			while (!atomic_load_explicit(&job.ctr_done, memory_order_acquire))
+				sched_yield();
+			rc = zr_plain(zr, inner, &zs, zr->ct + half, take - half, w, want_crc, &c,
+				      &produced, &used2, &done, e);
+			used += used2;
+		}
+		if (ahead) {
+			pkg_par_wait(zr->par);
+			if (!rc && used < take) {
+				zipaes_mac_rewind(z);
+				zipaes_mac_update(z, b->buf + b->pos, used);
+			}
+		} else if (!rc) {
+			zipaes_mac_update(z, b->buf + b->pos, used);
+		}
+		if (rc)
+			goto out;
+		pkg_br_skip(b, used);
+		off += used;
+		if (inner == METHOD_STORE) {
 			done = off == ct_len;
 			continue;
 		}
-		zs.next_in = zr->ct;
-		zs.avail_in = (uInt)take;
-		do {
-			int r;
-			size_t got;
-			zs.next_out = zr->plain;
-			zs.avail_out = IO_CHUNK;
-			r = inflate(&zs, Z_NO_FLUSH);
-			if (r != Z_OK && r != Z_STREAM_END &&
-			    !(r == Z_BUF_ERROR && zs.avail_in == 0)) {
-				rc = kinko_err_set(e, KINKO_ECRYPTO,
-						   "an entry's data does not decompress: wrong "
-						   "password, or the package was changed or damaged");
-				goto out;
-			}
-			got = IO_CHUNK - zs.avail_out;
-			rc = zr_limit_bytes(zr, got, e);
-			rc = rc ? rc : (got ? w->write(w->ctx, zr->plain, got, e) : 0);
-			if (rc)
-				goto out;
-			if (want_crc)
-				c = (uint32_t)crc32(c, zr->plain, (uInt)got);
-			produced += got;
-			if (r == Z_STREAM_END) {
-				done = 1;
-				break;
-			}
-			if (r == Z_BUF_ERROR)
-				break;
-		} while (zs.avail_out == 0 || zs.avail_in > 0);
-		{
-			size_t used = take - zs.avail_in;
-			zipaes_mac_update(z, b->buf + b->pos, used);
-			pkg_br_skip(b, used);
-			off += used;
-			if (known && done && off != ct_len) {
-				rc = zfmt(e, "data after the end of a deflate stream");
-				goto out;
-			}
-			if (known && !done && off == ct_len) {
-				rc = zfmt(e, "a deflate stream ends early");
-				goto out;
-			}
+		if (known && done && off != ct_len) {
+			rc = zfmt(e, "data after the end of a deflate stream");
+			goto out;
+		}
+		if (known && !done && off == ct_len) {
+			rc = zfmt(e, "a deflate stream ends early");
+			goto out;
 		}
 	}
 	*ct_used = off;
@@ -1021,8 +1155,8 @@ int pkg_zip_open(struct pkg_br *b, const struct package_key *key,
 	zr.lim = lim;
 	zr.sink = sink;
 	zr.plain = aligned_alloc(4096, IO_CHUNK);
-	zr.ct = aligned_alloc(4096, IO_CHUNK);
-	if (!zr.plain || !zr.ct || kinko_sha256_init(&sha)) {
+	zr.ct = aligned_alloc(4096, ZR_BATCH);
+	if (!zr.plain || !zr.ct || pkg_br_reserve(b, ZR_BATCH + 8192) || kinko_sha256_init(&sha)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1137,6 +1271,9 @@ out:
 	if (zr.plain)
 		kinko_wipe(zr.plain, IO_CHUNK);
 	free(zr.plain);
+	if (zr.ct)
+		kinko_wipe(zr.ct, ZR_BATCH);
 	free(zr.ct);
+	pkg_par_free(zr.par);
 	return rc;
 }

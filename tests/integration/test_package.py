@@ -530,16 +530,38 @@ def test_notice_text_and_html(w):
 def test_zip_adapts_to_incompressible_data(w):
     """Random stretches are stored, compressible ones deflated, in one valid stream."""
     r = os.urandom(12 << 20)
-    data = r + b"\0" * (12 << 20) + r[: 9 << 20]
+    data = b"\0" * (12 << 20) + r + r[: 9 << 20]
     (w / "mixed.bin").write_bytes(data)
     pkg = seal(w, "zip", w / "mixed.bin")
     size = os.path.getsize(pkg)
     assert (21 << 20) < size < (22 << 20), size
     t = subprocess.run(["7z", "t", "-p" + PASSWORD, pkg], capture_output=True, text=True)
     assert t.returncode == 0 and "Everything is Ok" in t.stdout
+    lst = subprocess.run(["7z", "l", "-slt", "-p" + PASSWORD, pkg], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Method = AES-256 Deflate" in lst
     assert run("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o"),
                pkg).returncode == 0
     assert (w / "o" / "mixed.bin").read_bytes() == data
+
+
+def test_zip_stores_a_file_that_starts_incompressible(w):
+    """A file whose first 64 KiB does not compress is stored whole (method 0, sizes in
+    the local header, as 7-Zip writes it): cheaper to open, and 7-Zip reads it."""
+    r = os.urandom(3 << 20)
+    data = r + b"\0" * (1 << 20)
+    (w / "r.bin").write_bytes(data)
+    pkg = seal(w, "zip", w / "r.bin")
+    assert len(data) < os.path.getsize(pkg) < len(data) + 400
+    lst = subprocess.run(["7z", "l", "-slt", "-p" + PASSWORD, pkg], capture_output=True,
+                         text=True, check=True).stdout
+    assert "Method = AES-256 Store" in lst
+    x = subprocess.run(["7z", "x", "-p" + PASSWORD, "-o" + str(w / "x"), pkg],
+                       capture_output=True, text=True)
+    assert x.returncode == 0 and (w / "x" / "r.bin").read_bytes() == data
+    assert run("package", "open", "--password-file", str(w / "pw"), "--out", str(w / "o"),
+               pkg).returncode == 0
+    assert (w / "o" / "r.bin").read_bytes() == data
 
 
 def run_limited(*args):

@@ -10,12 +10,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <nettle/aes.h>
+#include <nettle/pbkdf2.h>
 
 #include "core/buf.h"
 #include "core/wareki.h"
 #include "crypto/age_prims.h"
 #include "crypto/crypto.h"
 #include "crypto/password.h"
+#include "crypto/zipaes.h"
 #include "package/package.h"
 
 #define DATA KINKO_TEST_DATA "/package/"
@@ -325,11 +328,110 @@ static void age_seal_open(size_t size, int x25519)
 static void age_round_trips(void **state)
 {
 	(void)state;
-	size_t sizes[] = {0, 1, 65535, 65536, 65537, 3 * 65536, 200001};
+	/* Sizes around the 16-chunk batches the payload is sealed and opened in, and
+	 * several batches (the helper thread at work). */
+	size_t sizes[] = {0,	     1,		  65535,	  65536,	  65537,
+			  3 * 65536, 200001,	  16 * 65536 - 1, 16 * 65536,	  16 * 65536 + 1,
+			  32 * 65536, 40 * 65536 + 7};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		age_seal_open(sizes[i], 0);
 		age_seal_open(sizes[i], 1);
 	}
+}
+
+/* Errors in a payload of several batches are the ones a chunk-by-chunk reader
+ * meets first: the lowest damaged chunk, or the byte limit if it comes earlier. */
+static void age_multi_batch_errors(void **state)
+{
+	const size_t size = 40 * 65536 + 7, ct = 65536 + 16;
+	uint8_t *plain = malloc(size), sec[32], pub[32];
+	struct kinko_mem_reader mr = {plain, size, 0};
+	struct kinko_reader r = {kinko_mem_read, &mr};
+	struct mem_sink holder, m;
+	struct kinko_writer w = {ms_write, &holder};
+	struct kinko_err e = {0};
+	struct package_age_seal_opts o = {0};
+	struct package_key k = {0};
+	size_t body;
+	uint8_t *d;
+	(void)state;
+
+	assert_non_null(plain);
+	memset(&holder, 0, sizeof holder);
+	kbuf_init(&holder.data, (size_t)64 << 20);
+	kinko_random(plain, size);
+	age_x25519_keypair(pub, sec);
+	o.recipients = (const uint8_t(*)[32])pub;
+	o.nrecipients = 1;
+	k.identities = (const uint8_t(*)[32])sec;
+	k.nidentities = 1;
+	assert_int_equal(package_age_seal(&o, &r, &w, &e), 0);
+	d = holder.data.data;
+	body = (size_t)((const uint8_t *)strstr((const char *)d, "\n---") + 49 - d) + 16;
+	assert_int_equal(holder.data.len, body + size + 41 * 16);
+
+	/* Chunks 20 and 25 damaged: chunk 20 is reported. */
+	d[body + 25 * ct + 9] ^= 0x80;
+	d[body + 20 * ct + 5] ^= 0x01;
+	assert_int_equal(open_mem(d, holder.data.len, &k, &big, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 20:"));
+	assert_true(m.aborted);
+	kbuf_free(&m.data);
+	/* With the limit passed in chunk 17, before the damage: the limit. */
+	struct package_limits lim17 = {1, 17 * 65536 + 3, 0};
+	assert_int_equal(open_mem(d, holder.data.len, &k, &lim17, &m, &e), KINKO_ELIMIT);
+	kbuf_free(&m.data);
+	/* Damage in chunk 10, before the limit: the damage. */
+	d[body + 10 * ct + 100] ^= 0x10;
+	assert_int_equal(open_mem(d, holder.data.len, &k, &lim17, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 10:"));
+	kbuf_free(&m.data);
+	d[body + 10 * ct + 100] ^= 0x10;
+	d[body + 20 * ct + 5] ^= 0x01;
+	d[body + 25 * ct + 9] ^= 0x80;
+	/* Undamaged, at exactly the limit: opens. */
+	struct package_limits exact = {1, size, 0};
+	assert_int_equal(open_mem(d, holder.data.len, &k, &exact, &m, &e), 0);
+	assert_int_equal(m.data.len, size);
+	assert_memory_equal(m.data.data, plain, size);
+	kbuf_free(&m.data);
+	/* Cut at a batch boundary (after 32 chunks) and one byte into the next. */
+	assert_int_equal(open_mem(d, body + 32 * ct, &k, &big, &m, &e), KINKO_ECRYPTO);
+	assert_non_null(strstr(e.msg, "chunk 31:"));
+	kbuf_free(&m.data);
+	assert_int_equal(open_mem(d, body + 32 * ct + 1, &k, &big, &m, &e), KINKO_EFORMAT);
+	kbuf_free(&m.data);
+	kbuf_free(&holder.data);
+	free(plain);
+}
+
+/* The payload context (OpenSSL) and the one-shot functions (libsodium) agree. */
+static void age_aead_chunk_matches_oneshot(void **state)
+{
+	uint8_t key[32], nonce[12], in[1000], a[1016], b[1016], back[1000];
+	struct age_aead *x = NULL;
+	(void)state;
+
+	kinko_random(key, sizeof key);
+	kinko_random(nonce, sizeof nonce);
+	kinko_random(in, sizeof in);
+	assert_int_equal(age_aead_new(key, &x), 0);
+	for (size_t n = 0; n <= sizeof in; n += 333) {
+		assert_int_equal(age_aead_seal(key, nonce, in, n, a), 0);
+		assert_int_equal(age_aead_seal_chunk(x, nonce, in, n, b), 0);
+		assert_memory_equal(a, b, n + 16);
+		assert_int_equal(age_aead_open_chunk(x, nonce, a, n + 16, back), 0);
+		if (n)
+			assert_memory_equal(back, in, n);
+		a[n / 2] ^= 1;
+		assert_int_equal(age_aead_open_chunk(x, nonce, a, n + 16, back), KINKO_ECRYPTO);
+		nonce[11] ^= 1; /* another nonce: another result */
+		assert_int_equal(age_aead_seal_chunk(x, nonce, in, n, b), 0);
+		assert_memory_not_equal(a, b, 16);
+	}
+	assert_int_equal(age_aead_open_chunk(x, nonce, a, 15, back), KINKO_ECRYPTO);
+	age_aead_free(x);
+	age_aead_free(NULL);
 }
 
 static void age_seal_needs_one_kind_of_key(void **state)
@@ -468,6 +570,129 @@ static void zip_round_trip(void **state)
 	free(a);
 }
 
+/* Incompressible content of a known size is stored (sizes in the local header,
+ * no data descriptor); several 256 KiB open batches (the helper thread) and a
+ * deflated entry after it; a wrong size fails. */
+static void zip_stores_incompressible_sized(void **state)
+{
+	const size_t n = 1000000;
+	uint8_t *a = malloc(n), *t = malloc(n);
+	struct mem_sink holder, m;
+	struct kinko_writer w = {ms_write, &holder};
+	struct package_zip_writer *zw = NULL;
+	struct kinko_err e = {0};
+	struct package_key k = {"secret", 6, NULL, 0};
+	const uint8_t *d;
+	(void)state;
+
+	assert_non_null(a);
+	assert_non_null(t);
+	memset(&holder, 0, sizeof holder);
+	kbuf_init(&holder.data, 1 << 22);
+	kinko_random(a, n);
+	for (size_t i = 0; i < n; i++)
+		t[i] = (uint8_t)("0123456789,abc\n"[i % 15]);
+	assert_int_equal(package_zip_writer_new(&w, "secret", 6, 1, &zw, &e), 0);
+	{
+		struct kinko_mem_reader mr = {a, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "r.bin", 1700000000, (int64_t)n, &r, &e),
+				 0);
+	}
+	{
+		struct kinko_mem_reader mr = {t, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "t.csv", 1700000000, (int64_t)n, &r, &e),
+				 0);
+	}
+	assert_int_equal(package_zip_finish(zw, &e), 0);
+	package_zip_writer_free(zw);
+	d = holder.data.data;
+	/* Entry 1: no data descriptor flag, method 0 in the AES extra, the sizes in
+	 * the ZIP64 extra; entry 2 is deflated, so the whole zip is much smaller
+	 * than 2 MB. */
+	assert_int_equal(d[6] & 0x08, 0);
+	assert_int_equal(d[30 + 5 + 20 + 9], 0);
+	assert_int_equal(d[30 + 5 + 4] | d[30 + 5 + 5] << 8 | d[30 + 5 + 6] << 16, (int)n);
+	assert_true(holder.data.len < n + 200000);
+	assert_int_equal(open_mem(holder.data.data, holder.data.len, &k, &big, &m, &e), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.data.len, 2 * n);
+	assert_memory_equal(m.data.data, a, n);
+	assert_memory_equal(m.data.data + n, t, n);
+	kbuf_free(&m.data);
+	/* Damage in the stored entry, in the helper's half of a batch. */
+	holder.data.data[30 + 5 + 31 + 18 + 256 * 1024 + 200000] ^= 4;
+	assert_int_equal(open_mem(holder.data.data, holder.data.len, &k, &big, &m, &e),
+			 KINKO_ECRYPTO);
+	assert_false(m.committed);
+	kbuf_free(&m.data);
+	kbuf_free(&holder.data);
+
+	/* Content shorter or longer than the size given: refused. */
+	for (int longer = 0; longer < 2; longer++) {
+		memset(&holder, 0, sizeof holder);
+		kbuf_init(&holder.data, 1 << 22);
+		assert_int_equal(package_zip_writer_new(&w, "secret", 6, 1, &zw, &e), 0);
+		struct kinko_mem_reader mr = {a, n, 0};
+		struct kinko_reader r = {kinko_mem_read, &mr};
+		assert_int_equal(package_zip_add_sized(zw, "r.bin", 0, (int64_t)n + (longer ? -1 : 1),
+						       &r, &e),
+				 KINKO_EIO);
+		assert_int_equal(package_zip_finish(zw, &e), KINKO_EIO);
+		package_zip_writer_free(zw);
+		kbuf_free(&holder.data);
+	}
+	free(a);
+	free(t);
+}
+
+/* zipaes's CTR (VAES where the CPU has it, nettle otherwise, both for the parts
+ * of a block) against a reference built here on nettle: PBKDF2-HMAC-SHA1 keys,
+ * AES-256 of each little-endian counter block. Any offset, any length, in place
+ * or not. */
+static void zipaes_ctr_matches_reference(void **state)
+{
+	const size_t n = 5000;
+	uint8_t salt[16], pv[2], dk[66], *ref = malloc(n), *buf = malloc(n), *src = malloc(n);
+	struct zipaes *z = NULL;
+	struct aes256_ctx aes;
+	(void)state;
+
+	kinko_random(salt, sizeof salt);
+	kinko_random(src, n);
+	pbkdf2_hmac_sha1(6, (const uint8_t *)"secret", 1000, sizeof salt, salt, sizeof dk, dk);
+	aes256_set_encrypt_key(&aes, dk);
+	for (size_t blk = 0; blk * 16 < n; blk++) {
+		uint8_t ctr[16] = {0}, ks[16];
+		uint64_t c = blk + 1;
+		for (int i = 0; i < 8; i++)
+			ctr[i] = (uint8_t)(c >> (8 * i));
+		aes256_encrypt(&aes, 16, ks, ctr);
+		for (size_t i = 0; i < 16 && blk * 16 + i < n; i++)
+			ref[blk * 16 + i] = src[blk * 16 + i] ^ ks[i];
+	}
+	assert_int_equal(zipaes_new("secret", 6, salt, &z, pv), 0);
+	assert_memory_equal(pv, dk + 64, 2);
+	zipaes_crypt_to(z, 0, src, buf, n);
+	assert_memory_equal(buf, ref, n);
+	const size_t cuts[][2] = {{0, 1}, {1, 15}, {3, 200}, {16, 128}, {17, 129}, {100, 4096},
+				  {127, 1}, {4000, 1000}, {4991, 9}, {5, 4995}};
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		size_t o = cuts[i][0], l = cuts[i][1];
+		memcpy(buf, src, n);
+		zipaes_crypt(z, o, buf + o, l); /* in place */
+		assert_memory_equal(buf + o, ref + o, l);
+		memset(buf, 0, n);
+		zipaes_crypt_to(z, o, src + o, buf + o, l);
+		assert_memory_equal(buf + o, ref + o, l);
+	}
+	zipaes_free(z);
+	free(ref);
+	free(buf);
+	free(src);
+}
+
 static void names_are_checked(void **state)
 {
 	struct kinko_err e = {0};
@@ -594,10 +819,14 @@ int main(void)
 		cmocka_unit_test(age_header_parses_vector),
 		cmocka_unit_test(age_header_rejects_malformed),
 		cmocka_unit_test(age_round_trips),
+		cmocka_unit_test(age_multi_batch_errors),
+		cmocka_unit_test(age_aead_chunk_matches_oneshot),
 		cmocka_unit_test(age_seal_needs_one_kind_of_key),
 		cmocka_unit_test(hkdf_matches_rfc5869),
 		cmocka_unit_test(bech32_rejects_damage),
 		cmocka_unit_test(zip_round_trip),
+		cmocka_unit_test(zip_stores_incompressible_sized),
+		cmocka_unit_test(zipaes_ctr_matches_reference),
 		cmocka_unit_test(names_are_checked),
 		cmocka_unit_test(detect_formats),
 		cmocka_unit_test(password_alphabet_and_entropy),
