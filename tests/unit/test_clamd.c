@@ -287,7 +287,9 @@ static void marker_across_boundary_is_infected(void **state)
 static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, int want,
 			   const char *msg_part)
 {
-	size_t n = 300000;
+	/* More than the client's socket send buffer (4 MiB, doubled by the kernel), so a
+	 * clamd that stops reading is noticed while streaming. */
+	size_t n = 12u << 20;
 	uint8_t *d = make_data(n, SIZE_MAX);
 	struct fake f;
 	struct clamd_cfg c;
