@@ -81,7 +81,10 @@ class Vault:
         if unseal:
             args += ["--key-file", self.keyfile]
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf)
+        # A session of its own, so stop() reaches kinko through wrappers such as
+        # faketime, which run it as a child.
+        self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf,
+                                     start_new_session=True)
         if wait:
             self.wait_ready()
         return self
@@ -100,12 +103,21 @@ class Vault:
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc:
+            # Whatever is left of the group (a wrapper's child) goes too.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc = None
 
     def session(self, cert=None):
