@@ -960,7 +960,9 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 		return rc;
 	}
 	s->d = MHD_start_daemon(
-		flags, port, on_accept, s, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+		flags, port, on_accept, s, on_request, s,
+		/* First, so every message libmicrohttpd prints goes through it. */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 		MHD_OPTION_HTTPS_MEM_KEY, s->creds.key_pem, MHD_OPTION_HTTPS_MEM_CERT,
 		s->creds.cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, s->creds.trust_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities(), MHD_OPTION_URI_LOG_CALLBACK, uri_log,
@@ -972,8 +974,7 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 		 * through the upload callback, and small steps cost most of a core. */
 		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)(256 * 1024),
 		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)120, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, NULL, MHD_OPTION_END);
+		(unsigned)120, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
 	if (!s->d) {
 		tls_server_creds_free(&s->creds);
 		free(s);
