@@ -1043,6 +1043,28 @@ static int sq_audit_get(struct store *s, uint64_t seq, struct kbuf *out, struct 
 	return rc;
 }
 
+/* Steps st, whose rows are (integer, blob), handing each to cb; a non-zero cb
+ * result stops the scan and is returned. Finalizes st. */
+static int scan_u64_blob(struct store *s, sqlite3_stmt *st,
+			 int (*cb)(void *ctx, uint64_t k, const uint8_t *p, size_t n), void *ctx,
+			 const char *what, struct kinko_err *e)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(st, 1);
+		int r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), p ? p : (const uint8_t *)"",
+			   (size_t)sqlite3_column_bytes(st, 1));
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, what);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int sq_audit_scan(struct store *s, uint64_t from,
 			 int (*cb)(void *ctx, uint64_t seq, const uint8_t *p, size_t n), void *ctx,
 			 struct kinko_err *e)
@@ -1053,18 +1075,7 @@ static int sq_audit_scan(struct store *s, uint64_t from,
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *p = sqlite3_column_blob(st, 1);
-		int r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), p ? p : (const uint8_t *)"",
-			   (size_t)sqlite3_column_bytes(st, 1));
-		if (r) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "scan audit events");
-	sqlite3_finalize(st);
-	return rc;
+	return scan_u64_blob(s, st, cb, ctx, "scan audit events", e);
 }
 
 static int sq_audit_node_get(struct store *s, unsigned level, uint64_t idx, uint8_t out[32],
@@ -1159,18 +1170,7 @@ static int sq_checkpoint_scan(struct store *s,
 
 	if (rc)
 		return rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const uint8_t *p = sqlite3_column_blob(st, 1);
-		int r = cb(ctx, (uint64_t)sqlite3_column_int64(st, 0), p ? p : (const uint8_t *)"",
-			   (size_t)sqlite3_column_bytes(st, 1));
-		if (r) {
-			sqlite3_finalize(st);
-			return r;
-		}
-	}
-	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "scan checkpoints");
-	sqlite3_finalize(st);
-	return rc;
+	return scan_u64_blob(s, st, cb, ctx, "scan checkpoints", e);
 }
 
 /* ---------------------------------------------------------------- open/close */
