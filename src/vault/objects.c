@@ -321,7 +321,11 @@ static void *upload_stage(void *arg)
 /* Slots the producer may not fill yet: those a stage has not finished. */
 static uint64_t upload_in_use(const struct vault_upload *u)
 {
-	uint64_t low = u->done[0] < u->done[1] ? u->done[0] : u->done[1];
+	uint64_t low = u->done[0];
+
+	for (int i = 1; i < NSTAGES; i++)
+		if (u->done[i] < low)
+			low = u->done[i];
 	return u->produced - low;
 }
 
