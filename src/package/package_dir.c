@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fstree.h"
 #include "core/parse.h"
 #include "crypto/crypto.h"
 
@@ -192,31 +193,6 @@ static int ds_end(void *ctx, struct kinko_err *e)
 	return rc;
 }
 
-static void remove_tree(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-
-	if (fd < 0) {
-		(void)unlinkat(dirfd, name, 0);
-		return;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(fd, de->d_name, 0) && (errno == EISDIR || errno == EPERM))
-			remove_tree(fd, de->d_name);
-	}
-	closedir(d);
-	(void)unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 static int ds_commit(void *ctx, struct kinko_err *e)
 {
 	struct package_dir_sink *ds = ctx;
@@ -255,7 +231,7 @@ static void ds_abort(void *ctx)
 	}
 	ds->wlen = 0;
 	if (!ds->done && ds->stage[0]) {
-		remove_tree(ds->dirfd, ds->stage);
+		kinko_remove_tree(ds->dirfd, ds->stage, false);
 		ds->stage[0] = '\0';
 	}
 }

@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fstree.h"
 #include "core/parse.h"
 #include "core/stream.h"
 #include "crypto/crypto.h"
@@ -166,22 +166,11 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	return 0;
 }
 
-static int undo_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	if (ftw->level > 0)
-		(void)remove(path);
-	return 0;
-}
-
 /* Removes what a failed init wrote in dir (which was new or empty), and dir itself
  * when init created it. */
 static void init_undo(const char *dir, bool created)
 {
-	(void)nftw(dir, undo_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (created)
-		(void)rmdir(dir);
+	kinko_remove_tree(AT_FDCWD, dir, !created);
 }
 
 int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
