@@ -69,6 +69,12 @@ static const struct opt opts[] = {
 	 "86400", "Uploads are refused when clamd's signatures are older than this (S5)."},
 	{"scan", "timeout_seconds", OPT_U64, OFF(scan_timeout_seconds), 0, 5, 3600, "600",
 	 "How long to wait for clamd's verdict after the last byte."},
+	{"scan", "pass_fd", OPT_BOOL, OFF(scan_pass_fd), 0, 0, 0, "true",
+	 "Hand clamd each upload as a memory-only file (FILDES): clamd skips receiving and "
+	 "spooling the stream. false: stream it (INSTREAM) into clamd's TemporaryDirectory."},
+	{"scan", "memory_max", OPT_SIZE, OFF(scan_memory_max), 0, 0, 1ull << 40, "0",
+	 "With pass_fd, the most memory all uploads being scanned may hold together "
+	 "(each holds its plaintext until the verdict). 0: half of the machine's RAM."},
 	{"scan", "required", OPT_BOOL, OFF(scan_required), 0, 0, 0, "true",
 	 "Scan every upload and refuse it when clamd cannot (checklist S5). false is for "
 	 "benchmarks only."},

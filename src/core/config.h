@@ -42,6 +42,8 @@ struct kinko_config {
 	uint64_t signature_max_age;    /* seconds */
 	uint64_t scan_timeout_seconds; /* for clamd's verdict after the last byte */
 	bool scan_required;
+	bool scan_pass_fd;             /* FILDES with a memfd instead of INSTREAM */
+	uint64_t scan_memory_max;      /* pass_fd: bytes all scans may hold; 0: RAM / 2 */
 };
 
 void config_defaults(struct kinko_config *c);

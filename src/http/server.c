@@ -57,6 +57,7 @@ struct req {
 	struct vault_upload *up;
 	bool upload_counted;
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
+	uint64_t failed_at; /* an upload that failed: body bytes in by then */
 	uint64_t bytes;
 	struct MHD_Connection *conn;
 	char addr_text[64];
@@ -284,7 +285,8 @@ static enum MHD_Result send_problem(struct req *r)
 	return ret;
 }
 
-static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
+/* Logs a failure as it deserves and makes it the answer. */
+static void note_failure(struct req *r, int code, const struct kinko_err *e)
 {
 	if (api_status_for(code) >= 500 && e)
 		fprintf(stderr, "kinko: req=%s error: %s\n", r->request_id, e->msg);
@@ -293,6 +295,11 @@ static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
 			r->request_id, r->addr_text, r->api.actor.user_id[0] ? r->api.actor.user_id : "-",
 			e ? e->msg : "");
 	api_error(&r->resp, code, e);
+}
+
+static enum MHD_Result fail(struct req *r, int code, const struct kinko_err *e)
+{
+	note_failure(r, code, e);
 	return send_problem(r);
 }
 
@@ -799,13 +806,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			tls_args = NULL;
 			return MHD_YES;
 		}
+		if (r->kind == API_UPLOAD && r->fail_pending) {
+			/* The upload failed mid-body (scanner, disk, limits): libmicrohttpd can
+			 * only answer once the body is in, so drop the rest, up to a bound,
+			 * and answer then; past the bound the connection is closed. */
+			tls_args = NULL;
+			return r->bytes > r->failed_at + DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
 		if (r->kind == API_UPLOAD) {
 			rc = vault_upload_write(r->up, (const uint8_t *)upload_data, n, &e);
 			if (rc) {
 				vault_upload_abort(r->up);
 				r->up = NULL;
-				tls_args = NULL;
-				return fail(r, rc, &e);
+				note_failure(r, rc, &e);
+				r->fail_pending = true;
+				r->failed_at = r->bytes;
 			}
 		} else if (r->fail_pending || kbuf_append(&r->body, upload_data, n)) {
 			/* Too large: read and drop the rest (up to a bound), then answer 413
@@ -826,6 +841,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->kind == API_IMPORT) {
 		tls_args = NULL;
 		return finish_import(r);
+	}
+	if (r->kind == API_UPLOAD && r->fail_pending) {
+		tls_args = NULL;
+		return send_problem(r);
 	}
 	if (r->kind == API_UPLOAD) {
 		struct vault_object_info info;

@@ -1,9 +1,11 @@
 #include "scan/clamd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -20,11 +22,16 @@
 #define CLAMD_REPLY_MAX 1024
 
 struct clamd_scan {
-	int fd;
+	int fd;  /* the connection to clamd; FILDES: -1 until the stream ends */
+	int mfd; /* FILDES: the memory-only file holding the stream; INSTREAM: -1 */
+	struct clamd_cfg cfg; /* FILDES: to connect at the end (socket_path is path) */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool failed;
 	bool ended;
 	int io_ms;
 	int reply_ms;
+	struct clamd_budget *budget; /* FILDES: where `held` is counted */
+	uint64_t held;               /* FILDES: bytes this scan counts in the budget */
 	uint64_t sent; /* payload bytes handed to clamd_scan_feed */
 	uint64_t max;
 	size_t buffered;
@@ -239,13 +246,30 @@ static bool ends_with(const char *s, size_t n, const char *suf, size_t *stem)
 	return true;
 }
 
+/* The length of the name clamd puts before a verdict: "stream: " for INSTREAM,
+ * "fd[N]: " for FILDES; 0 when the reply starts with neither. */
+static size_t reply_prefix(const char *r, size_t len)
+{
+	size_t i = 3;
+
+	if (len >= 8 && !memcmp(r, "stream: ", 8))
+		return 8;
+	if (len < 7 || memcmp(r, "fd[", 3))
+		return 0;
+	while (i < len && i < 13 && r[i] >= '0' && r[i] <= '9')
+		i++;
+	if (i == 3 || len - i < 3 || memcmp(r + i, "]: ", 3))
+		return 0;
+	return i + 3;
+}
+
 int clamd_reply_parse(const char *reply, size_t len, struct clamd_verdict *v, struct kinko_err *e)
 {
 	static const char limit[] = "INSTREAM size limit exceeded";
 	static const char heur[] = "Heuristics.Limits.Exceeded";
 	char ex[160];
 	const char *r;
-	size_t n, stem;
+	size_t n, stem, pre;
 
 	while (len > 0 && (reply[len - 1] == '\0' || reply[len - 1] == '\n'))
 		len--;
@@ -258,14 +282,15 @@ int clamd_reply_parse(const char *reply, size_t len, struct clamd_verdict *v, st
 				     "clamd refused the stream as too long (INSTREAM size limit "
 				     "exceeded): the file is refused; raise StreamMaxLength in "
 				     "clamd.conf (scripts/clamd-start sets the maximum)");
-	if (len < 8 || memcmp(reply, "stream: ", 8)) {
+	pre = reply_prefix(reply, len);
+	if (pre == 0) {
 		if (ends_with(reply, len, " ERROR", &stem))
 			return kinko_err_set(e, KINKO_EUNAVAIL,
 					     "clamd reported an error (%s): check clamd's log", ex);
 		goto garbled;
 	}
-	r = reply + 8;
-	n = len - 8;
+	r = reply + pre;
+	n = len - pre;
 	if (n == 2 && !memcmp(r, "OK", 2)) {
 		v->result = CLAMD_CLEAN;
 		v->signature[0] = '\0';
@@ -459,6 +484,30 @@ int clamd_version(const struct clamd_cfg *cfg, struct clamd_info *out, struct ki
 	return clamd_version_parse(r, n, out, e);
 }
 
+/* FILDES: no connection yet; clamd is asked now whether it answers, so a dead
+ * scanner refuses the upload before any byte is taken. */
+static int begin_fildes(const struct clamd_cfg *cfg, struct clamd_scan *s, struct kinko_err *e)
+{
+	size_t plen = cfg->socket_path ? strlen(cfg->socket_path) : 0;
+	int rc = clamd_ping(cfg, e);
+
+	if (rc)
+		return rc;
+	if (plen >= sizeof s->path) /* clamd_ping has refused it already */
+		return kinko_err_set(e, KINKO_EUNAVAIL, "the clamd socket path is too long");
+	memcpy(s->path, cfg->socket_path, plen + 1);
+	s->cfg = *cfg;
+	s->cfg.socket_path = s->path;
+	s->budget = cfg->budget;
+	s->mfd = memfd_create("kinko-scan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->mfd < 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "cannot create a memory-only file for the virus scanner (%s): "
+				     "set [scan] pass_fd = false to stream to clamd instead",
+				     strerror(errno));
+	return 0;
+}
+
 int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struct kinko_err *e)
 {
 	static const char cmd[] = "zINSTREAM";
@@ -469,9 +518,24 @@ int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struc
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory starting a scan");
+	s->fd = -1;
+	s->mfd = -1;
+	s->io_ms = ms_or(cfg->io_timeout_ms, CLAMD_DEFAULT_IO_MS);
+	s->reply_ms = ms_or(cfg->reply_timeout_ms, CLAMD_DEFAULT_REPLY_MS);
+	s->max = cfg->max_stream && cfg->max_stream < CLAMD_MAX_STREAM ? cfg->max_stream
+								       : CLAMD_MAX_STREAM;
+	if (cfg->pass_fd) {
+		rc = begin_fildes(cfg, s, e);
+		if (rc) {
+			clamd_scan_abort(s);
+			return rc;
+		}
+		*out = s;
+		return 0;
+	}
 	rc = connect_clamd(cfg, &s->fd, e);
 	if (rc) {
-		free(s);
+		clamd_scan_abort(s);
 		return rc;
 	}
 	/* clamd reads a stream a few KiB per call from one receiving thread for all
@@ -483,10 +547,6 @@ int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struc
 		int sz = CLAMD_SNDBUF;
 		(void)setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 	}
-	s->io_ms = ms_or(cfg->io_timeout_ms, CLAMD_DEFAULT_IO_MS);
-	s->reply_ms = ms_or(cfg->reply_timeout_ms, CLAMD_DEFAULT_REPLY_MS);
-	s->max = cfg->max_stream && cfg->max_stream < CLAMD_MAX_STREAM ? cfg->max_stream
-								       : CLAMD_MAX_STREAM;
 	rc = send_iov(s->fd, &iov, 1, s->io_ms, e);
 	if (rc == 1)
 		rc = kinko_err_set(e, KINKO_EUNAVAIL,
@@ -497,6 +557,92 @@ int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struc
 	}
 	*out = s;
 	return 0;
+}
+
+/* FILDES: the next bytes of the stream go to the memory-only file, counted in the
+ * budget first so that concurrent uploads cannot take the machine's memory. */
+static int hold(struct clamd_scan *s, const uint8_t *p, size_t n, struct kinko_err *e)
+{
+	struct clamd_budget *b = s->budget;
+
+	if (b && b->max) {
+		uint64_t was = atomic_fetch_add(&b->used, (uint64_t)n);
+		if (was + n > b->max) {
+			atomic_fetch_sub(&b->used, (uint64_t)n);
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "uploads being scanned already hold %llu bytes in memory "
+					     "(the [scan] memory_max limit): the file is refused; retry "
+					     "when they are done, or raise memory_max",
+					     (unsigned long long)b->max);
+		}
+		s->held += n;
+	}
+	while (n > 0) {
+		ssize_t w = write(s->mfd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "cannot hold the file in memory for the virus scanner "
+					     "(%s): the file is refused; free memory, or set [scan] "
+					     "pass_fd = false",
+					     strerror(errno));
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* FILDES: freezes the file (clamd scans exactly what was fed; nobody holding the
+ * descriptor can change it) and passes it to clamd after the command. */
+static int pass_file(struct clamd_scan *s, struct kinko_err *e)
+{
+	static const char cmd[] = "zFILDES";
+	struct iovec iov = {.iov_base = (void *)cmd, .iov_len = sizeof cmd};
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	uint8_t one = 0;
+	struct iovec data = {.iov_base = &one, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &data, .msg_iovlen = 1, .msg_control = ctl.b,
+			   .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *c;
+	int rc;
+
+	if (fcntl(s->mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+	    0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "cannot seal the file for the virus scanner: %s",
+				     strerror(errno));
+	rc = connect_clamd(&s->cfg, &s->fd, e);
+	if (rc)
+		return rc;
+	rc = send_iov(s->fd, &iov, 1, s->io_ms, e);
+	if (rc == 1)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "clamd closed the connection on FILDES: check clamd's log");
+	if (rc)
+		return rc;
+	memset(&ctl, 0, sizeof ctl);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &s->mfd, sizeof(int));
+	for (;;) {
+		ssize_t w = sendmsg(s->fd, &m, MSG_NOSIGNAL);
+		if (w == 1)
+			return 0;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN && wait_fd(s->fd, POLLOUT, now_ms() + s->io_ms) == 0)
+			continue;
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "cannot pass the file to clamd (%s): check clamd's log",
+				     w < 0 ? strerror(errno) : "short send");
+	}
 }
 
 /* clamd answered or closed before the end of the stream: say why. */
@@ -562,6 +708,10 @@ int clamd_scan_feed(struct clamd_scan *s, const void *p, size_t n, struct kinko_
 				     (unsigned long long)s->max);
 	}
 	s->sent += n;
+	if (s->mfd >= 0) {
+		rc = hold(s, c, n, e);
+		n = 0;
+	}
 	while (n > 0 && rc == 0) {
 		if (s->buffered || n < CLAMD_BUF) {
 			size_t k = CLAMD_BUF - s->buffered;
@@ -593,9 +743,13 @@ int clamd_scan_end(struct clamd_scan *s, struct kinko_err *e)
 		return kinko_err_set(e, KINKO_EINVAL, "scan already failed: abort it");
 	if (s->ended)
 		return 0;
-	rc = flush_buf(s, e);
-	if (!rc)
-		rc = send_frame(s, NULL, 0, e);
+	if (s->mfd >= 0) {
+		rc = pass_file(s, e);
+	} else {
+		rc = flush_buf(s, e);
+		if (!rc)
+			rc = send_frame(s, NULL, 0, e);
+	}
 	if (rc)
 		s->failed = true;
 	else
@@ -639,5 +793,9 @@ void clamd_scan_abort(struct clamd_scan *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->mfd >= 0)
+		close(s->mfd);
+	if (s->budget && s->held)
+		atomic_fetch_sub(&s->budget->used, s->held);
 	free(s);
 }

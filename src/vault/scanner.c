@@ -9,10 +9,12 @@
 
 #define SCAN_CHECK_SECONDS 5
 
-static void clamd_cfg_of(const struct vault *v, struct clamd_cfg *c)
+static void clamd_cfg_of(struct vault *v, struct clamd_cfg *c)
 {
 	memset(c, 0, sizeof *c);
 	c->socket_path = v->clamd_path;
+	c->pass_fd = v->cfg.scan_pass_fd;
+	c->budget = &v->scan_budget;
 	c->reply_timeout_ms = vault_scan_timeout_ms(v);
 	/* A hung clamd must not hold a request longer than the verdict would. */
 	c->io_timeout_ms = c->reply_timeout_ms < CLAMD_DEFAULT_IO_MS ? c->reply_timeout_ms

@@ -355,6 +355,12 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		if (n < 0 || (size_t)n >= sizeof v->clamd_path)
 			v->clamd_path[0] = '\0'; /* reported by the scanner status */
 	}
+	v->scan_budget.max = v->cfg.scan_memory_max;
+	if (!v->scan_budget.max) {
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+		v->scan_budget.max = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2
+							  : (uint64_t)1 << 30;
+	}
 	if (vault_path(v, path, sizeof path, "kinko.db") == 0)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)

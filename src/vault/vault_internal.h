@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "crypto/sign.h"
+#include "scan/clamd.h"
 #include "vault/vault.h"
 
 struct vault {
@@ -23,9 +24,9 @@ struct vault {
 	int64_t scan_checked;
 	struct vault_scanner scan;
 	char clamd_path[108];
+	struct clamd_budget scan_budget; /* memory held by the uploads being scanned */
 };
 
-struct clamd_scan;
 /* Opens a scan for an upload: NULL (and 0) when scanning is switched off;
  * KINKO_EUNAVAIL when clamd is down, slow, or its signatures are stale. */
 int vault_scan_open(struct vault *v, struct clamd_scan **out, struct kinko_err *e) KINKO_WUR;

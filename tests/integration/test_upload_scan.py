@@ -54,6 +54,56 @@ def test_eicar_is_refused_plain_and_across_chunk_boundaries(vault, admin):
     assert put(admin, vault, f, "clean.txt", b"hello\n").status_code == 201
 
 
+def clamd_log():
+    with open(os.path.join(CLAMD["dir"], "clamd.log"), errors="replace") as fh:
+        return fh.read()
+
+
+def test_both_ways_to_hand_clamd_the_file(vault, admin):
+    """pass_fd = true (the default) passes a sealed memory-only file (FILDES);
+    false streams it (INSTREAM). Both refuse EICAR, split across batches, and pass
+    a clean file; clamd's own log shows which way each took."""
+    _, f = folder(vault, admin)
+    data = b"a" * (8 * 65536 - 10) + EICAR + b"b" * 1000
+    before = clamd_log()
+    assert put(admin, vault, f, "fd.bin", data).status_code == 422
+    new = clamd_log()[len(before):]
+    assert "memfd:kinko-scan" in new and "FOUND" in new, new
+    assert "instream" not in new
+    vault.stop()
+    with open(os.path.join(vault.dir, "kinko.conf"), "a") as c:
+        c.write("\n[scan]\npass_fd = false\n")
+    vault.start()
+    s = vault.login()
+    before = clamd_log()
+    r = put(s, vault, f, "stream.bin", data)
+    assert r.status_code == 422, r.text
+    assert "Eicar" in r.json()["detail"] or "EICAR" in r.json()["detail"]
+    new = clamd_log()[len(before):]
+    assert "instream(local)" in new and "FOUND" in new, new
+    assert put(s, vault, f, "clean.bin", b"c" * 700000).status_code == 201
+    assert [o["name"] for o in listing(s, vault, f)] == ["clean.bin"]
+
+
+def test_memory_for_scanning_is_bounded(vault, admin):
+    """With pass_fd, uploads being scanned hold their plaintext in memory until the
+    verdict; [scan] memory_max bounds all of them together. Past it: 503, nothing
+    stored, and the memory is given back for the next upload."""
+    _, f = folder(vault, admin)
+    vault.stop()
+    with open(os.path.join(vault.dir, "kinko.conf"), "a") as c:
+        c.write("\n[scan]\nmemory_max = 1M\n")
+    vault.start()
+    s = vault.login()
+    r = put(s, vault, f, "big.bin", b"x" * (3 << 20))
+    assert r.status_code == 503, r.text
+    assert "memory_max" in r.json()["detail"]
+    assert listing(s, vault, f) == []
+    assert os.listdir(os.path.join(vault.dir, "blobs", "tmp")) == []
+    for i in range(3):
+        assert put(s, vault, f, "small%d.bin" % i, b"y" * (900 << 10)).status_code == 201
+
+
 def test_records_are_counted_and_my_numbers_kept_out(vault, admin):
     _, f = folder(vault, admin)
     csv = "氏名,住所\r\n\"山田, 太郎\",\"東京都\n新宿区\"\r\n鈴木,大阪\r\n".encode("cp932")

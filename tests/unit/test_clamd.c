@@ -1,7 +1,8 @@
 /*
  * The clamd client against a fake clamd: a thread on a UNIX socket that checks the
- * INSTREAM framing and answers canned replies, hangs, or closes. Proves that every
- * failure (down, hung, closed, garbled, limit) is refused, never passed as clean.
+ * INSTREAM framing (or reads the file passed with FILDES) and answers canned
+ * replies, hangs, or closes. Proves that every failure (down, hung, closed,
+ * garbled, limit) is refused, never passed as clean, in both transports.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,11 +11,13 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +51,13 @@ struct fake {
 	uint32_t sum; /* a simple checksum of the payload */
 	bool saw_marker;
 	int hold_ms;
+	/* FILDES */
+	bool ping_first; /* the first connection is zPING, answered PONG */
+	int pings;       /* with ping_first: how many such connections (0 means 1) */
+	const char *ping_reply;
+	int passed_fd;   /* the descriptor number clamd would name in its reply */
+	int seals;       /* the passed file's seals */
+	bool passed_regular;
 };
 
 static bool read_full(int fd, void *p, size_t n)
@@ -69,11 +79,32 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Reads the stream frames; the marker "MALWARE-MARKER" may straddle frames. */
-static bool read_stream(struct fake *f, int fd)
+/* What the fake "scans": a checksum, the byte count and the marker
+ * "MALWARE-MARKER", which may straddle pieces (matched carries across calls). */
+static void look_at(struct fake *f, const uint8_t *buf, size_t n, size_t *matched)
 {
 	static const char marker[] = "MALWARE-MARKER";
-	size_t mlen = sizeof marker - 1, matched = 0;
+	const size_t mlen = sizeof marker - 1;
+
+	for (size_t i = 0; i < n; i++) {
+		f->sum = f->sum * 31 + buf[i];
+		/* naive streaming match, good enough for a marker without self-overlap */
+		if (buf[i] == (uint8_t)marker[*matched]) {
+			if (++*matched == mlen) {
+				f->saw_marker = true;
+				*matched = 0;
+			}
+		} else {
+			*matched = buf[i] == (uint8_t)marker[0] ? 1 : 0;
+		}
+	}
+	f->received += n;
+}
+
+/* Reads the stream frames. */
+static bool read_stream(struct fake *f, int fd)
+{
+	size_t matched = 0;
 	uint8_t *buf = malloc(4 * 1024 * 1024);
 
 	f->framing_ok = false;
@@ -92,19 +123,7 @@ static bool read_stream(struct fake *f, int fd)
 		f->frames++;
 		if (n > f->max_frame)
 			f->max_frame = n;
-		for (uint32_t i = 0; i < n; i++) {
-			f->sum = f->sum * 31 + buf[i];
-			/* naive streaming match, good enough for a marker without self-overlap */
-			if (buf[i] == (uint8_t)marker[matched]) {
-				if (++matched == mlen) {
-					f->saw_marker = true;
-					matched = 0;
-				}
-			} else {
-				matched = buf[i] == (uint8_t)marker[0] ? 1 : 0;
-			}
-		}
-		f->received += n;
+		look_at(f, buf, n, &matched);
 		if (f->mode == FAKE_LIMIT && f->received > f->limit) {
 			static const char r[] = "INSTREAM size limit exceeded. ERROR";
 			(void)!send(fd, r, sizeof r, MSG_NOSIGNAL);
@@ -115,15 +134,85 @@ static bool read_stream(struct fake *f, int fd)
 	return f->framing_ok;
 }
 
+/* Receives the descriptor sent after zFILDES (with one byte of data). */
+static int recv_fd(int sock)
+{
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	uint8_t one;
+	struct iovec iov = {&one, 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			   .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &m, 0) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+/* Reads the passed file from its start, as clamd does, without moving its offset. */
+static void read_passed(struct fake *f, int fd)
+{
+	size_t matched = 0;
+	uint8_t *buf = malloc(1 << 20);
+	struct stat st;
+	off_t off = 0;
+	ssize_t r;
+
+	f->passed_regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	f->seals = fcntl(fd, F_GET_SEALS);
+	while ((r = pread(fd, buf, 1 << 20, off)) > 0) {
+		look_at(f, buf, (size_t)r, &matched);
+		off += r;
+	}
+	f->framing_ok = r == 0;
+	free(buf);
+}
+
+static void read_cmd(int fd, char *cmd, size_t cap)
+{
+	size_t n = 0;
+
+	memset(cmd, 0, cap);
+	while (n < cap - 1) {
+		char c;
+		if (read(fd, &c, 1) != 1)
+			break;
+		cmd[n++] = c;
+		if (c == '\0')
+			break;
+	}
+}
+
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
-	int fd;
-	size_t n = 0;
+	char verdict[64];
+	int fd, pfd = -1;
 
 	if (f->mode == FAKE_NO_READ) {
 		sleep_ms(f->hold_ms);
 		return NULL;
+	}
+	for (int k = 0; f->ping_first && k < (f->pings ? f->pings : 1); k++) {
+		const char *pr = f->ping_reply ? f->ping_reply : "PONG";
+		fd = accept(f->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		read_cmd(fd, f->cmd, sizeof f->cmd);
+		if (strcmp(f->cmd, "zPING") != 0 || strcmp(pr, "PONG") != 0) {
+			(void)!send(fd, pr, strlen(pr) + 1, MSG_NOSIGNAL);
+			close(fd);
+			return NULL;
+		}
+		(void)!send(fd, pr, strlen(pr) + 1, MSG_NOSIGNAL);
+		close(fd);
 	}
 	fd = accept(f->lfd, NULL, NULL);
 	if (fd < 0)
@@ -133,24 +222,28 @@ static void *fake_main(void *arg)
 		return NULL;
 	}
 	/* the command, up to its NUL */
-	while (n < sizeof f->cmd - 1) {
-		char c;
-		if (read(fd, &c, 1) != 1)
-			break;
-		f->cmd[n++] = c;
-		if (c == '\0')
-			break;
-	}
-	if (!strcmp(f->cmd, "zINSTREAM"))
+	read_cmd(fd, f->cmd, sizeof f->cmd);
+	if (!strcmp(f->cmd, "zINSTREAM")) {
 		read_stream(f, fd);
+		snprintf(verdict, sizeof verdict, "stream");
+	} else if (!strcmp(f->cmd, "zFILDES")) {
+		pfd = recv_fd(fd);
+		if (pfd >= 0)
+			read_passed(f, pfd);
+		f->passed_fd = pfd;
+		snprintf(verdict, sizeof verdict, "fd[%d]", pfd);
+	}
 	if (f->mode == FAKE_SCAN) {
-		const char *r = f->saw_marker ? "stream: Fake.Marker FOUND" : "stream: OK";
+		char r[128];
+		snprintf(r, sizeof r, "%s: %s", verdict, f->saw_marker ? "Fake.Marker FOUND" : "OK");
 		(void)!send(fd, r, strlen(r) + 1, MSG_NOSIGNAL);
 	} else if (f->mode == FAKE_REPLY) {
 		(void)!send(fd, f->reply, f->reply_len, MSG_NOSIGNAL);
 	} else if (f->mode == FAKE_HANG) {
 		sleep_ms(f->hold_ms);
 	}
+	if (pfd >= 0)
+		close(pfd);
 	close(fd);
 	return NULL;
 }
@@ -284,8 +377,10 @@ static void marker_across_boundary_is_infected(void **state)
 	free(d);
 }
 
-static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, int want,
-			   const char *msg_part)
+/* Scans data against a fake in the given mode and expects the refusal `want` with
+ * msg_part in its message. fildes: pass a file (the fake answers ping at PING). */
+static void refusal_case(bool fildes, enum fake_mode mode, const char *ping, const char *reply,
+			 size_t rlen, int want, const char *msg_part)
 {
 	/* A clamd that stops reading must be noticed while streaming: send more than
 	 * the client's socket send buffer holds (4 MiB, doubled by the kernel). The
@@ -303,6 +398,11 @@ static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, 
 	f.reply_len = rlen;
 	f.limit = 100000;
 	c = cfg_for(&f);
+	if (fildes) {
+		f.ping_first = true;
+		f.ping_reply = ping;
+		c.pass_fd = true;
+	}
 	fake_run(&f);
 	v.result = CLAMD_CLEAN;
 	rc = scan_data(&c, d, n, 65536, &v, &e);
@@ -314,6 +414,12 @@ static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, 
 		fprintf(stderr, "message was: %s\n", e.msg);
 		fail();
 	}
+}
+
+static void expect_refusal(enum fake_mode mode, const char *reply, size_t rlen, int want,
+			   const char *msg_part)
+{
+	refusal_case(false, mode, NULL, reply, rlen, want, msg_part);
 }
 
 static void failures_are_refused(void **state)
@@ -460,30 +566,59 @@ static void ping_and_version_against_fake(void **state)
 
 static void reply_parser(void **state)
 {
-	struct clamd_verdict v;
-	struct kinko_err e = {0};
+	/* reply, its length (0: strlen), the expected code, and on success the verdict
+	 * and signature. On failure the verdict must stay untouched. */
+	static const struct {
+		const char *reply;
+		size_t len;
+		int rc;
+		enum clamd_result result;
+		const char *sig;
+	} cases[] = {
+		{"stream: OK", 0, 0, CLAMD_CLEAN, ""},
+		{"stream: OK\n", 0, 0, CLAMD_CLEAN, ""},
+		{"stream: Eicar-Test-Signature FOUND", 0, 0, CLAMD_INFECTED, "Eicar-Test-Signature"},
+		{"stream:  FOUND", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"stream: a b FOUND", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"stream: OKAY", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"stream: OK\0junk", 15, KINKO_EUNAVAIL, 0, NULL},
+		{"", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"INSTREAM size limit exceeded. ERROR", 0, KINKO_ELIMIT, 0, NULL},
+		{"stream: Heuristics.Limits.Exceeded.MaxScanTime FOUND", 0, KINKO_ELIMIT, 0, NULL},
+		/* FILDES names the descriptor instead of "stream" */
+		{"fd[12]: OK", 0, 0, CLAMD_CLEAN, ""},
+		{"fd[3]: Eicar-Test-Signature FOUND", 0, 0, CLAMD_INFECTED, "Eicar-Test-Signature"},
+		{"fd[]: OK", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"fd[1] OK", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"fd[x]: OK", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"fd[12345678901]: OK", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"fd[1]: ", 0, KINKO_EUNAVAIL, 0, NULL},
+		{"fd[4]: Heuristics.Limits.Exceeded.MaxFileSize FOUND", 0, KINKO_ELIMIT, 0, NULL},
+	};
 	char longname[200];
 	(void)state;
-	assert_int_equal(clamd_reply_parse("stream: OK", 10, &v, &e), 0);
-	assert_int_equal(v.result, CLAMD_CLEAN);
-	assert_int_equal(clamd_reply_parse("stream: OK\n", 11, &v, &e), 0);
-	assert_int_equal(clamd_reply_parse("stream: Eicar-Test-Signature FOUND", 34, &v, &e), 0);
-	assert_int_equal(v.result, CLAMD_INFECTED);
-	assert_string_equal(v.signature, "Eicar-Test-Signature");
-	v.result = CLAMD_CLEAN;
-	assert_int_equal(clamd_reply_parse("stream:  FOUND", 14, &v, &e), KINKO_EUNAVAIL);
-	assert_int_equal(clamd_reply_parse("stream: a b FOUND", 17, &v, &e), KINKO_EUNAVAIL);
-	assert_int_equal(clamd_reply_parse("stream: OKAY", 12, &v, &e), KINKO_EUNAVAIL);
-	assert_int_equal(clamd_reply_parse("stream: OK\0junk", 15, &v, &e), KINKO_EUNAVAIL);
-	assert_int_equal(clamd_reply_parse("", 0, &v, &e), KINKO_EUNAVAIL);
-	assert_int_equal(clamd_reply_parse("INSTREAM size limit exceeded. ERROR", 35, &v, &e),
-			 KINKO_ELIMIT);
-	assert_int_equal(clamd_reply_parse("stream: Heuristics.Limits.Exceeded.MaxScanTime FOUND",
-					   52, &v, &e),
-			 KINKO_ELIMIT);
-	assert_int_equal(v.result, CLAMD_CLEAN); /* untouched on failure */
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct clamd_verdict v = {.result = CLAMD_ERROR};
+		struct kinko_err e = {0};
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].reply);
+		int rc = clamd_reply_parse(cases[i].reply, len, &v, &e);
+		if (rc != cases[i].rc)
+			fprintf(stderr, "case %zu (%s): %d\n", i, cases[i].reply, rc);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_int_equal(v.result, cases[i].result);
+			assert_string_equal(v.signature, cases[i].sig);
+		} else {
+			assert_int_equal(v.result, CLAMD_ERROR);
+		}
+	}
 	snprintf(longname, sizeof longname, "stream: %0150d FOUND", 0);
-	assert_int_equal(clamd_reply_parse(longname, strlen(longname), &v, &e), KINKO_EUNAVAIL);
+	{
+		struct clamd_verdict v;
+		struct kinko_err e = {0};
+		assert_int_equal(clamd_reply_parse(longname, strlen(longname), &v, &e),
+				 KINKO_EUNAVAIL);
+	}
 }
 
 #define VP(s) clamd_version_parse(s, strlen(s), &i, &e)
@@ -560,6 +695,167 @@ static void end_then_finish_overlaps(void **state)
 	free(d);
 }
 
+/* FILDES: the fake answers PING, then takes the passed file. */
+static void fildes_start(struct fake *f, enum fake_mode mode, struct clamd_cfg *c)
+{
+	fake_start(f, mode);
+	f->ping_first = true;
+	*c = cfg_for(f);
+	c->pass_fd = true;
+}
+
+static void fildes_passes_a_sealed_file(void **state)
+{
+	static const size_t steps[] = {1, 4096, 65536, 524288, 3000000};
+	size_t n = 3 * 1024 * 1024 + 17;
+	uint8_t *d = make_data(n, SIZE_MAX);
+	(void)state;
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct fake f;
+		struct clamd_cfg c;
+		struct clamd_verdict v;
+		struct kinko_err e = {0};
+		size_t len = steps[i] == 1 ? 100000 : n;
+		fildes_start(&f, FAKE_SCAN, &c);
+		fake_run(&f);
+		assert_int_equal(scan_data(&c, d, len, steps[i], &v, &e), 0);
+		fake_stop(&f);
+		assert_string_equal(f.cmd, "zFILDES");
+		assert_true(f.passed_fd >= 0);
+		assert_true(f.passed_regular); /* clamd scans only regular files */
+		/* frozen before clamd sees it: nobody can change what is scanned */
+		assert_true(f.seals >= 0);
+		assert_true(f.seals & F_SEAL_WRITE);
+		assert_true(f.seals & F_SEAL_GROW);
+		assert_true(f.seals & F_SEAL_SHRINK);
+		assert_true(f.seals & F_SEAL_SEAL);
+		assert_true(f.framing_ok);
+		assert_int_equal(f.received, len);
+		assert_int_equal(f.sum, sum_of(d, len));
+		assert_int_equal(v.result, CLAMD_CLEAN);
+		assert_int_equal(v.bytes, len);
+	}
+	free(d);
+}
+
+static void fildes_marker_is_infected_and_end_overlaps(void **state)
+{
+	size_t n = 500000;
+	uint8_t *d = make_data(n, 65536 - 5);
+	struct fake f;
+	struct clamd_cfg c;
+	struct clamd_scan *s = NULL;
+	struct clamd_verdict v;
+	struct kinko_err e = {0};
+	(void)state;
+	fildes_start(&f, FAKE_SCAN, &c);
+	fake_run(&f);
+	assert_int_equal(clamd_scan_begin(&c, &s, &e), 0);
+	for (size_t off = 0; off < n; off += 1000)
+		assert_int_equal(clamd_scan_feed(s, d + off, n - off < 1000 ? n - off : 1000, &e),
+				 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0);
+	assert_int_equal(clamd_scan_end(s, &e), 0);
+	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL);
+	sleep_ms(400);
+	assert_int_equal(clamd_scan_finish(s, &v, &e), 0);
+	fake_stop(&f);
+	assert_int_equal(v.result, CLAMD_INFECTED);
+	assert_string_equal(v.signature, "Fake.Marker");
+	assert_int_equal(f.received, n);
+	free(d);
+}
+
+static void fildes_expect_refusal(enum fake_mode mode, const char *ping, const char *reply,
+				  int want, const char *msg_part)
+{
+	refusal_case(true, mode, ping, reply, reply ? strlen(reply) + 1 : 0, want, msg_part);
+}
+
+static void fildes_failures_are_refused(void **state)
+{
+	(void)state;
+	/* no PONG: refused at begin, before a byte is taken */
+	fildes_expect_refusal(FAKE_SCAN, "PANG", NULL, KINKO_EUNAVAIL, "PONG");
+	fildes_expect_refusal(FAKE_HANG, NULL, NULL, KINKO_EUNAVAIL, "did not answer");
+	fildes_expect_refusal(FAKE_CLOSE, NULL, NULL, KINKO_EUNAVAIL, "clamd");
+	fildes_expect_refusal(FAKE_REPLY, NULL, "fd[7]: Not a regular file ERROR", KINKO_EUNAVAIL,
+			      "Not a regular file");
+	fildes_expect_refusal(FAKE_REPLY, NULL, "fd[7]: Heuristics.Limits.Exceeded.MaxScanSize FOUND",
+			      KINKO_ELIMIT, "MaxScanSize");
+	fildes_expect_refusal(FAKE_REPLY, NULL, "stream OK", KINKO_EUNAVAIL, "does not understand");
+	{
+		/* the limit holds without clamd: nothing past max_stream is kept */
+		size_t n = 5000;
+		uint8_t *d = make_data(n, SIZE_MAX);
+		struct fake f;
+		struct clamd_cfg c;
+		struct clamd_scan *s = NULL;
+		struct clamd_verdict v;
+		struct kinko_err e = {0};
+		fildes_start(&f, FAKE_SCAN, &c);
+		c.max_stream = 4096;
+		f.mode = FAKE_CLOSE; /* after the PING, nothing more is asked of it */
+		fake_run(&f);
+		assert_int_equal(clamd_scan_begin(&c, &s, &e), 0);
+		assert_int_equal(clamd_scan_feed(s, d, 4096, &e), 0);
+		assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_ELIMIT);
+		v.result = CLAMD_CLEAN;
+		assert_int_not_equal(clamd_scan_finish(s, &v, &e), 0);
+		assert_int_equal(v.result, CLAMD_ERROR);
+		/* unblock the fake's second accept */
+		{
+			struct clamd_cfg c2 = c;
+			c2.pass_fd = false;
+			(void)!clamd_ping(&c2, &e);
+		}
+		fake_stop(&f);
+		free(d);
+	}
+	{
+		/* the shared memory budget: a second upload cannot take what the first
+		 * holds; aborting gives it back */
+		uint8_t *d = make_data(6000, SIZE_MAX);
+		struct clamd_budget b = {.max = 10000};
+		struct fake f;
+		struct clamd_cfg c;
+		struct clamd_scan *s1 = NULL, *s2 = NULL, *s3 = NULL;
+		struct kinko_err e = {0};
+		fildes_start(&f, FAKE_CLOSE, &c);
+		f.pings = 3;
+		c.budget = &b;
+		fake_run(&f);
+		assert_int_equal(clamd_scan_begin(&c, &s1, &e), 0);
+		assert_int_equal(clamd_scan_begin(&c, &s2, &e), 0);
+		assert_int_equal(clamd_scan_feed(s1, d, 6000, &e), 0);
+		assert_int_equal(atomic_load(&b.used), 6000);
+		assert_int_equal(clamd_scan_feed(s2, d, 6000, &e), KINKO_EUNAVAIL);
+		assert_non_null(strstr(e.msg, "memory_max"));
+		assert_int_equal(atomic_load(&b.used), 6000);
+		clamd_scan_abort(s2);
+		clamd_scan_abort(s1);
+		assert_int_equal(atomic_load(&b.used), 0);
+		assert_int_equal(clamd_scan_begin(&c, &s3, &e), 0);
+		assert_int_equal(clamd_scan_feed(s3, d, 6000, &e), 0);
+		clamd_scan_abort(s3);
+		assert_int_equal(atomic_load(&b.used), 0);
+		{
+			struct clamd_cfg c2 = c;
+			c2.pass_fd = false;
+			(void)!clamd_ping(&c2, &e); /* the fake's last accept */
+		}
+		fake_stop(&f);
+		free(d);
+	}
+	{
+		struct clamd_cfg c = {.socket_path = "/nonexistent/kinko/clamd.sock", .pass_fd = true};
+		struct clamd_scan *s = (struct clamd_scan *)0x1;
+		struct kinko_err e = {0};
+		assert_int_equal(clamd_scan_begin(&c, &s, &e), KINKO_EUNAVAIL);
+		assert_ptr_equal(s, (struct clamd_scan *)0x1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +869,9 @@ int main(void)
 		cmocka_unit_test(client_side_stream_limit),
 		cmocka_unit_test(ping_and_version_against_fake),
 		cmocka_unit_test(end_then_finish_overlaps),
+		cmocka_unit_test(fildes_passes_a_sealed_file),
+		cmocka_unit_test(fildes_marker_is_infected_and_end_overlaps),
+		cmocka_unit_test(fildes_failures_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

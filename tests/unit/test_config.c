@@ -78,6 +78,8 @@ static void assert_defaults(const struct kinko_config *c)
 	assert_int_equal(c->signature_max_age, 86400);
 	assert_int_equal(c->scan_timeout_seconds, 600);
 	assert_true(c->scan_required);
+	assert_true(c->scan_pass_fd);
+	assert_int_equal(c->scan_memory_max, 0);
 }
 
 static void defaults_load(void **state)
@@ -417,7 +419,7 @@ static void write_default(void **state)
 	}
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-	assert_int_equal(keys, 20); /* every key is listed */
+	assert_int_equal(keys, 22); /* every key is listed */
 	assert_int_equal(config_load(uncommented, false, &d, &e), 0);
 	assert_defaults(&d);
 
