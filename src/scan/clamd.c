@@ -787,6 +787,11 @@ done:
 	return rc;
 }
 
+int clamd_scan_file(const struct clamd_scan *s)
+{
+	return s ? s->mfd : -1;
+}
+
 void clamd_scan_abort(struct clamd_scan *s)
 {
 	if (!s)

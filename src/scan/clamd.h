@@ -112,6 +112,11 @@ int clamd_scan_end(struct clamd_scan *s, struct kinko_err *e) KINKO_WUR;
  * that only looks at v cannot mistake an unscanned file for a clean one. */
 int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kinko_err *e) KINKO_WUR;
 
+/* FILDES: the memory-only file holding what was fed, for the caller to read back
+ * with pread (offsets below the bytes fed are stable); -1 with INSTREAM. It stays
+ * the scan's: valid until clamd_scan_finish or clamd_scan_abort, never written. */
+int clamd_scan_file(const struct clamd_scan *s);
+
 /* Drops the connection without a verdict; clamd discards the stream. NULL is a no-op. */
 void clamd_scan_abort(struct clamd_scan *s);
 

@@ -229,6 +229,17 @@ struct vault_upload {
 	char name[VAULT_NAME_MAX + 1];
 	/* The scanning pass, fed the same plaintext as it is sealed (read once). */
 	struct clamd_scan *scan;
+	/* With a FILDES scan the plaintext is already in clamd's memory-only file:
+	 * the sealing stage reads it back from there (spool >= 0) instead of from the
+	 * slots, so it may fall behind the body and catch up while clamd scans. */
+	int spool;
+	uint8_t *spool_buf;  /* BATCH_BYTES, the sealing stage's */
+	uint64_t spooled;    /* bytes of the body in the spool (under ring.mu) */
+	bool spool_done;     /* the whole body is in it (under ring.mu) */
+	/* The scanning stage ends clamd's stream as soon as it has the last batch. */
+	bool scan_ended;
+	int end_rc;
+	struct kinko_err end_e;
 	struct records_scan *rec;
 	bool specific_personal;
 	char contract_id[STORE_ID_LEN];
@@ -268,13 +279,82 @@ static int seal_batch(struct vault_upload *u, struct slot *s, struct kinko_err *
  * clamd. */
 static int scan_batch(struct vault_upload *u, struct slot *s, struct kinko_err *e)
 {
-	records_feed(u->rec, s->plain, s->len);
+	if (u->spool < 0) /* else counted from the spool, after the body */
+		records_feed(u->rec, s->plain, s->len);
 	if (u->scan && s->len) {
 		int rc = clamd_scan_feed(u->scan, s->plain, s->len, e);
 		if (rc)
 			return rc == KINKO_ELIMIT ? KINKO_ELIMIT : KINKO_EUNAVAIL;
 	}
+	/* clamd scans only once the stream has ended: end it now, so that clamd
+	 * scans while the rest of the upload (sealing, the flush) is done. How it went
+	 * is kept for the verdict. */
+	if (u->scan && s->last) {
+		u->end_rc = clamd_scan_end(u->scan, &u->end_e);
+		u->scan_ended = true;
+	}
 	return 0;
+}
+
+/* The sealing stage with a spool: it waits for the whole body to be in clamd's
+ * memory-only file, then reads it back batch by batch, counts records and seals
+ * (the same chunks as when sealing from the slots; the last carries the final
+ * flag). clamd can only start once the body is complete, so while the body
+ * arrives the cores go only to receiving it and filling the spool; counting and
+ * sealing then run while clamd scans, on the core clamd leaves (together they are
+ * about twice as fast as clamd's scan), and the verdict comes that much sooner.
+ * At most 2 GiB wait in the spool: clamd's limit. */
+static void seal_from_spool(struct vault_upload *u)
+{
+	struct ring *r = &u->ring;
+	uint64_t off = 0, chunk = 0, total;
+	int stop;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->err && !r->stop && !u->spool_done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	total = u->spooled;
+	stop = r->err || r->stop;
+	pthread_mutex_unlock(&r->mu);
+	if (stop)
+		return;
+	for (;;) {
+		struct slot s = {.plain = u->spool_buf};
+		struct kinko_err e;
+		uint64_t avail = total - off;
+		size_t got = 0;
+		int rc;
+
+		s.last = avail <= BATCH_BYTES;
+		s.len = avail < BATCH_BYTES ? (size_t)avail : BATCH_BYTES;
+		s.first = chunk;
+		while (got < s.len) {
+			ssize_t n = pread(u->spool, u->spool_buf + got, s.len - got, (off_t)(off + got));
+			if (n <= 0 && !(n < 0 && errno == EINTR)) {
+				kinko_err_set(&e, KINKO_EIO, "reading the upload back for sealing failed: %s",
+					      n < 0 ? strerror(errno) : "short read");
+				ring_fail(r, KINKO_EIO, &e);
+				return;
+			}
+			if (n > 0)
+				got += (size_t)n;
+		}
+		records_feed(u->rec, s.plain, s.len);
+		rc = seal_batch(u, &s, &e);
+		if (rc) {
+			ring_fail(r, rc, &e);
+			return;
+		}
+		pthread_mutex_lock(&r->mu);
+		stop = r->err || r->stop; /* the upload was abandoned: stop early */
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			return;
+		off += s.len;
+		chunk += s.len / OBJ_CHUNK_SIZE;
+		if (s.last)
+			return;
+	}
 }
 
 /* Each filled slot goes to both stages; a slot is free again once both are done
@@ -287,6 +367,10 @@ static void *upload_stage(void *arg)
 	struct ring *r = &u->ring;
 	uint64_t *done = &u->done[sa->stage];
 
+	if (sa->stage == STAGE_SEAL && u->spool >= 0) {
+		seal_from_spool(u);
+		return NULL;
+	}
 	for (;;) {
 		struct slot *s;
 		struct kinko_err e;
@@ -311,6 +395,10 @@ static void *upload_stage(void *arg)
 		}
 		pthread_mutex_lock(&r->mu);
 		(*done)++;
+		if (sa->stage == STAGE_SCAN) {
+			u->spooled += s->len;
+			u->spool_done = last;
+		}
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		if (last)
@@ -318,14 +406,14 @@ static void *upload_stage(void *arg)
 	}
 }
 
-/* Slots the producer may not fill yet: those a stage has not finished. */
+/* Slots the producer may not fill yet: those a stage has not finished (a sealing
+ * stage that reads the spool takes nothing from the slots). */
 static uint64_t upload_in_use(const struct vault_upload *u)
 {
-	uint64_t low = u->done[0];
+	uint64_t low = u->done[STAGE_SCAN];
 
-	for (int i = 1; i < NSTAGES; i++)
-		if (u->done[i] < low)
-			low = u->done[i];
+	if (u->spool < 0 && u->done[STAGE_SEAL] < low)
+		low = u->done[STAGE_SEAL];
 	return u->produced - low;
 }
 
@@ -374,6 +462,15 @@ static void upload_join(struct vault_upload *u, bool stop)
 	u->nthreads = 0;
 }
 
+static void spool_buf_free(struct vault_upload *u)
+{
+	if (u->spool_buf) {
+		kinko_wipe(u->spool_buf, BATCH_BYTES);
+		free(u->spool_buf);
+		u->spool_buf = NULL;
+	}
+}
+
 static void upload_free(struct vault_upload *u)
 {
 	upload_join(u, true);
@@ -389,6 +486,7 @@ static void upload_free(struct vault_upload *u)
 	kinko_sha256_abort(&u->sha);
 	objstream_free(u->os);
 	clamd_scan_abort(u->scan);
+	spool_buf_free(u);
 	records_free(u->rec);
 	ring_free(&u->ring);
 	store_object_clear(&u->obj);
@@ -427,6 +525,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	u->v = v;
 	u->actor = *a;
 	u->fd = -1;
+	u->spool = -1;
 	u->max = v->cfg.max_body_bytes;
 	snprintf(u->name, sizeof u->name, "%s", name);
 	kbuf_init(&u->obj.name_sealed, 4096);
@@ -501,6 +600,11 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		rc = vault_scan_open(v, &u->scan, e);
 	if (rc)
 		goto fail;
+	u->spool = clamd_scan_file(u->scan);
+	if (u->spool >= 0 && !(u->spool_buf = malloc(BATCH_BYTES))) {
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the upload buffers");
+		goto fail;
+	}
 	if (vault_blob_path(v, u->obj.id, true, u->tmp_path, sizeof u->tmp_path)) {
 		rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
 		goto fail;
@@ -654,9 +758,16 @@ int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 	}
 	if (rc)
 		return rc;
-	/* clamd scans a stream only once it has ended: end it first, so the scan runs
-	 * while the blob is made durable. */
-	end_rc = u->scan ? clamd_scan_end(u->scan, &end_e) : 0;
+	/* The scanning stage ended clamd's stream with the last batch, so clamd has
+	 * been scanning while the sealing finished, and scans on while the blob is
+	 * made durable. */
+	end_rc = 0;
+	if (u->scan && u->scan_ended) {
+		end_rc = u->end_rc;
+		end_e = u->end_e;
+	} else if (u->scan) {
+		end_rc = clamd_scan_end(u->scan, &end_e);
+	}
 	/* The blob is durable before the row that references it commits. */
 	rc = seqwrite_finish(u->sw, e);
 	if (rc)
@@ -689,6 +800,7 @@ int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 	u->prepared = true;
 	/* Only the row is left: give the buffers back now (an import holds many). */
 	ring_free(&u->ring);
+	spool_buf_free(u);
 	return 0;
 }
 
