@@ -515,6 +515,8 @@ int clamd_scan_begin(const struct clamd_cfg *cfg, struct clamd_scan **out, struc
 	struct clamd_scan *s;
 	int rc;
 
+	if (!cfg)
+		return kinko_err_set(e, KINKO_EUNAVAIL, "no clamd is configured");
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory starting a scan");
@@ -566,13 +568,20 @@ static int hold(struct clamd_scan *s, const uint8_t *p, size_t n, struct kinko_e
 	struct clamd_budget *b = s->budget;
 
 	if (b && b->max) {
-		uint64_t was = atomic_fetch_add(&b->used, (uint64_t)n);
+		uint64_t was;
+		if (n > b->max - s->held)
+			return kinko_err_set(e, KINKO_ELIMIT,
+					     "the file is larger than the %llu bytes the scanner may hold "
+					     "in memory ([scan] memory_max): the file is refused; raise "
+					     "memory_max, or set pass_fd = false",
+					     (unsigned long long)b->max);
+		was = atomic_fetch_add(&b->used, (uint64_t)n);
 		if (was + n > b->max) {
 			atomic_fetch_sub(&b->used, (uint64_t)n);
 			return kinko_err_set(e, KINKO_EUNAVAIL,
-					     "uploads being scanned already hold %llu bytes in memory "
-					     "(the [scan] memory_max limit): the file is refused; retry "
-					     "when they are done, or raise memory_max",
+					     "other uploads being scanned hold the memory the scanner may "
+					     "use ([scan] memory_max = %llu bytes): the file is refused; "
+					     "retry when they are done, or raise memory_max",
 					     (unsigned long long)b->max);
 		}
 		s->held += n;
@@ -637,8 +646,14 @@ static int pass_file(struct clamd_scan *s, struct kinko_err *e)
 			return 0;
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && errno == EAGAIN && wait_fd(s->fd, POLLOUT, now_ms() + s->io_ms) == 0)
-			continue;
+		if (w < 0 && errno == EAGAIN) {
+			if (wait_fd(s->fd, POLLOUT, now_ms() + s->io_ms) == 0)
+				continue;
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "clamd stopped reading for %d ms before it took the file: "
+					     "check clamd's load and its log",
+					     s->io_ms);
+		}
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "cannot pass the file to clamd (%s): check clamd's log",
 				     w < 0 ? strerror(errno) : "short send");
@@ -777,8 +792,14 @@ int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kink
 	rc = clamd_scan_end(s, e);
 	if (!rc)
 		rc = recv_reply(s->fd, s->reply_ms, r, sizeof r, &n, e);
-	if (!rc)
+	if (!rc) {
 		rc = clamd_reply_parse(r, n, &out, e);
+		/* A clamd that cannot take descriptors (another host's socket through a
+		 * proxy, a build without fd passing) answers FILDES with an error. */
+		if (rc == KINKO_EUNAVAIL && s->mfd >= 0)
+			kinko_err_wrap(e, "clamd did not scan the file passed to it (if this clamd "
+					  "cannot take file descriptors, set [scan] pass_fd = false)");
+	}
 done:
 	if (rc)
 		out.result = CLAMD_ERROR;

@@ -292,6 +292,11 @@ static int scan_batch(struct vault_upload *u, struct slot *s, struct kinko_err *
 	if (u->scan && s->last) {
 		u->end_rc = clamd_scan_end(u->scan, &u->end_e);
 		u->scan_ended = true;
+		if (u->end_rc) { /* no verdict can come: stop the sealing too */
+			if (e)
+				*e = u->end_e;
+			return u->end_rc == KINKO_ELIMIT ? KINKO_ELIMIT : KINKO_EUNAVAIL;
+		}
 	}
 	return 0;
 }

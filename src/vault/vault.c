@@ -323,6 +323,41 @@ out:
 	return rc;
 }
 
+/* The file's first number, or 0 when it has none ("max", missing). */
+static uint64_t read_u64_file(const char *path)
+{
+	char buf[64];
+	uint64_t n = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof buf, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		if (parse_u64(buf, UINT64_MAX, &n))
+			n = 0;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The memory this process may use: the machine's RAM, or the memory limit of the
+ * control group it runs in when that is lower (cgroup v2, then v1). */
+static uint64_t memory_limit(void)
+{
+	static const char *const limits[] = {"/sys/fs/cgroup/memory.max",
+					     "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t m = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : (uint64_t)2 << 30;
+
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		uint64_t l = read_u64_file(limits[i]);
+		if (l && l < m)
+			m = l;
+	}
+	return m;
+}
+
 int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 {
 	struct vault *v;
@@ -355,12 +390,7 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		if (n < 0 || (size_t)n >= sizeof v->clamd_path)
 			v->clamd_path[0] = '\0'; /* reported by the scanner status */
 	}
-	v->scan_budget.max = v->cfg.scan_memory_max;
-	if (!v->scan_budget.max) {
-		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-		v->scan_budget.max = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz / 2
-							  : (uint64_t)1 << 30;
-	}
+	v->scan_budget.max = v->cfg.scan_memory_max ? v->cfg.scan_memory_max : memory_limit() / 2;
 	if (vault_path(v, path, sizeof path, "kinko.db") == 0)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct fake {
 	int passed_fd;   /* the descriptor number clamd would name in its reply */
 	int seals;       /* the passed file's seals */
 	bool passed_regular;
+	atomic_bool got_all; /* the end of the stream, or the passed file, arrived */
 };
 
 static bool read_full(int fd, void *p, size_t n)
@@ -116,6 +118,7 @@ static bool read_stream(struct fake *f, int fd)
 		n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 		if (n == 0) {
 			f->framing_ok = true;
+			atomic_store(&f->got_all, true);
 			break;
 		}
 		if (n > 4 * 1024 * 1024 || !read_full(fd, buf, n))
@@ -228,8 +231,10 @@ static void *fake_main(void *arg)
 		snprintf(verdict, sizeof verdict, "stream");
 	} else if (!strcmp(f->cmd, "zFILDES")) {
 		pfd = recv_fd(fd);
-		if (pfd >= 0)
+		if (pfd >= 0) {
+			atomic_store(&f->got_all, true);
 			read_passed(f, pfd);
+		}
 		f->passed_fd = pfd;
 		snprintf(verdict, sizeof verdict, "fd[%d]", pfd);
 	}
@@ -288,19 +293,23 @@ static struct clamd_cfg cfg_for(const struct fake *f)
 	return c;
 }
 
-/* Streams data in pieces of step bytes; returns finish's result. */
+/* Streams data in pieces of step bytes; returns finish's result. Failures before
+ * finish also leave CLAMD_ERROR in *v, as finish does for its own. */
 static int scan_data(const struct clamd_cfg *c, const uint8_t *p, size_t n, size_t step,
 		     struct clamd_verdict *v, struct kinko_err *e)
 {
 	struct clamd_scan *s = NULL;
 	int rc = clamd_scan_begin(c, &s, e);
-	if (rc)
+	if (rc) {
+		v->result = CLAMD_ERROR;
 		return rc;
+	}
 	for (size_t off = 0; off < n; off += step) {
 		size_t k = n - off < step ? n - off : step;
 		rc = clamd_scan_feed(s, p + off, k, e);
 		if (rc) {
 			clamd_scan_abort(s);
+			v->result = CLAMD_ERROR;
 			return rc;
 		}
 	}
@@ -410,6 +419,7 @@ static void refusal_case(bool fildes, enum fake_mode mode, const char *ping, con
 	free(d);
 	assert_int_equal(rc, want);
 	assert_int_equal(e.code, want);
+	assert_int_equal(v.result, CLAMD_ERROR); /* never passed as clean */
 	if (msg_part && !strstr(e.msg, msg_part)) {
 		fprintf(stderr, "message was: %s\n", e.msg);
 		fail();
@@ -686,6 +696,7 @@ static void end_then_finish_overlaps(void **state)
 	assert_int_equal(clamd_scan_end(s, &e), 0); /* idempotent */
 	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL);
 	sleep_ms(500); /* the caller counts records while clamd scans; longer than reply timeout */
+	assert_true(atomic_load(&f.got_all)); /* clamd had the whole stream before finish */
 	assert_int_equal(clamd_scan_finish(s, &v, &e), 0);
 	fake_stop(&f);
 	assert_true(f.framing_ok);
@@ -717,6 +728,8 @@ static void fildes_passes_a_sealed_file(void **state)
 		struct kinko_err e = {0};
 		size_t len = steps[i] == 1 ? 100000 : n;
 		fildes_start(&f, FAKE_SCAN, &c);
+		c.io_timeout_ms = 5000;
+		c.reply_timeout_ms = 5000;
 		fake_run(&f);
 		assert_int_equal(scan_data(&c, d, len, steps[i], &v, &e), 0);
 		fake_stop(&f);
@@ -758,6 +771,7 @@ static void fildes_marker_is_infected_and_end_overlaps(void **state)
 	assert_int_equal(clamd_scan_end(s, &e), 0);
 	assert_int_equal(clamd_scan_feed(s, d, 1, &e), KINKO_EINVAL);
 	sleep_ms(400);
+	assert_true(atomic_load(&f.got_all)); /* clamd had the file before finish */
 	assert_int_equal(clamd_scan_finish(s, &v, &e), 0);
 	fake_stop(&f);
 	assert_int_equal(v.result, CLAMD_INFECTED);
@@ -778,7 +792,10 @@ static void fildes_failures_are_refused(void **state)
 	/* no PONG: refused at begin, before a byte is taken */
 	fildes_expect_refusal(FAKE_SCAN, "PANG", NULL, KINKO_EUNAVAIL, "PONG");
 	fildes_expect_refusal(FAKE_HANG, NULL, NULL, KINKO_EUNAVAIL, "did not answer");
-	fildes_expect_refusal(FAKE_CLOSE, NULL, NULL, KINKO_EUNAVAIL, "clamd");
+	/* which step notices the close (passing the file, or the reply) is a race */
+	fildes_expect_refusal(FAKE_CLOSE, NULL, NULL, KINKO_EUNAVAIL, NULL);
+	/* a clamd that answers FILDES with an error: the hint names pass_fd */
+	fildes_expect_refusal(FAKE_REPLY, NULL, "UNKNOWN COMMAND", KINKO_EUNAVAIL, "pass_fd = false");
 	fildes_expect_refusal(FAKE_REPLY, NULL, "fd[7]: Not a regular file ERROR", KINKO_EUNAVAIL,
 			      "Not a regular file");
 	fildes_expect_refusal(FAKE_REPLY, NULL, "fd[7]: Heuristics.Limits.Exceeded.MaxScanSize FOUND",
@@ -822,7 +839,7 @@ static void fildes_failures_are_refused(void **state)
 		struct clamd_scan *s1 = NULL, *s2 = NULL, *s3 = NULL;
 		struct kinko_err e = {0};
 		fildes_start(&f, FAKE_CLOSE, &c);
-		f.pings = 3;
+		f.pings = 4;
 		c.budget = &b;
 		fake_run(&f);
 		assert_int_equal(clamd_scan_begin(&c, &s1, &e), 0);
@@ -835,6 +852,18 @@ static void fildes_failures_are_refused(void **state)
 		clamd_scan_abort(s2);
 		clamd_scan_abort(s1);
 		assert_int_equal(atomic_load(&b.used), 0);
+		/* a file larger than the whole budget is refused as too large, not busy */
+		{
+			uint8_t *big = make_data(10001, SIZE_MAX);
+			struct clamd_scan *s4 = NULL;
+			assert_int_equal(clamd_scan_begin(&c, &s4, &e), 0);
+			assert_int_equal(clamd_scan_feed(s4, big, 10000, &e), 0);
+			assert_int_equal(clamd_scan_feed(s4, big, 1, &e), KINKO_ELIMIT);
+			assert_non_null(strstr(e.msg, "larger than"));
+			clamd_scan_abort(s4);
+			assert_int_equal(atomic_load(&b.used), 0);
+			free(big);
+		}
 		assert_int_equal(clamd_scan_begin(&c, &s3, &e), 0);
 		assert_int_equal(clamd_scan_feed(s3, d, 6000, &e), 0);
 		clamd_scan_abort(s3);
