@@ -823,8 +823,8 @@ static int zr_local(struct zreader *zr, struct kinko_err *e)
 	uint32_t nl, xl, lcrc;
 	uint64_t lcs, lus, used = 0, plain = 0;
 	uint32_t crc = 0;
-	const uint8_t *xp;
-	size_t xpl;
+	const uint8_t *xp = NULL;
+	size_t xpl = 0;
 	void *hash;
 	int rc, z64 = 0;
 
@@ -1017,8 +1017,8 @@ static int zr_central(struct zreader *zr, size_t i, struct kinko_err *e)
 	struct zentry *ze;
 	uint32_t made, nl, xl, cl, attr, host, mode;
 	uint64_t cs, us, off;
-	const uint8_t *xp;
-	size_t xpl;
+	const uint8_t *xp = NULL;
+	size_t xpl = 0;
 	int rc;
 
 	if (i >= zr->n)
