@@ -6,9 +6,14 @@
  * batch goes to two stages in their own threads: one hashes it (SHA-256) and seals
  * its chunks straight into the blob writer's buffers (seqwrite writes them with
  * O_DIRECT from two more threads), the other counts records, looks for My Numbers
- * and streams the plaintext to clamd. On download a worker reads and opens batches
- * ahead of the request thread. A ring of NSLOTS plaintext batches (plus the blob
- * writer's buffers on upload) bounds memory per transfer, whatever its size.
+ * and streams the plaintext to clamd. When clamd takes the upload as a
+ * memory-only file (FILDES, the default), the scanning stage only fills that file,
+ * and the sealing stage waits for the end of the body and reads it back from
+ * there, counting and sealing while clamd scans (see seal_from_spool). On download
+ * a worker reads and opens batches ahead of the request thread. A ring of NSLOTS
+ * plaintext batches (plus the blob writer's buffers on upload) bounds the buffers
+ * per transfer, whatever its size; a scanned upload's plaintext is also in
+ * clamd's memory-only file until the verdict (bounded by [scan] memory_max).
  *
  * Blob file: a 64-byte header ("KINKOOB1", version, algorithm, chunk size, object
  * ID), then every chunk sealed by objstream (ciphertext || tag), all full-size but
@@ -306,8 +311,8 @@ static int scan_batch(struct vault_upload *u, struct slot *s, struct kinko_err *
  * (the same chunks as when sealing from the slots; the last carries the final
  * flag). clamd can only start once the body is complete, so while the body
  * arrives the cores go only to receiving it and filling the spool; counting and
- * sealing then run while clamd scans, on the core clamd leaves (together they are
- * about twice as fast as clamd's scan), and the verdict comes that much sooner.
+ * sealing then run while clamd scans, on the core clamd leaves (they finish within
+ * clamd's scan here), and the verdict comes that much sooner.
  * At most 2 GiB wait in the spool: clamd's limit. */
 static void seal_from_spool(struct vault_upload *u)
 {
