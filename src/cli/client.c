@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/parse.h"
 #include "core/stream.h"
+#include "core/tmpfile.h"
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
 
@@ -442,10 +443,10 @@ int client_download(struct client *c, const char *object_id, int fd, struct kink
 
 int client_save_session(struct client *c, const char *token, struct kinko_err *e)
 {
-	char sp[4096], tmp[4200], dir[4096];
+	char sp[4096], dir[4096];
 	json_t *doc;
 	char *text;
-	int fd, rc;
+	int rc;
 
 	session_path(sp, sizeof sp);
 	snprintf(dir, sizeof dir, "%s", sp);
@@ -466,18 +467,10 @@ int client_save_session(struct client *c, const char *token, struct kinko_err *e
 	json_decref(doc);
 	if (!text)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
-	snprintf(tmp, sizeof tmp, "%s.tmp", sp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		free(text);
-		return kinko_err_set(e, KINKO_EIO, "cannot write %s: %s", tmp, strerror(errno));
-	}
-	rc = kinko_write_all(fd, text, strlen(text), e);
-	close(fd);
+	/* A new file (0600, never through a link) takes the old one's place. */
+	rc = kinko_file_write(sp, text, strlen(text), 0600, KINKO_TMPFILE_REPLACE, e);
 	kinko_wipe(text, strlen(text));
 	free(text);
-	if (rc == 0 && rename(tmp, sp) != 0)
-		rc = kinko_err_set(e, KINKO_EIO, "cannot write %s: %s", sp, strerror(errno));
 	snprintf(c->token, sizeof c->token, "%s", token);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/parse.h"
 #include "core/stream.h"
+#include "core/tmpfile.h"
 #include "crypto/crypto.h"
 
 /* Parses the common options plus a command's own short flags. Own options are
@@ -605,35 +606,29 @@ int cmd_get(int argc, char **argv)
 	struct own_opt own[] = {{"output", NULL, false, true}};
 	struct client *c;
 	struct kinko_err e;
-	char tmp[4200];
-	int fd, i = parse_opts(argc, argv, &co, own, 1), rc;
+	struct kinko_tmpfile out;
+	int i = parse_opts(argc, argv, &co, own, 1), rc;
 
 	if (i < 0 || i + 1 != argc || !own[0].value) {
 		cli_usage_error("usage: kinko get OBJECT --output FILE");
 		return 2;
 	}
-	/* Write beside the target and rename only after the digest matched. */
-	snprintf(tmp, sizeof tmp, "%s.kinko-part", own[0].value);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cli_fail(&(struct kinko_err){KINKO_EIO, "cannot create the output file"});
+	/* Write beside the target and give it the name only after the digest matched. */
+	if (kinko_tmpfile_open(&out, own[0].value, 0600, &e))
+		return cli_fail(&e);
 	rc = open_client(&co, true, &c);
 	if (rc) {
-		close(fd);
-		unlink(tmp);
+		kinko_tmpfile_discard(&out);
 		return rc;
 	}
-	rc = client_download(c, argv[i], fd, &e);
+	rc = client_download(c, argv[i], out.fd, &e);
 	client_close(c);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = kinko_err_set(&e, KINKO_EIO, "cannot flush the output file");
-	close(fd);
-	if (rc == 0 && rename(tmp, own[0].value) != 0)
-		rc = kinko_err_set(&e, KINKO_EIO, "cannot rename the output file");
 	if (rc) {
-		unlink(tmp);
+		kinko_tmpfile_discard(&out);
 		return cli_fail(&e);
 	}
+	if (kinko_tmpfile_commit(&out, KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, &e))
+		return cli_fail(&e);
 	return 0;
 }
 

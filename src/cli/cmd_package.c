@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/parse.h"
+#include "core/tmpfile.h"
 #include "core/wareki.h"
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
@@ -107,69 +108,22 @@ static int read_identities(const char *path, uint8_t (*ids)[PACKAGE_X25519_LEN],
 	return rc;
 }
 
-/* Output goes to a temporary file next to the target, renamed only on success. */
-struct out_file {
-	char *tmp;
-	const char *path;
-	int fd;
-};
-
-static int out_open(struct out_file *o, const char *path, struct kinko_err *e)
+/* Output goes to a temporary file next to the target and takes its name only on
+ * success, never over an existing file. */
+static int out_open(struct kinko_tmpfile *o, const char *path, struct kinko_err *e)
 {
-	struct kbuf b;
-
-	o->path = path;
-	o->fd = -1;
 	if (access(path, F_OK) == 0)
 		return kinko_err_set(e, KINKO_EEXIST,
 				     "the output file already exists; choose another name");
-	kbuf_init(&b, 4096);
-	if (kbuf_appendf(&b, "%s.tmp-XXXXXX", path)) {
-		kbuf_free(&b);
-		return kinko_err_set(e, KINKO_EINVAL, "output path too long");
-	}
-	o->tmp = kbuf_detach(&b);
-	if (!o->tmp)
-		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
-	if (o->fd < 0) {
-		free(o->tmp);
-		o->tmp = NULL;
-		return kinko_err_set(e, KINKO_EIO, "cannot create the output file: %s",
-				     strerror(errno));
-	}
-	return 0;
+	return kinko_tmpfile_open(o, path, 0600, e);
 }
 
-static int out_commit(struct out_file *o, struct kinko_err *e)
+static int out_commit(struct kinko_tmpfile *o, struct kinko_err *e)
 {
 	/* No fsync: a package cut short by a crash fails authentication when opened,
-	 * and the rename below still never shows a half-written file under the name
-	 * while kinko runs. */
-	if (close(o->fd)) {
-		o->fd = -1;
-		return kinko_err_set(e, KINKO_EIO, "writing the output file failed: %s",
-				     strerror(errno));
-	}
-	o->fd = -1;
-	if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE))
-		return kinko_err_set(e, KINKO_EIO, "cannot move the output file into place: %s",
-				     strerror(errno));
-	free(o->tmp);
-	o->tmp = NULL;
-	return 0;
-}
-
-static void out_discard(struct out_file *o)
-{
-	if (o->fd >= 0)
-		close(o->fd);
-	o->fd = -1;
-	if (o->tmp) {
-		(void)unlink(o->tmp);
-		free(o->tmp);
-		o->tmp = NULL;
-	}
+	 * and the rename still never shows a half-written file under the name while
+	 * kinko runs. */
+	return kinko_tmpfile_commit(o, 0, e);
 }
 
 static const char *base_name(const char *p)
@@ -258,11 +212,10 @@ int cmd_package_seal(int argc, char **argv)
 	size_t nrecips = 0, pwlen = 0;
 	uint64_t level = 1, log_n = PACKAGE_AGE_DEFAULT_LOG_N;
 	struct kinko_err e = {0};
-	struct out_file of = {0};
+	struct kinko_tmpfile of = {.fd = -1};
 	char *pw = NULL;
 	int c, rc = 0, generated = 0, status = 1;
 
-	of.fd = -1;
 	recips = calloc(MAX_RECIPIENTS, sizeof *recips);
 	if (!recips)
 		return 1;
@@ -392,7 +345,7 @@ usage:
 	seal_usage();
 	status = 2;
 done:
-	out_discard(&of);
+	kinko_tmpfile_discard(&of);
 	if (pw)
 		kinko_secure_free(pw);
 	free(recips);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/parse.h"
+#include "core/tmpfile.h"
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
 
@@ -100,91 +101,11 @@ void tls_file_free(struct tls_file *f)
 	f->len = 0;
 }
 
-static int fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n;
-	int fd, rc;
-
-	if (!slash) {
-		dir[0] = '.';
-		dir[1] = '\0';
-	} else {
-		n = (size_t)(slash - path);
-		if (n == 0)
-			n = 1; /* the root directory */
-		if (n >= sizeof dir)
-			return -1;
-		memcpy(dir, path, n);
-		dir[n] = '\0';
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int tls_file_write_new(const char *path, const void *p, size_t n, mode_t mode,
 		       struct kinko_err *e)
 {
-	char tmp[PATH_MAX];
-	const uint8_t *q = p;
-	size_t off = 0;
-	int fd, len, err;
-
-	len = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-	if (len < 0 || (size_t)len >= sizeof tmp)
-		return kinko_err_set(e, KINKO_EINVAL, "the path %s is too long", path);
-	/* mkostemp creates the file 0600, so a key is never readable by others,
-	 * not even for a moment. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return kinko_err_set(e, KINKO_EIO, "cannot create a file next to %s: %s", path,
-				     strerror(errno));
-	if (fchmod(fd, mode) != 0)
-		goto fail;
-	while (off < n) {
-		ssize_t w = write(fd, q + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	/* link() fails if path exists, so an existing file is never replaced
-	 * (rename() would silently overwrite it). */
-	if (link(tmp, path) != 0) {
-		err = errno;
-		unlink(tmp);
-		if (err == EEXIST)
-			return kinko_err_set(e, KINKO_EEXIST,
-					     "%s already exists: refusing to overwrite it", path);
-		return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", path, strerror(err));
-	}
-	unlink(tmp);
-	if (fsync_parent(path) != 0) {
-		err = errno;
-		unlink(path);
-		return kinko_err_set(e, KINKO_EIO, "cannot sync the directory of %s: %s", path,
-				     strerror(err));
-	}
-	return 0;
-fail:
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return kinko_err_set(e, KINKO_EIO, "cannot write %s: %s", path, strerror(err));
+	/* Never replaces an existing file; durable once it returns. */
+	return kinko_file_write(path, p, n, mode, KINKO_TMPFILE_DURABLE, e);
 }
 
 int tls_crt_fingerprint(gnutls_x509_crt_t crt, char out[65])

@@ -11,6 +11,7 @@
 #include "audit/log.h"
 #include "core/parse.h"
 #include "core/stream.h"
+#include "core/tmpfile.h"
 #include "crypto/crypto.h"
 
 #define META_LOG_SEALED "log_key_sealed"
@@ -223,22 +224,12 @@ int vault_log_verifier(struct vault *v, char *out, size_t cap, struct kinko_err 
  * older copy of the store alone is noticed at start. */
 static int write_checkpoint_file(struct vault *v, const struct kbuf *note, struct kinko_err *e)
 {
-	char path[4096], tmp[4200];
-	int fd, rc;
+	char path[4096];
 
 	if (vault_path(v, path, sizeof path, CHECKPOINT_FILE))
 		return kinko_err_set(e, KINKO_EINVAL, "path too long");
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kinko_err_set(e, KINKO_EIO, "cannot write %s: %s", tmp, strerror(errno));
-	rc = kinko_write_all(fd, note->data, note->len, e);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = kinko_err_set(e, KINKO_EIO, "cannot flush %s", tmp);
-	close(fd);
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = kinko_err_set(e, KINKO_EIO, "cannot rename %s", tmp);
-	return rc;
+	return kinko_file_write(path, note->data, note->len, 0600,
+				KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
 }
 
 int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e)

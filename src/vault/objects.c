@@ -31,6 +31,7 @@
 
 #include "core/parse.h"
 #include "core/seqwrite.h"
+#include "core/tmpfile.h"
 #include "core/stream.h"
 #include "crypto/crypto.h"
 #include "crypto/hash.h"
@@ -163,25 +164,6 @@ static int name_mac(const struct kinko_key *folder_key, const char *name, uint8_
 	if (rc == 0)
 		rc = kinko_hmac_sha256(mk, sizeof mk, name, strlen(name), out);
 	kinko_wipe(mk, sizeof mk);
-	return rc;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char d[4096];
-	char *slash;
-	int fd, rc;
-
-	snprintf(d, sizeof d, "%s", path);
-	slash = strrchr(d, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
 	return rc;
 }
 
@@ -799,7 +781,7 @@ int vault_upload_prepare(struct vault_upload *u, struct kinko_err *e)
 		return kinko_err_set(e, KINKO_EINVAL, "path too long");
 	}
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || rename(u->tmp_path, u->final_path) != 0 ||
-	    fsync_dir_of(u->final_path) != 0 || fsync_dir_of(u->tmp_path) != 0) {
+	    kinko_fsync_parent(u->final_path) != 0 || kinko_fsync_parent(u->tmp_path) != 0) {
 		rc = kinko_err_set(e, KINKO_EIO, "cannot move the blob into place: %s",
 				   strerror(errno));
 		unlink(u->tmp_path);

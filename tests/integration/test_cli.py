@@ -218,13 +218,14 @@ def test_people_contracts_folders_files(vault, admin_cli, tmp_path):
     dst = os.path.join(base, "back.bin")
     hanako.run("get", up["id"], "--output", dst)
     assert open(dst, "rb").read() == data
-    assert not os.path.exists(dst + ".kinko-part")
+    leftovers = lambda name: [n for n in os.listdir(base) if n.startswith(name + ".tmp-")]
+    assert leftovers("back.bin") == []
 
     # A missing object: exit 1, and neither the file nor a partial one is left.
     gone = os.path.join(base, "gone.bin")
     p = hanako.run("get", "00000000-0000-4000-8000-000000000000", "--output", gone, rc=1)
     assert "404" in p.stderr
-    assert not os.path.exists(gone) and not os.path.exists(gone + ".kinko-part")
+    assert not os.path.exists(gone) and leftovers("gone.bin") == []
 
     hanako.json("rm", up2["id"])
     assert len(hanako.run("ls", f["id"]).stdout.splitlines()) == 1
