@@ -21,8 +21,8 @@
 #include "scan/records.h"
 
 #define SCAN_USAGE                                                                           \
-	"usage: kinko scan [--clamd-socket PATH] [--csv|--text] [--header] [--chunk SIZE] "  \
-	"FILE...\n"                                                                          \
+	"usage: kinko scan [--clamd-socket PATH] [--instream] [--csv|--text] [--header] "    \
+	"[--chunk SIZE] FILE...\n"                                                           \
 	"       kinko scan --clamd-socket PATH --clamd-version [--max-age SECONDS]"
 
 static int print_json(json_t *o)
@@ -95,8 +95,8 @@ static int pass(int fd, uint8_t *buf, size_t chunk, struct clamd_scan **cs, int 
 }
 
 /* Scans one file; returns 0 clean, 1 infected or failed. For a regular file with
- * clamd, the file is streamed to clamd first and counted while clamd scans (clamd
- * only scans once the stream has ended); otherwise both run in one read. */
+ * clamd, the file is handed to clamd first and counted while clamd scans (clamd
+ * only scans once it has the whole file); otherwise both run in one read. */
 static int scan_file(const char *path, const struct clamd_cfg *cfg,
 		     const struct records_opts *ro, size_t chunk, uint8_t *buf)
 {
@@ -181,7 +181,9 @@ static int scan_file(const char *path, const struct clamd_cfg *cfg,
 
 int cmd_scan(int argc, char **argv)
 {
-	struct clamd_cfg cfg = {0};
+	/* Like the server: clamd gets each file as a sealed memory-only file (FILDES),
+	 * or with --instream as a stream. */
+	struct clamd_cfg cfg = {.pass_fd = true};
 	struct records_opts ro = {0};
 	bool version = false;
 	uint64_t chunk = 64 * 1024, max_age = 86400, v;
@@ -198,6 +200,8 @@ int cmd_scan(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--clamd-socket") && i + 1 < argc)
 			cfg.socket_path = argv[++i];
+		else if (!strcmp(a, "--instream"))
+			cfg.pass_fd = false;
 		else if (!strcmp(a, "--csv"))
 			ro.format = RECORDS_FMT_CSV;
 		else if (!strcmp(a, "--text"))

@@ -61,8 +61,9 @@ def write(tmp_path, name, data):
     return p
 
 
-def test_eicar_is_detected(clamd, tmp_path):
-    rc, out, err = scan(clamd.sock, write(tmp_path, "e.txt", EICAR))
+@pytest.mark.parametrize("transport", [[], ["--instream"]], ids=["fildes", "instream"])
+def test_eicar_is_detected(clamd, tmp_path, transport):
+    rc, out, err = scan(clamd.sock, write(tmp_path, "e.txt", EICAR), extra=transport)
     assert rc == 1
     assert out[0]["virus"] == {"result": "infected", "signature": "Kinko.Test.EICAR.UNOFFICIAL"}
     assert "infected" in err
@@ -141,7 +142,9 @@ def test_dated_signatures_and_freshness(tmp_path, age, fresh):
 def test_stream_limit_is_refused(tmp_path):
     c = Clamd(env={"CLAMD_STREAM_MAX": "1M"})
     try:
-        rc, out, err = scan(c.sock, write(tmp_path, "big.csv", b"a,b\n" * (600 * 1024)))
+        # StreamMaxLength bounds INSTREAM only.
+        rc, out, err = scan(c.sock, write(tmp_path, "big.csv", b"a,b\n" * (600 * 1024)),
+                            extra=["--instream"])
         assert rc == 1
         assert out[0]["virus"]["result"] == "error"
         assert "StreamMaxLength" in out[0]["virus"]["message"]
