@@ -79,15 +79,27 @@ folder=$(curl -sf $tls -H "$auth" -d '{"name":"bench"}' "https://127.0.0.1:$port
 echo 5 >"/proc/$kpid/clear_refs" 2>/dev/null || true
 
 best() { sort -g | tail -n 1; }
+# CPU time (clock ticks) of processes so far, summed; and of the last timed curl.
+ticks() { for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done | awk '{s += $14 + $15} END {print s + 0}'; }
+curl_cpu() { awk '{print $1 + $2}' "$B/curl.time"; }
+tcurl() { /usr/bin/time -f '%U %S' -o "$B/curl.time" curl "$@"; }
 up_k="" up_n="" dl_k="" dl_n="" dw_k="" dw_n="" oid=""
+cpu_k=0 cpu_n=0 cpu_ck=0 cpu_cn=0
 for r in $(seq "$runs"); do
-	out=$(curl -s $tls -H "$auth" -T "$data" -o "$B/up.json" -w '%{speed_upload} %{http_code}' \
+	t0=$(ticks "$kpid")
+	out=$(tcurl -s $tls -H "$auth" -T "$data" -o "$B/up.json" -w '%{speed_upload} %{http_code}' \
 		"https://127.0.0.1:$port_k/api/v1/folders/$folder/objects?name=run$r")
+	cpu_k=$((cpu_k + $(ticks "$kpid") - t0))
+	cpu_ck=$(echo "$cpu_ck $(curl_cpu)" | awk '{print $1 + $2}')
 	[ "${out#* }" = 201 ] || { echo "bench: kinko upload failed: $out"; cat "$B/up.json"; exit 1; }
 	up_k="$up_k ${out% *}"
 	oid=$(json "['id']" <"$B/up.json")
-	out=$(curl -s $tls -T "$data" -o /dev/null -w '%{speed_upload} %{http_code}' \
+	ngx="$npid $(pgrep -P "$npid" | tr '\n' ' ')"
+	t0=$(ticks $ngx)
+	out=$(tcurl -s $tls -T "$data" -o /dev/null -w '%{speed_upload} %{http_code}' \
 		"https://127.0.0.1:$port_n/up/run$r")
+	cpu_n=$((cpu_n + $(ticks $ngx) - t0))
+	cpu_cn=$(echo "$cpu_cn $(curl_cpu)" | awk '{print $1 + $2}')
 	case "${out#* }" in 201|204) ;; *) echo "bench: nginx upload failed: $out"; exit 1 ;; esac
 	up_n="$up_n ${out% *}"
 	rm -f "$B/www/up/run$r"
@@ -118,9 +130,11 @@ echo "runs: up kinko[$up_k] nginx[$up_n] down cold kinko[$dl_k] nginx[$dl_n] war
 uk=$(echo $up_k | tr ' ' '\n' | best); un=$(echo $up_n | tr ' ' '\n' | best)
 dk=$(echo $dl_k | tr ' ' '\n' | best); dn=$(echo $dl_n | tr ' ' '\n' | best)
 wk=$(echo $dw_k | tr ' ' '\n' | best); wn=$(echo $dw_n | tr ' ' '\n' | best)
-/usr/bin/python3 - "$bytes" "$uk" "$un" "$dk" "$dn" "$rss" "$disk" "$wk" "$wn" <<'EOF'
+/usr/bin/python3 - "$bytes" "$uk" "$un" "$dk" "$dn" "$rss" "$disk" "$wk" "$wn" \
+	"$cpu_k" "$cpu_ck" "$cpu_n" "$cpu_cn" "$runs" "$(getconf CLK_TCK)" <<'EOF'
 import sys
-size, uk, un, dk, dn, rss, disk, wk, wn = (float(x) for x in sys.argv[1:])
+size, uk, un, dk, dn, rss, disk, wk, wn = (float(x) for x in sys.argv[1:10])
+cpu_k, cpu_ck, cpu_n, cpu_cn, runs, hz = (float(x) for x in sys.argv[10:16])
 mb = lambda v: v / 1e6
 print("transfer of %.0f MiB over mutual TLS 1.3 (best of runs, MB/s = 10^6 bytes/s)" % (size / 2**20))
 print("  upload:   kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f  (target >= 0.50)" % (mb(uk), mb(un), uk / un))
@@ -131,4 +145,10 @@ print("            kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f" % (mb(wk), 
 print("  kinko peak RSS during the transfers: %.1f MiB  (target < 64)" % (rss / 1024))
 print("  disk's durable write rate (dd conv=fdatasync): %.1f MB/s; kinko upload = %.2f of it"
       " (nginx does not fsync)" % (size / disk / 1e6, uk / (size / disk)))
+# Server and client share the machine's cores: when they are all busy, the upload
+# ratio cannot exceed (nginx + its curl) / (kinko + its curl), in CPU time per GiB.
+gib = size / 2**30 * runs
+k, ck, n, cn = cpu_k / hz / gib, cpu_ck / gib, cpu_n / hz / gib, cpu_cn / gib
+print("  CPU per GiB uploaded: kinko %.2f s + curl %.2f s; nginx %.2f s + curl %.2f s;"
+      " with every core busy the upload ratio is at most %.2f" % (k, ck, n, cn, (n + cn) / (k + ck)))
 EOF
