@@ -799,6 +799,12 @@ int clamd_scan_finish(struct clamd_scan *s, struct clamd_verdict *v, struct kink
 		if (rc == KINKO_EUNAVAIL && s->mfd >= 0)
 			kinko_err_wrap(e, "clamd did not scan the file passed to it (if this clamd "
 					  "cannot take file descriptors, set [scan] pass_fd = false)");
+		/* The verdict must name what was asked about: "fd[N]" for a passed
+		 * file, "stream" for a stream. Anything else is not this scan's answer. */
+		if (!rc && (s->mfd >= 0) != (strncmp(r, "fd[", 3) == 0))
+			rc = kinko_err_set(e, KINKO_EUNAVAIL,
+					   "clamd's verdict names another kind of scan than the one "
+					   "asked for: is the socket really clamd's?");
 	}
 done:
 	if (rc)

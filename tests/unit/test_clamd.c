@@ -801,6 +801,12 @@ static void fildes_failures_are_refused(void **state)
 	fildes_expect_refusal(FAKE_REPLY, NULL, "fd[7]: Heuristics.Limits.Exceeded.MaxScanSize FOUND",
 			      KINKO_ELIMIT, "MaxScanSize");
 	fildes_expect_refusal(FAKE_REPLY, NULL, "stream OK", KINKO_EUNAVAIL, "does not understand");
+	/* a verdict for a stream is not an answer about a passed file, nor the reverse */
+	fildes_expect_refusal(FAKE_REPLY, NULL, "stream: OK", KINKO_EUNAVAIL, "another kind");
+	{
+		static const char fdok[] = "fd[5]: OK";
+		expect_refusal(FAKE_REPLY, fdok, sizeof fdok, KINKO_EUNAVAIL, "another kind");
+	}
 	{
 		/* the limit holds without clamd: nothing past max_stream is kept */
 		size_t n = 5000;
