@@ -1,4 +1,5 @@
 #include "scan/records.h"
+#include "scan/records_internal.h"
 
 #include <iconv.h>
 #include <stdlib.h>
@@ -39,11 +40,6 @@
  * UTF-8 nor CP932 is possible, only the digit runs (from the digit mask alone).
  */
 
-/* The first bytes are kept to read the header row at the end (its encoding is only
- * known then). A header longer than this is read as far as it was kept. */
-#define RECORDS_HEAD_MAX (16 * 1024)
-/* Per-column My Number counts are kept for this many columns. */
-#define RECORDS_COLS 64
 
 enum csv_state { CSV_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_IN_QUOTED };
 
@@ -657,9 +653,9 @@ static bool field_names_mynumber(const uint8_t *f, size_t n, bool cp932, iconv_t
 /* Splits the kept head into the fields of its first non-blank record (CSV rules, or
  * the whole first line as field 0 for text); returns the first field that names the
  * My Number column, or -1. */
-static int header_column(const struct records_scan *r, bool csv, bool cp932)
+static int header_column(const uint8_t *head, size_t head_len, bool csv, bool cp932)
 {
-	const uint8_t *h = r->head, *end = r->head + r->head_len;
+	const uint8_t *h = head, *end = head + head_len;
 	uint8_t field[512];
 	size_t fl = 0;
 	int col = 0, found = -1;
@@ -708,11 +704,67 @@ static int header_column(const struct records_scan *r, bool csv, bool cp932)
 	return found;
 }
 
-int records_finish(struct records_scan *r, struct records_result *out, struct kinko_err *e)
+void records_decide(const struct records_tally *t, struct records_result *out)
 {
 	struct records_result res;
 	bool csv;
 	int hc;
+
+	memset(&res, 0, sizeof res);
+	res.bytes = t->bytes;
+	res.has_bom = t->has_bom;
+	if (!t->high)
+		res.encoding = RECORDS_ENC_ASCII;
+	else if (!t->u8_bad)
+		res.encoding = RECORDS_ENC_UTF8;
+	else if (!t->sj_bad && !t->has_bom)
+		res.encoding = RECORDS_ENC_CP932;
+	else
+		res.encoding = RECORDS_ENC_UNKNOWN;
+	if (t->has_bom && res.encoding == RECORDS_ENC_ASCII)
+		res.encoding = RECORDS_ENC_UTF8;
+
+	res.mynumber_column = -1;
+	res.mynumber_header_column = -1;
+	if (t->nul || res.encoding == RECORDS_ENC_UNKNOWN) {
+		/* Binary: no records, but a 12-digit run is still reported. */
+		res.format = RECORDS_FMT_BINARY;
+		csv = false;
+	} else {
+		if (t->opts->format == RECORDS_FMT_CSV || t->opts->format == RECORDS_FMT_TEXT)
+			res.format = t->opts->format;
+		else
+			res.format = t->first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
+		csv = res.format == RECORDS_FMT_CSV;
+		res.records = csv ? t->csv_records : t->lines;
+		if (t->opts->header && res.records > 0)
+			res.records--;
+	}
+
+	res.mynumber_count = t->mn_total;
+	hc = res.format == RECORDS_FMT_BINARY
+		     ? -1
+		     : header_column(t->head, t->head_len, csv, res.encoding == RECORDS_ENC_CP932);
+	res.mynumber_header_column = hc;
+	if (t->mn_total) {
+		int only = -1;
+		for (int i = 0; i < RECORDS_COLS; i++)
+			if (t->mn_col[i] == t->mn_total)
+				only = i;
+		if (csv)
+			res.mynumber_column = only;
+		res.mynumber_confidence = RECORDS_MN_LOW;
+		if (hc >= 0 && (!csv || (hc < RECORDS_COLS && t->mn_col[hc] > 0)))
+			res.mynumber_confidence = RECORDS_MN_HIGH;
+		if (csv && hc >= 0 && hc < RECORDS_COLS && t->mn_col[hc] > 0 && only < 0)
+			res.mynumber_column = hc;
+	}
+	*out = res;
+}
+
+int records_finish(struct records_scan *r, struct records_result *out, struct kinko_err *e)
+{
+	struct records_tally t;
 
 	if (!r || r->finished)
 		return kinko_err_set(e, KINKO_EINVAL, "record count already finished");
@@ -728,61 +780,23 @@ int records_finish(struct records_scan *r, struct records_result *out, struct ki
 	if (r->s.line_open)
 		r->s.lines++;
 	r->finished = true;
-
-	memset(&res, 0, sizeof res);
-	res.bytes = r->bytes;
-	res.has_bom = r->has_bom;
-	if (r->s.u8_need)
-		r->s.u8_bad = true;
-	if (r->s.sj_trail)
-		r->s.sj_bad = true;
-	if (!r->s.high)
-		res.encoding = RECORDS_ENC_ASCII;
-	else if (!r->s.u8_bad)
-		res.encoding = RECORDS_ENC_UTF8;
-	else if (!r->s.sj_bad && !r->has_bom)
-		res.encoding = RECORDS_ENC_CP932;
-	else
-		res.encoding = RECORDS_ENC_UNKNOWN;
-	if (r->has_bom && res.encoding == RECORDS_ENC_ASCII)
-		res.encoding = RECORDS_ENC_UTF8;
-
-	res.mynumber_column = -1;
-	res.mynumber_header_column = -1;
-	if (r->s.nul || res.encoding == RECORDS_ENC_UNKNOWN) {
-		/* Binary: no records, but a 12-digit run is still reported. */
-		res.format = RECORDS_FMT_BINARY;
-		csv = false;
-	} else {
-		if (r->o.format == RECORDS_FMT_CSV || r->o.format == RECORDS_FMT_TEXT)
-			res.format = r->o.format;
-		else
-			res.format = r->s.first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
-		csv = res.format == RECORDS_FMT_CSV;
-		res.records = csv ? r->s.csv_records : r->s.lines;
-		if (r->o.header && res.records > 0)
-			res.records--;
-	}
-
-	res.mynumber_count = r->s.mn_total;
-	hc = res.format == RECORDS_FMT_BINARY
-		     ? -1
-		     : header_column(r, csv, res.encoding == RECORDS_ENC_CP932);
-	res.mynumber_header_column = hc;
-	if (r->s.mn_total) {
-		int only = -1;
-		for (int i = 0; i < RECORDS_COLS; i++)
-			if (r->mn_col[i] == r->s.mn_total)
-				only = i;
-		if (csv)
-			res.mynumber_column = only;
-		res.mynumber_confidence = RECORDS_MN_LOW;
-		if (hc >= 0 && (!csv || (hc < RECORDS_COLS && r->mn_col[hc] > 0)))
-			res.mynumber_confidence = RECORDS_MN_HIGH;
-		if (csv && hc >= 0 && hc < RECORDS_COLS && r->mn_col[hc] > 0 && only < 0)
-			res.mynumber_column = hc;
-	}
-	*out = res;
+	t = (struct records_tally){
+		.opts = &r->o,
+		.bytes = r->bytes,
+		.has_bom = r->has_bom,
+		.high = r->s.high,
+		.u8_bad = r->s.u8_bad || r->s.u8_need,
+		.sj_bad = r->s.sj_bad || r->s.sj_trail,
+		.nul = r->s.nul,
+		.first_comma = r->s.first_comma,
+		.csv_records = r->s.csv_records,
+		.lines = r->s.lines,
+		.mn_total = r->s.mn_total,
+		.mn_col = r->mn_col,
+		.head = r->head,
+		.head_len = r->head_len,
+	};
+	records_decide(&t, out);
 	return 0;
 }
 

@@ -2,21 +2,17 @@
  * Reference record scanner for fuzz_records: the straightforward byte-at-a-time
  * implementation of src/scan/records.c as it was before the block rewrite (commit
  * e090ebf), renamed ref_*. The fuzzer checks that the fast scanner gives the same
- * result as this one on every input and every chunking. Not built on its own:
+ * result as this one on every input and every chunking. Only the gathering is
+ * separate: the final decision (encoding, format, header column, confidence) is
+ * the scanner's own records_decide. Not built on its own:
  * included by fuzz_records.c (and bench/records_bench.c does not use it).
  */
 #include "scan/records.h"
+#include "scan/records_internal.h"
 
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-/* The first bytes are kept to read the header row at the end (its encoding is only
- * known then). A header longer than this is read as far as it was kept. */
-#define RECORDS_HEAD_MAX (16 * 1024)
-/* Per-column My Number counts are kept for this many columns. */
-#define RECORDS_COLS 64
 
 enum csv_state { CSV_START, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_IN_QUOTED };
 
@@ -411,85 +407,9 @@ static void ref_feed(struct ref_scan *r, const void *p, size_t n)
 	feed_content(r, c + i, n - i);
 }
 
-/* True when a header field (in CP932 when cp932) names the My Number column. */
-static bool field_names_mynumber(const uint8_t *f, size_t n, bool cp932, iconv_t cd)
-{
-	static const char k1[] = "個人番号", k2[] = "マイナンバー";
-	char out[1024];
-
-	if (cp932) {
-		char *in = (char *)f, *o = out;
-		size_t il = n, ol = sizeof out - 1;
-		if (cd == (iconv_t)-1)
-			return false;
-		(void)iconv(cd, NULL, NULL, NULL, NULL);
-		if (iconv(cd, &in, &il, &o, &ol) == (size_t)-1 && o == out)
-			return false;
-		f = (const uint8_t *)out;
-		n = (size_t)(o - out);
-	}
-	return memmem(f, n, k1, sizeof k1 - 1) || memmem(f, n, k2, sizeof k2 - 1);
-}
-
-/* Splits the kept head into the fields of its first non-blank record (CSV rules, or
- * the whole first line as field 0 for text); returns the first field that names the
- * My Number column, or -1. */
-static int header_column(const struct ref_scan *r, bool csv, bool cp932)
-{
-	const uint8_t *h = r->head, *end = r->head + r->head_len;
-	uint8_t field[512];
-	size_t fl = 0;
-	int col = 0, found = -1;
-	bool q = false, after_q = false;
-	iconv_t cd = cp932 ? iconv_open("UTF-8", "CP932") : (iconv_t)-1;
-
-	while (h < end && (*h == '\r' || *h == '\n'))
-		h++;
-	for (; h <= end; h++) {
-		bool eof = h == end;
-		uint8_t c = eof ? 0 : *h;
-		if (!eof && q) {
-			if (c == '"') {
-				if (h + 1 < end && h[1] == '"') {
-					h++;
-				} else {
-					q = false;
-					after_q = true;
-					continue;
-				}
-			}
-			if (fl < sizeof field)
-				field[fl++] = c;
-			continue;
-		}
-		if (eof || c == '\n' || c == '\r' || (csv && c == ',')) {
-			if (found < 0 && field_names_mynumber(field, fl, cp932, cd))
-				found = col;
-			if (eof || c != ',')
-				break;
-			col++;
-			fl = 0;
-			after_q = false;
-			continue;
-		}
-		if (csv && c == '"' && fl == 0 && !after_q) {
-			q = true;
-			continue;
-		}
-		if (fl < sizeof field)
-			field[fl++] = c;
-	}
-	if (cd != (iconv_t)-1)
-		iconv_close(cd);
-	memset(field, 0, sizeof field);
-	return found;
-}
-
 static int ref_finish(struct ref_scan *r, struct records_result *out, struct kinko_err *e)
 {
-	struct records_result res;
-	bool csv;
-	int hc;
+	struct records_tally t;
 
 	if (!r || r->finished)
 		return kinko_err_set(e, KINKO_EINVAL, "record count already finished");
@@ -504,61 +424,24 @@ static int ref_finish(struct ref_scan *r, struct records_result *out, struct kin
 	if (r->h.line_open)
 		r->h.lines++;
 	r->finished = true;
-
-	memset(&res, 0, sizeof res);
-	res.bytes = r->bytes;
-	res.has_bom = r->has_bom;
-	if (r->h.u8_need)
-		r->h.u8_bad = true;
-	if (r->h.sj_trail)
-		r->h.sj_bad = true;
-	if (!r->h.high)
-		res.encoding = RECORDS_ENC_ASCII;
-	else if (!r->h.u8_bad)
-		res.encoding = RECORDS_ENC_UTF8;
-	else if (!r->h.sj_bad && !r->has_bom)
-		res.encoding = RECORDS_ENC_CP932;
-	else
-		res.encoding = RECORDS_ENC_UNKNOWN;
-	if (r->has_bom && res.encoding == RECORDS_ENC_ASCII)
-		res.encoding = RECORDS_ENC_UTF8;
-
-	res.mynumber_column = -1;
-	res.mynumber_header_column = -1;
-	if (r->h.nul || res.encoding == RECORDS_ENC_UNKNOWN) {
-		/* Binary: no records, but a 12-digit run is still reported. */
-		res.format = RECORDS_FMT_BINARY;
-		csv = false;
-	} else {
-		if (r->o.format == RECORDS_FMT_CSV || r->o.format == RECORDS_FMT_TEXT)
-			res.format = r->o.format;
-		else
-			res.format = r->h.first_comma ? RECORDS_FMT_CSV : RECORDS_FMT_TEXT;
-		csv = res.format == RECORDS_FMT_CSV;
-		res.records = csv ? r->h.csv_records : r->h.lines;
-		if (r->o.header && res.records > 0)
-			res.records--;
-	}
-
-	res.mynumber_count = r->mn_total;
-	hc = res.format == RECORDS_FMT_BINARY
-		     ? -1
-		     : header_column(r, csv, res.encoding == RECORDS_ENC_CP932);
-	res.mynumber_header_column = hc;
-	if (r->mn_total) {
-		int only = -1;
-		for (int i = 0; i < RECORDS_COLS; i++)
-			if (r->mn_col[i] == r->mn_total)
-				only = i;
-		if (csv)
-			res.mynumber_column = only;
-		res.mynumber_confidence = RECORDS_MN_LOW;
-		if (hc >= 0 && (!csv || (hc < RECORDS_COLS && r->mn_col[hc] > 0)))
-			res.mynumber_confidence = RECORDS_MN_HIGH;
-		if (csv && hc >= 0 && hc < RECORDS_COLS && r->mn_col[hc] > 0 && only < 0)
-			res.mynumber_column = hc;
-	}
-	*out = res;
+	/* The decision from what was gathered is shared with the scanner. */
+	t = (struct records_tally){
+		.opts = &r->o,
+		.bytes = r->bytes,
+		.has_bom = r->has_bom,
+		.high = r->h.high,
+		.u8_bad = r->h.u8_bad || r->h.u8_need,
+		.sj_bad = r->h.sj_bad || r->h.sj_trail,
+		.nul = r->h.nul,
+		.first_comma = r->h.first_comma,
+		.csv_records = r->h.csv_records,
+		.lines = r->h.lines,
+		.mn_total = r->mn_total,
+		.mn_col = r->mn_col,
+		.head = r->head,
+		.head_len = r->head_len,
+	};
+	records_decide(&t, out);
 	return 0;
 }
 
