@@ -57,7 +57,7 @@ struct req {
 	struct vault_upload *up;
 	bool upload_counted;
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
-	uint64_t failed_at; /* an upload that failed: body bytes in by then */
+	uint64_t failed_at; /* with fail_pending: body bytes in when it failed */
 	uint64_t bytes;
 	struct MHD_Connection *conn;
 	char addr_text[64];
@@ -806,10 +806,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			tls_args = NULL;
 			return MHD_YES;
 		}
-		if (r->kind == API_UPLOAD && r->fail_pending) {
-			/* The upload failed mid-body (scanner, disk, limits): libmicrohttpd can
-			 * only answer once the body is in, so drop the rest, up to a bound,
-			 * and answer then; past the bound the connection is closed. */
+		if (r->fail_pending) {
+			/* The request failed mid-body (an upload's scanner, disk or limits, a
+			 * JSON body too large): libmicrohttpd can only answer once the body
+			 * is in, so drop the rest, up to a bound, and answer then, so the
+			 * client hears why; past the bound the connection is closed. */
 			tls_args = NULL;
 			return r->bytes > r->failed_at + DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
@@ -819,20 +820,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				vault_upload_abort(r->up);
 				r->up = NULL;
 				note_failure(r, rc, &e);
-				r->fail_pending = true;
-				r->failed_at = r->bytes;
 			}
-		} else if (r->fail_pending || kbuf_append(&r->body, upload_data, n)) {
-			/* Too large: read and drop the rest (up to a bound), then answer 413
-			 * once the body is over, so the client hears why. */
-			if (!r->fail_pending) {
-				kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
-					      r->max_body);
-				api_error(&r->resp, KINKO_ELIMIT, &e);
-				r->fail_pending = true;
-			}
-			tls_args = NULL;
-			return r->bytes > r->max_body + DRAIN_MAX ? MHD_NO : MHD_YES;
+		} else if (kbuf_append(&r->body, upload_data, n)) {
+			rc = kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
+					   r->max_body);
+			api_error(&r->resp, rc, &e);
+		} else {
+			rc = 0;
+		}
+		if (rc) {
+			r->fail_pending = true;
+			r->failed_at = r->bytes;
 		}
 		tls_args = NULL;
 		return MHD_YES;
@@ -842,7 +840,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		tls_args = NULL;
 		return finish_import(r);
 	}
-	if (r->kind == API_UPLOAD && r->fail_pending) {
+	if (r->fail_pending) {
 		tls_args = NULL;
 		return send_problem(r);
 	}
@@ -859,10 +857,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		ret = send_json(r, 201, doc);
 		json_decref(doc);
 		return ret;
-	}
-	if (r->fail_pending) {
-		tls_args = NULL;
-		return send_problem(r);
 	}
 	if (r->body.len) {
 		json_error_t je;
