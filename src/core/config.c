@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/parse.h"
 #include "core/stream.h"
+#include "core/tmpfile.h"
 
 enum opt_type { OPT_U64, OPT_SIZE, OPT_BOOL, OPT_STR, OPT_CIDRS };
 
@@ -251,7 +252,7 @@ int config_write_default(const char *path, struct kinko_err *e)
 {
 	struct kbuf b;
 	const char *section = "";
-	int fd, rc;
+	int rc;
 
 	kbuf_init(&b, 1 << 16);
 	rc = kbuf_append_str(&b, "# kinko configuration. Every setting is shown with its secure default,\n"
@@ -271,16 +272,8 @@ int config_write_default(const char *path, struct kinko_err *e)
 		kbuf_free(&b);
 		return kinko_err_set(e, rc, "cannot build the configuration file");
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		kbuf_free(&b);
-		return kinko_err_set(e, errno == EEXIST ? KINKO_EEXIST : KINKO_EIO,
-				     "cannot create %s: %s", path, strerror(errno));
-	}
-	rc = kinko_write_all(fd, b.data, b.len, e);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = kinko_err_set(e, KINKO_EIO, "cannot flush %s: %s", path, strerror(errno));
-	close(fd);
+	/* Never over an existing file; complete under its name or not there at all. */
+	rc = kinko_file_write(path, b.data, b.len, 0600, KINKO_TMPFILE_DURABLE, e);
 	kbuf_free(&b);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "core/fstree.h"
 #include "core/parse.h"
 #include "core/stream.h"
+#include "core/tmpfile.h"
 #include "crypto/crypto.h"
 #include "crypto/password.h"
 #include "crypto/secret.h"
@@ -126,21 +127,6 @@ int vault_gen_password(char out[64])
 {
 	/* The same generator as package passwords: no look-alikes, >= 128 bits. */
 	return password_generate(PASSWORD_MIN_BITS, out, 64);
-}
-
-static int write_file(const char *path, const void *p, size_t n, mode_t mode,
-		      struct kinko_err *e)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	int rc;
-
-	if (fd < 0)
-		return kinko_err_set(e, KINKO_EIO, "cannot create %s: %s", path, strerror(errno));
-	rc = kinko_write_all(fd, p, n, e);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = kinko_err_set(e, KINKO_EIO, "cannot flush %s: %s", path, strerror(errno));
-	close(fd);
-	return rc;
 }
 
 static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
@@ -303,7 +289,8 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 			if (vault_path(v, path, sizeof path, "clients/%s/%s", u.name, files[i].file))
 				rc = kinko_err_set(e, KINKO_EINVAL, "path too long");
 			else
-				rc = write_file(path, bufs[i]->data, bufs[i]->len, files[i].mode, e);
+				rc = kinko_file_write(path, bufs[i]->data, bufs[i]->len, files[i].mode,
+						      KINKO_TMPFILE_DURABLE, e);
 		}
 	}
 	if (rc)
