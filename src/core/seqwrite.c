@@ -3,8 +3,10 @@
  * QUEUED -> WRITING -> FREE; one mutex guards the states and the error. A full
  * buffer is written only up to its last SEQWRITE_ALIGN boundary; the remaining
  * bytes are copied to the start of the next buffer (fewer than SEQWRITE_ALIGN), so
- * every write starts at an aligned offset from an aligned address. The last
- * buffer is padded with zeros to the boundary and the file cut back afterwards.
+ * every write starts at a page boundary and no page is shared by two writers. The
+ * last buffer is padded with zeros to the boundary and the file cut back
+ * afterwards. `written` counts bytes the writers have finished; the flusher
+ * fdatasyncs whenever it has grown by a flush step since the last flush.
  */
 #include "core/seqwrite.h"
 
@@ -33,12 +35,16 @@ struct seqwrite {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sbuf b[SEQWRITE_NBUF];
-	pthread_t th[NWRITERS];
+	pthread_t th[NWRITERS + 1]; /* the writers, then the flusher */
 	unsigned nthreads;
 	bool stop;
 	int err;
 	struct kinko_err emsg;
-	bool direct;
+	uint64_t cache_lag;  /* bytes of page cache a writer leaves behind it */
+	uint64_t flush_step; /* bytes written between two background flushes */
+	uint64_t written;    /* bytes the writers have finished */
+	uint64_t flushed;    /* `written` as of the last background flush */
+	uint64_t nflushes;
 	/* Producer side (no lock needed: only the producer touches these). */
 	struct sbuf *cur;
 	uint64_t allocated; /* file bytes preallocated so far */
@@ -60,38 +66,26 @@ static void fail_locked(struct seqwrite *w, int rc, const char *what, int errnum
 		kinko_err_set(&w->emsg, rc, "%s failed: %s", what, strerror(errnum));
 }
 
-/* O_DIRECT was refused for this write (the file system or the alignment): go on
- * through the page cache. */
-static bool drop_direct(struct seqwrite *w)
+/* sync_file_range is a hint on file systems that keep no page cache of their own
+ * (it is refused there); its failure anywhere else is a failed write. */
+static bool sfr_unsupported(int errnum)
 {
-	bool done = false;
-
-	pthread_mutex_lock(&w->mu);
-	if (w->direct) {
-		int fl = fcntl(w->fd, F_GETFL);
-		if (fl >= 0 && fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) == 0) {
-			w->direct = false;
-			done = true;
-		}
-	} else {
-		done = true; /* another writer already did */
-	}
-	pthread_mutex_unlock(&w->mu);
-	return done;
+	return errnum == EINVAL || errnum == ESPIPE || errnum == ENOSYS || errnum == EOPNOTSUPP;
 }
 
+/* Writes one span, starts its writeback, and retires the span cache_lag bytes
+ * behind it: waits until that one is on the device and drops it from the page
+ * cache. The wait is what holds a writer back when the device is slower than
+ * the producer. */
 static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t off, int *errnum)
 {
 	const size_t total = n;
 	const uint64_t start = off;
-	bool direct;
 
 	while (n > 0) {
 		ssize_t r = pwrite(w->fd, p, n, (off_t)off);
 		if (r < 0) {
 			if (errno == EINTR)
-				continue;
-			if (errno == EINVAL && drop_direct(w))
 				continue;
 			*errnum = errno;
 			return KINKO_EIO;
@@ -100,13 +94,22 @@ static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t o
 		n -= (size_t)r;
 		off += (uint64_t)r;
 	}
-	pthread_mutex_lock(&w->mu);
-	direct = w->direct;
-	pthread_mutex_unlock(&w->mu);
-	/* Through the page cache: start the writeback now, so the final fdatasync
-	 * finds little left to do. */
-	if (!direct)
-		(void)sync_file_range(w->fd, (off_t)start, (off_t)total, SYNC_FILE_RANGE_WRITE);
+	if (sync_file_range(w->fd, (off_t)start, (off_t)total, SYNC_FILE_RANGE_WRITE) != 0 &&
+	    !sfr_unsupported(errno)) {
+		*errnum = errno;
+		return KINKO_EIO;
+	}
+	if (start >= w->cache_lag) {
+		off_t old = (off_t)(start - w->cache_lag);
+		if (sync_file_range(w->fd, old, (off_t)total,
+				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					    SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
+		    !sfr_unsupported(errno)) {
+			*errnum = errno;
+			return KINKO_EIO;
+		}
+		(void)posix_fadvise(w->fd, old, (off_t)total, POSIX_FADV_DONTNEED);
+	}
 	return 0;
 }
 
@@ -139,6 +142,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		if (rc)
 			fail_locked(w, rc, "writing the file", errnum);
+		w->written += b->len;
 		b->st = SB_FREE;
 		pthread_cond_broadcast(&w->cv);
 	}
@@ -146,8 +150,53 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
-		  struct kinko_err *e)
+/* Flushes the file each time flush_step more bytes are written, until stopped. */
+static void *flusher_main(void *arg)
+{
+	struct seqwrite *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		uint64_t mark;
+		int rc, errnum;
+
+		if (w->stop || w->err)
+			break;
+		if (w->written - w->flushed < w->flush_step) {
+			pthread_cond_wait(&w->cv, &w->mu);
+			continue;
+		}
+		mark = w->written;
+		pthread_mutex_unlock(&w->mu);
+		rc = fdatasync(w->fd);
+		errnum = errno;
+		pthread_mutex_lock(&w->mu);
+		if (rc != 0) {
+			fail_locked(w, KINKO_EIO, "flushing the file", errnum);
+			pthread_cond_broadcast(&w->cv);
+			break;
+		}
+		w->flushed = mark;
+		w->nflushes++;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Stops the threads: writers drop what is still queued, the flusher ends after
+ * the flush it is in. */
+static void stop_threads(struct seqwrite *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (unsigned i = 0; i < w->nthreads; i++)
+		pthread_join(w->th[i], NULL);
+	w->nthreads = 0;
+}
+
+int seqwrite_open(int fd, size_t buf_size, struct seqwrite **out, struct kinko_err *e)
 {
 	struct seqwrite *w;
 	size_t cap;
@@ -160,6 +209,8 @@ int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory for the write buffers");
 	w->fd = fd;
 	w->cap = cap;
+	w->cache_lag = (uint64_t)cap * SEQWRITE_CACHE_BUFS;
+	w->flush_step = (uint64_t)cap * SEQWRITE_FLUSH_BUFS;
 	w->prealloc = true;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
@@ -171,14 +222,10 @@ int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
 		}
 		w->b[i].p = p;
 	}
-	if (direct) {
-		int fl = fcntl(fd, F_GETFL);
-		w->direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
-	}
 	w->cur = &w->b[0];
 	w->cur->st = SB_FILLING;
-	for (unsigned i = 0; i < NWRITERS; i++) {
-		if (pthread_create(&w->th[i], NULL, writer_main, w) != 0) {
+	for (unsigned i = 0; i <= NWRITERS; i++) {
+		if (pthread_create(&w->th[i], NULL, i < NWRITERS ? writer_main : flusher_main, w) != 0) {
 			seqwrite_free(w);
 			return kinko_err_set(e, KINKO_ENOMEM, "cannot start a writer thread");
 		}
@@ -189,8 +236,8 @@ int seqwrite_open(int fd, size_t buf_size, bool direct, struct seqwrite **out,
 }
 
 /* Keeps the file allocated ahead of the writes (mode 0 also moves the size), so
- * direct writes overwrite allocated space instead of extending the file one
- * write at a time, which ext4 serialises. */
+ * writes fill allocated space instead of extending the file (and its size) one
+ * write at a time. */
 static int prealloc_ahead(struct seqwrite *w, uint64_t end, struct kinko_err *e)
 {
 	uint64_t want = end + (uint64_t)w->cap * SEQWRITE_NBUF;
@@ -294,14 +341,14 @@ uint64_t seqwrite_size(const struct seqwrite *w)
 	return w->finished ? w->size : w->cur->off + w->cur->len;
 }
 
-bool seqwrite_is_direct(const struct seqwrite *w)
+uint64_t seqwrite_flushes(const struct seqwrite *w)
 {
-	bool d;
+	uint64_t n;
 
 	pthread_mutex_lock((pthread_mutex_t *)&w->mu);
-	d = w->direct;
+	n = w->nflushes;
 	pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
-	return d;
+	return n;
 }
 
 int seqwrite_finish(struct seqwrite *w, struct kinko_err *e)
@@ -336,6 +383,12 @@ int seqwrite_finish(struct seqwrite *w, struct kinko_err *e)
 			*e = w->emsg;
 	}
 	pthread_mutex_unlock(&w->mu);
+	stop_threads(w); /* after the flush in progress, if any */
+	if (!rc && w->err) { /* that flush failed */
+		rc = w->err;
+		if (e)
+			*e = w->emsg;
+	}
 	if (rc)
 		return rc;
 	if (ftruncate(w->fd, (off_t)size) != 0)
@@ -344,6 +397,8 @@ int seqwrite_finish(struct seqwrite *w, struct kinko_err *e)
 	w->allocated = size;
 	if (fdatasync(w->fd) != 0)
 		return kinko_err_set(e, KINKO_EIO, "cannot flush the file: %s", strerror(errno));
+	/* Durable and clean: nothing of it needs to stay in the page cache. */
+	(void)posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
 	return 0;
 }
 
@@ -351,12 +406,7 @@ void seqwrite_free(struct seqwrite *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	for (unsigned i = 0; i < w->nthreads; i++)
-		pthread_join(w->th[i], NULL);
+	stop_threads(w);
 	for (unsigned i = 0; i < SEQWRITE_NBUF; i++)
 		free(w->b[i].p);
 	pthread_cond_destroy(&w->cv);

@@ -4,8 +4,8 @@
  * Both directions run as pipelines so the machine's cores share the work. On
  * upload the request thread (which also runs TLS) fills plaintext batches; each
  * batch goes to two stages in their own threads: one hashes it (SHA-256) and seals
- * its chunks straight into the blob writer's buffers (seqwrite writes them with
- * O_DIRECT from two more threads), the other counts records, looks for My Numbers
+ * its chunks straight into the blob writer's buffers (seqwrite writes them from
+ * two more threads and makes them durable as it goes), the other counts records, looks for My Numbers
  * and streams the plaintext to clamd. When clamd takes the upload as a
  * memory-only file (FILDES, the default), the scanning stage only fills that file,
  * and the sealing stage waits for the end of the body and reads it back from
@@ -202,7 +202,7 @@ struct vault_upload {
 	struct kinko_sha256 sha;
 	char tmp_path[4096];
 	int fd;
-	struct seqwrite *sw; /* writes the blob, bypassing the page cache */
+	struct seqwrite *sw; /* writes the blob, leaving little in the page cache */
 	uint64_t total;
 	uint64_t max;
 	struct ring ring;
@@ -606,7 +606,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		rc = kinko_err_set(e, KINKO_EIO, "cannot create a blob file: %s", strerror(errno));
 		goto fail;
 	}
-	rc = seqwrite_open(u->fd, BLOB_WRITE_BUF, true, &u->sw, e);
+	rc = seqwrite_open(u->fd, BLOB_WRITE_BUF, &u->sw, e);
 	if (rc)
 		goto fail;
 	{
@@ -1076,8 +1076,8 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 				   "the object's blob file is missing or damaged; restore it from a backup");
 		goto fail;
 	}
-	/* Blobs are written past the page cache, so a download usually reads from
-	 * the device: ask for the larger sequential read-ahead. */
+	/* A blob leaves the page cache as it is written, so a download usually reads
+	 * from the device: ask for the larger sequential read-ahead. */
 	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (ring_init(&d->ring, true)) {
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");

@@ -1,6 +1,7 @@
-/* seqwrite: content and size come out exactly as appended, through O_DIRECT on
- * a disk file system and through the page cache; write failures surface; misuse
- * is refused. */
+/* seqwrite: content and size come out exactly as appended, on a disk file system
+ * and on tmpfs; files longer than the page cache window are flushed as they are
+ * written and leave no page cache behind; write failures surface; misuse is
+ * refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -19,8 +21,7 @@
 
 /* Appends `total` bytes of a position-dependent pattern in reservations of
  * varying sizes (1 byte to most of a buffer), then finishes and checks the file. */
-static void round_trip_in(const char *dir, size_t total, size_t buf, bool want_direct,
-			  bool *was_direct)
+static void round_trip_in(const char *dir, size_t total, size_t buf, uint64_t *flushes)
 {
 	char path[256];
 	struct seqwrite *w = NULL;
@@ -31,7 +32,7 @@ static void round_trip_in(const char *dir, size_t total, size_t buf, bool want_d
 	snprintf(path, sizeof path, "%s/kinko-seqwrite-XXXXXX", dir);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
-	assert_int_equal(seqwrite_open(fd, buf, want_direct, &w, &e), 0);
+	assert_int_equal(seqwrite_open(fd, buf, &w, &e), 0);
 	while (done < total) {
 		size_t n = step;
 		uint8_t *p;
@@ -48,8 +49,8 @@ static void round_trip_in(const char *dir, size_t total, size_t buf, bool want_d
 		 * takes every length. */
 		step = step * 7 % (buf - SEQWRITE_ALIGN) + 1;
 	}
-	*was_direct = seqwrite_is_direct(w);
 	assert_int_equal(seqwrite_finish(w, &e), 0);
+	*flushes = seqwrite_flushes(w);
 	assert_int_equal(seqwrite_size(w), total);
 	/* No appends after finish, and finish only once. */
 	assert_null(seqwrite_reserve(w, 1, &e));
@@ -76,36 +77,86 @@ static void round_trip_in(const char *dir, size_t total, size_t buf, bool want_d
 	unlink(path);
 }
 
-static void direct_on_disk(void **state)
+/* Pages of the file at path in the page cache. */
+static size_t resident_pages(const char *path)
 {
-	bool direct = false;
-	(void)state;
-	/* Several buffers' worth, the preallocation step crossed (64 MiB). */
-	struct statfs fs;
+	struct stat st;
+	size_t pages, n = 0;
+	unsigned char *vec;
+	void *m;
+	int fd = open(path, O_RDONLY);
 
-	round_trip_in("/var/tmp", (size_t)70 << 20, 1 << 20, true, &direct);
-	/* ext4 and xfs take O_DIRECT; other file systems fall back, which the content
-	 * check above covers as well. */
-	assert_int_equal(statfs("/var/tmp", &fs), 0);
-	if (fs.f_type == 0xEF53 /* ext2/3/4 */ || fs.f_type == 0x58465342 /* xfs */)
-		assert_true(direct);
-	round_trip_in("/var/tmp", 0, 1 << 20, true, &direct);
-	round_trip_in("/var/tmp", 1, 1 << 20, true, &direct);
-	round_trip_in("/var/tmp", SEQWRITE_ALIGN, 16384, true, &direct);
-	round_trip_in("/var/tmp", 3 * 16384 + 5, 16384, true, &direct);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	if (st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	pages = ((size_t)st.st_size + 4095) / 4096;
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	vec = malloc(pages);
+	assert_non_null(vec);
+	assert_int_equal(mincore(m, (size_t)st.st_size, vec), 0);
+	for (size_t i = 0; i < pages; i++)
+		n += vec[i] & 1;
+	free(vec);
+	munmap(m, (size_t)st.st_size);
+	close(fd);
+	return n;
 }
 
-static void buffered_fallback(void **state)
+static void on_disk(void **state)
 {
-	bool direct = true;
+	uint64_t flushes = 0;
+	size_t buf = 16384;
 	(void)state;
-	/* Through the page cache, as where a file system refuses O_DIRECT. */
-	round_trip_in("/var/tmp", (size_t)3 << 20, 65536, false, &direct);
-	assert_false(direct);
-	/* tmpfs refused O_DIRECT before Linux 6.6 and takes it since: either way the
-	 * content must come out whole. */
+
+	/* Several times the page cache window (SEQWRITE_CACHE_BUFS buffers) and the
+	 * flush step, the preallocation step (64 MiB) crossed. */
+	round_trip_in("/var/tmp", (size_t)70 << 20, buf, &flushes);
+	assert_true(flushes >= 2); /* 70 MiB over a 1 MiB step, however they coalesce */
+	round_trip_in("/var/tmp", 0, 1 << 20, &flushes);
+	round_trip_in("/var/tmp", 1, 1 << 20, &flushes);
+	round_trip_in("/var/tmp", SEQWRITE_ALIGN, buf, &flushes);
+	round_trip_in("/var/tmp", 3 * buf + 5, buf, &flushes);
+	assert_int_equal(flushes, 0); /* shorter than one flush step */
+}
+
+static void leaves_no_page_cache(void **state)
+{
+	char path[] = "/var/tmp/kinko-seqwrite-cache-XXXXXX";
+	struct seqwrite *w = NULL;
+	struct kinko_err e;
+	size_t total = (size_t)8 << 20, buf = 16384, done = 0;
+	int fd = mkstemp(path);
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(seqwrite_open(fd, buf, &w, &e), 0);
+	while (done < total) {
+		uint8_t *p = seqwrite_reserve(w, buf / 2, &e);
+		assert_non_null(p);
+		memset(p, 0xa5, buf / 2);
+		seqwrite_advance(w, buf / 2);
+		done += buf / 2;
+	}
+	assert_int_equal(seqwrite_finish(w, &e), 0);
+	seqwrite_free(w);
+	/* Durable and clean, so dropped: a blob pushes nobody's pages out. */
+	assert_true(resident_pages(path) < 16);
+	close(fd);
+	unlink(path);
+}
+
+static void on_tmpfs(void **state)
+{
+	uint64_t flushes = 0;
+	(void)state;
+	/* tmpfs has no writeback to start or wait for: the content must still come
+	 * out whole. */
 	if (access("/dev/shm", W_OK) == 0)
-		round_trip_in("/dev/shm", (size_t)5 << 20, 65536, true, &direct);
+		round_trip_in("/dev/shm", (size_t)5 << 20, 65536, &flushes);
 }
 
 static void write_failure_surfaces(void **state)
@@ -117,7 +168,7 @@ static void write_failure_surfaces(void **state)
 	(void)state;
 
 	assert_true(fd >= 0);
-	assert_int_equal(seqwrite_open(fd, 16384, false, &w, &e), 0);
+	assert_int_equal(seqwrite_open(fd, 16384, &w, &e), 0);
 	/* Writes to a read-only descriptor fail in a writer thread; the error comes
 	 * back at a later reserve or at finish, never silently. */
 	for (int i = 0; i < 64; i++) {
@@ -142,9 +193,9 @@ static void misuse_refused(void **state)
 	(void)state;
 
 	assert_true(fd >= 0);
-	assert_int_equal(seqwrite_open(fd, 100, false, &w, &e), KINKO_EINVAL);
+	assert_int_equal(seqwrite_open(fd, 100, &w, &e), KINKO_EINVAL);
 	assert_ptr_equal(w, (struct seqwrite *)0x1); /* untouched on failure */
-	assert_int_equal(seqwrite_open(fd, 16384, false, &w, &e), 0);
+	assert_int_equal(seqwrite_open(fd, 16384, &w, &e), 0);
 	/* A reservation must leave room for the carried tail. */
 	assert_null(seqwrite_reserve(w, 16384, &e));
 	assert_non_null(seqwrite_reserve(w, 16384 - SEQWRITE_ALIGN, &e));
@@ -156,8 +207,9 @@ static void misuse_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(direct_on_disk),
-		cmocka_unit_test(buffered_fallback),
+		cmocka_unit_test(on_disk),
+		cmocka_unit_test(leaves_no_page_cache),
+		cmocka_unit_test(on_tmpfs),
 		cmocka_unit_test(write_failure_surfaces),
 		cmocka_unit_test(misuse_refused),
 	};
