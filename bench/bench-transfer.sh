@@ -103,8 +103,8 @@ for r in $(seq "$runs"); do
 	case "${out#* }" in 201|204) ;; *) echo "bench: nginx upload failed: $out"; exit 1 ;; esac
 	up_n="$up_n ${out% *}"
 	rm -f "$B/www/up/run$r"
-	# Cold: kinko writes blobs past the page cache, so its first download reads the
-	# device; nginx's file is evicted from the page cache to match. Warm: the same
+	# Cold: kinko drops each blob from the page cache as it writes it, so its first
+	# download reads the device; nginx's file is evicted from the page cache to match. Warm: the same
 	# downloads again, both from the page cache.
 	dd if="$data" iflag=nocache count=0 2>/dev/null
 	for pass in cold warm; do

@@ -246,13 +246,16 @@ static int seal_batch(struct vault_upload *u, struct slot *s, struct kinko_err *
 
 	if (!sealed)
 		return KINKO_EIO;
-	kinko_sha256_update(&u->sha, s->plain, s->len);
 	for (size_t i = 0; i < nchunks; i++) {
 		size_t off = i * OBJ_CHUNK_SIZE;
 		size_t n = s->len - off < OBJ_CHUNK_SIZE ? s->len - off : OBJ_CHUNK_SIZE;
 		bool final = s->last && i == nchunks - 1;
-		int rc = objstream_seal_chunk(u->os, s->first + i, final, s->plain + off, n,
-					      sealed + out, e);
+		int rc;
+
+		/* Hash and seal a chunk at a time: the second pass finds it in cache. */
+		kinko_sha256_update(&u->sha, s->plain + off, n);
+		rc = objstream_seal_chunk(u->os, s->first + i, final, s->plain + off, n,
+					  sealed + out, e);
 		if (rc)
 			return rc;
 		out += n + OBJ_TAG_LEN;
