@@ -5,11 +5,12 @@
  * upload the request thread (which also runs TLS) fills plaintext batches; each
  * batch goes to two stages in their own threads: one hashes it (SHA-256) and seals
  * its chunks straight into the blob writer's buffers (seqwrite writes them from
- * two more threads and makes them durable as it goes), the other counts records, looks for My Numbers
- * and streams the plaintext to clamd. When clamd takes the upload as a
- * memory-only file (FILDES, the default), the scanning stage only fills that file,
- * and the sealing stage waits for the end of the body and reads it back from
- * there, counting and sealing while clamd scans (see seal_from_spool). On download
+ * two more threads and makes them durable as it goes), the other counts records,
+ * looks for My Numbers and streams the plaintext to clamd. When clamd takes the
+ * upload as a memory-only file (FILDES, the default), the scanning stage only
+ * fills that file, and the sealing stage waits for the end of the body and reads
+ * it back from there, counting and sealing while clamd scans (see
+ * seal_from_spool). On download
  * a worker reads and opens batches ahead of the request thread. A ring of NSLOTS
  * plaintext batches (plus the blob writer's buffers on upload) bounds the buffers
  * per transfer, whatever its size; a scanned upload's plaintext is also in
