@@ -45,6 +45,7 @@ struct seqwrite {
 	uint64_t written;    /* bytes the writers have finished */
 	uint64_t flushed;    /* `written` as of the last background flush */
 	uint64_t nflushes;
+	bool sfr; /* sync_file_range works on fd (a regular file) */
 	/* Producer side (no lock needed: only the producer touches these). */
 	struct sbuf *cur;
 	uint64_t allocated; /* file bytes preallocated so far */
@@ -66,17 +67,10 @@ static void fail_locked(struct seqwrite *w, int rc, const char *what, int errnum
 		kinko_err_set(&w->emsg, rc, "%s failed: %s", what, strerror(errnum));
 }
 
-/* sync_file_range is a hint on file systems that keep no page cache of their own
- * (it is refused there); its failure anywhere else is a failed write. */
-static bool sfr_unsupported(int errnum)
-{
-	return errnum == EINVAL || errnum == ESPIPE || errnum == ENOSYS || errnum == EOPNOTSUPP;
-}
-
-/* Writes one span, starts its writeback, and retires the span cache_lag bytes
- * behind it: waits until that one is on the device and drops it from the page
- * cache. The wait is what holds a writer back when the device is slower than
- * the producer. */
+/* Writes one span, starts its writeback, and retires what lies cache_lag bytes
+ * behind it (cut at SEQWRITE_DROP_ALIGN boundaries): waits until that is on the device and
+ * drops it from the page cache. The wait is what holds a writer back when the
+ * device is slower than the producer. */
 static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t off, int *errnum)
 {
 	const size_t total = n;
@@ -94,21 +88,29 @@ static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t o
 		n -= (size_t)r;
 		off += (uint64_t)r;
 	}
-	if (sync_file_range(w->fd, (off_t)start, (off_t)total, SYNC_FILE_RANGE_WRITE) != 0 &&
-	    !sfr_unsupported(errno)) {
+	if (!w->sfr)
+		return 0;
+	if (sync_file_range(w->fd, (off_t)start, (off_t)total, SYNC_FILE_RANGE_WRITE) != 0) {
 		*errnum = errno;
 		return KINKO_EIO;
 	}
-	if (start >= w->cache_lag) {
-		off_t old = (off_t)(start - w->cache_lag);
-		if (sync_file_range(w->fd, old, (off_t)total,
-				    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					    SYNC_FILE_RANGE_WAIT_AFTER) != 0 &&
-		    !sfr_unsupported(errno)) {
-			*errnum = errno;
-			return KINKO_EIO;
+	if (start + total > w->cache_lag) {
+		uint64_t from = start >= w->cache_lag ? start - w->cache_lag : 0;
+		uint64_t to = start + total - w->cache_lag;
+		from -= from % SEQWRITE_DROP_ALIGN;
+		to -= to % SEQWRITE_DROP_ALIGN;
+		if (to > from) {
+			/* This wait also collects the write-back errors of the range:
+			 * any failure is a failed write. */
+			if (sync_file_range(w->fd, (off_t)from, (off_t)(to - from),
+					    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+						    SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+				*errnum = errno;
+				return KINKO_EIO;
+			}
+			(void)posix_fadvise(w->fd, (off_t)from, (off_t)(to - from),
+					    POSIX_FADV_DONTNEED);
 		}
-		(void)posix_fadvise(w->fd, old, (off_t)total, POSIX_FADV_DONTNEED);
 	}
 	return 0;
 }
@@ -212,6 +214,9 @@ int seqwrite_open(int fd, size_t buf_size, struct seqwrite **out, struct kinko_e
 	w->cache_lag = (uint64_t)cap * SEQWRITE_CACHE_BUFS;
 	w->flush_step = (uint64_t)cap * SEQWRITE_FLUSH_BUFS;
 	w->prealloc = true;
+	/* Flags 0 only checks that fd takes sync_file_range (ESPIPE for a pipe or a
+	 * socket, ENOSYS without it); after that every failure of it counts. */
+	w->sfr = sync_file_range(fd, 0, 0, 0) == 0;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	for (unsigned i = 0; i < SEQWRITE_NBUF; i++) {

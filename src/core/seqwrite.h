@@ -10,9 +10,10 @@
  * end:
  *  - each written span's writeback starts at once (sync_file_range), so the
  *    device is kept busy with many large requests;
- *  - a writer waits for the writeback of the span SEQWRITE_CACHE_BUFS buffers
- *    behind its own and drops it from the page cache, so a file takes at most
- *    that much page cache, whatever its size, and pushes no one else's out;
+ *  - a writer waits for the writeback of what lies SEQWRITE_CACHE_BUFS buffers
+ *    behind its span and drops it from the page cache, so a file being written
+ *    holds about that much page cache (plus SEQWRITE_DROP_ALIGN), whatever its
+ *    size, and none once it is finished;
  *  - a flusher thread fdatasyncs the file each time SEQWRITE_FLUSH_BUFS more
  *    buffers are written, so the device's own cache is emptied as the file is
  *    written and the final fdatasync has little left to do.
@@ -41,6 +42,10 @@
 #define SEQWRITE_ALIGN 4096u
 #define SEQWRITE_CACHE_BUFS 128u /* page cache a file may hold, in buffers */
 #define SEQWRITE_FLUSH_BUFS 64u  /* written between two background flushes */
+/* The page cache may hold a file in folios of up to 2 MiB, and the kernel drops
+ * only folios wholly inside the range it is given: the ranges a writer retires
+ * are cut at these boundaries, so that one ends where the next begins. */
+#define SEQWRITE_DROP_ALIGN ((uint64_t)2 << 20)
 
 struct seqwrite;
 
