@@ -68,9 +68,9 @@ static void fail_locked(struct seqwrite *w, int rc, const char *what, int errnum
 }
 
 /* Writes one span, starts its writeback, and retires what lies cache_lag bytes
- * behind it (cut at SEQWRITE_DROP_ALIGN boundaries): waits until that is on the device and
- * drops it from the page cache. The wait is what holds a writer back when the
- * device is slower than the producer. */
+ * behind it (cut at SEQWRITE_DROP_ALIGN boundaries): waits until that is on the
+ * device and drops it from the page cache. The wait is what holds a writer back
+ * when the device is slower than the producer. */
 static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t off, int *errnum)
 {
 	const size_t total = n;
