@@ -77,21 +77,17 @@ static void round_trip_in(const char *dir, size_t total, size_t buf, uint64_t *f
 	unlink(path);
 }
 
-/* Pages of the file at path in the page cache. */
-static size_t resident_pages(const char *path)
+/* Pages of the file open at fd in the page cache. */
+static size_t resident_pages(int fd)
 {
 	struct stat st;
 	size_t pages, n = 0;
 	unsigned char *vec;
 	void *m;
-	int fd = open(path, O_RDONLY);
 
-	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &st), 0);
-	if (st.st_size == 0) {
-		close(fd);
+	if (st.st_size == 0)
 		return 0;
-	}
 	pages = ((size_t)st.st_size + 4095) / 4096;
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	assert_true(m != MAP_FAILED);
@@ -102,7 +98,6 @@ static size_t resident_pages(const char *path)
 		n += vec[i] & 1;
 	free(vec);
 	munmap(m, (size_t)st.st_size);
-	close(fd);
 	return n;
 }
 
@@ -136,6 +131,7 @@ static void leaves_no_page_cache(void **state)
 	(void)state;
 
 	assert_true(fd >= 0);
+	unlink(path); /* nothing left behind, even when an assertion fails */
 	/* tmpfs keeps its pages: they are the file. */
 	assert_int_equal(statfs("/var/tmp", &fs), 0);
 	cached_fs = fs.f_type != 0x01021994 /* tmpfs */;
@@ -159,16 +155,15 @@ static void leaves_no_page_cache(void **state)
 		 * written (16 MiB). Now and then the kernel keeps one retired granule
 		 * until the end: allow for one. */
 		if (cached_fs && check)
-			assert_true(resident_pages(path) * 4096 <=
+			assert_true(resident_pages(fd) * 4096 <=
 				    SEQWRITE_CACHE_BUFS * buf + 3 * SEQWRITE_DROP_ALIGN);
 	}
 	assert_int_equal(seqwrite_finish(w, &e), 0);
 	seqwrite_free(w);
 	/* Durable and clean, so dropped: a blob pushes nobody's pages out. */
 	if (cached_fs)
-		assert_true(resident_pages(path) < 16);
+		assert_true(resident_pages(fd) < 16);
 	close(fd);
-	unlink(path);
 }
 
 static void on_tmpfs(void **state)
