@@ -237,8 +237,8 @@ struct vault_upload {
 	char final_path[4096];
 };
 
-/* The sealing stage: SHA-256 of the plaintext, then every chunk sealed straight
- * into the blob writer's buffer. */
+/* The sealing stage: each chunk of the batch is hashed (SHA-256 of the
+ * plaintext) and sealed straight into the blob writer's buffer. */
 static int seal_batch(struct vault_upload *u, struct slot *s, struct kinko_err *e)
 {
 	size_t nchunks = s->len == 0 ? 1 : (s->len + OBJ_CHUNK_SIZE - 1) / OBJ_CHUNK_SIZE;
