@@ -18,7 +18,13 @@
 #include <unistd.h>
 
 #define NWRITERS 2u
-#define PREALLOC_STEP ((uint64_t)64 << 20)
+/* The writers keep the file allocated ahead of the span being written: by as much
+ * as has been written (so a small file never reserves much), at least PREALLOC_MIN
+ * and at most PREALLOC_MAX; a new allocation starts once half of that is used up.
+ * Allocating can wait for the disk (ext4 reads its block bitmaps: 190 ms seen
+ * here), so a writer does it, never the producer. */
+#define PREALLOC_MIN ((uint64_t)4 << 20)
+#define PREALLOC_MAX ((uint64_t)192 << 20)
 
 enum sbuf_state { SB_FREE = 0, SB_FILLING, SB_QUEUED, SB_WRITING };
 
@@ -46,10 +52,11 @@ struct seqwrite {
 	uint64_t flushed;    /* `written` as of the last background flush */
 	uint64_t nflushes;
 	bool sfr; /* sync_file_range works on fd (a regular file) */
+	uint64_t allocated; /* file bytes preallocated so far */
+	bool prealloc;      /* fallocate works here and the disk has room for it */
+	bool allocating;    /* a writer is extending the allocation */
 	/* Producer side (no lock needed: only the producer touches these). */
 	struct sbuf *cur;
-	uint64_t allocated; /* file bytes preallocated so far */
-	bool prealloc;      /* fallocate works here */
 	bool finished;      /* seqwrite_finish ran: no more appends */
 	uint64_t size;      /* bytes appended, once finished */
 };
@@ -115,6 +122,33 @@ static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t o
 	return 0;
 }
 
+/* Called with the lock held, by a writer about to write up to `end`: keeps the
+ * file allocated ahead of it (mode 0 also moves the size), so writes fill
+ * allocated space instead of extending the file one write at a time. One writer
+ * allocates at a time, with the lock dropped; the other goes on writing meanwhile
+ * (into space not yet allocated, if it must). Allocation only helps: where
+ * fallocate is not supported, or the disk has no room for the window ahead (the
+ * file itself may still fit), writes extend the file, and a disk that is really
+ * full fails the write. */
+static void prealloc_locked(struct seqwrite *w, uint64_t end)
+{
+	uint64_t ahead = end < PREALLOC_MIN ? PREALLOC_MIN : end > PREALLOC_MAX ? PREALLOC_MAX : end;
+	uint64_t from = w->allocated;
+	bool ok;
+
+	if (!w->prealloc || w->allocating || end + ahead / 2 <= from)
+		return;
+	w->allocating = true;
+	pthread_mutex_unlock(&w->mu);
+	ok = fallocate(w->fd, 0, (off_t)from, (off_t)(end + ahead - from)) == 0;
+	pthread_mutex_lock(&w->mu);
+	w->allocating = false;
+	if (ok)
+		w->allocated = end + ahead;
+	else
+		w->prealloc = false;
+}
+
 static void *writer_main(void *arg)
 {
 	struct seqwrite *w = arg;
@@ -139,6 +173,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		b->st = SB_WRITING;
+		prealloc_locked(w, b->off + b->len);
 		pthread_mutex_unlock(&w->mu);
 		rc = write_span(w, b->p, b->len, b->off, &errnum);
 		pthread_mutex_lock(&w->mu);
@@ -240,27 +275,6 @@ int seqwrite_open(int fd, size_t buf_size, struct seqwrite **out, struct kinko_e
 	return 0;
 }
 
-/* Keeps the file allocated ahead of the writes (mode 0 also moves the size), so
- * writes fill allocated space instead of extending the file (and its size) one
- * write at a time. */
-static int prealloc_ahead(struct seqwrite *w, uint64_t end, struct kinko_err *e)
-{
-	uint64_t want = end + (uint64_t)w->cap * SEQWRITE_NBUF;
-
-	if (!w->prealloc || want <= w->allocated)
-		return 0;
-	if (fallocate(w->fd, 0, (off_t)w->allocated, (off_t)PREALLOC_STEP) != 0) {
-		if (errno == ENOSPC)
-			return kinko_err_set(e, KINKO_EIO,
-					     "the disk is full: cannot allocate room for the file; "
-					     "free space and retry");
-		w->prealloc = false; /* not supported here: plain writes */
-		return 0;
-	}
-	w->allocated += PREALLOC_STEP;
-	return 0;
-}
-
 static int queue_locked(struct seqwrite *w, struct sbuf *b, struct kinko_err *e)
 {
 	if (w->err) {
@@ -321,14 +335,8 @@ uint8_t *seqwrite_reserve(struct seqwrite *w, size_t n, struct kinko_err *e)
 	next->off = cur->off + aligned;
 	next->len = tail;
 	cur->len = aligned;
-	rc = prealloc_ahead(w, next->off, e);
 	pthread_mutex_lock(&w->mu);
-	if (rc) {
-		fail_locked(w, rc, "allocating room for the file", ENOSPC);
-		cur->st = SB_FREE;
-	} else {
-		rc = queue_locked(w, cur, e);
-	}
+	rc = queue_locked(w, cur, e);
 	w->cur = next;
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
