@@ -904,6 +904,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* Gives each TLS connection the one-recv-per-record transport before its thread
+ * starts, and frees it when the connection ends (libmicrohttpd has deinitialised
+ * the session by then). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *sess, *fd;
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		tls_pull_free(*socket_ctx);
+		*socket_ctx = NULL;
+		return;
+	}
+	sess = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (sess && sess->tls_session && fd)
+		*socket_ctx = tls_pull_attach(sess->tls_session, fd->connect_fd);
+}
+
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
 {
 	struct server *s = cls;
@@ -979,7 +999,8 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 		MHD_OPTION_HTTPS_MEM_KEY, s->creds.key_pem, MHD_OPTION_HTTPS_MEM_CERT,
 		s->creds.cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, s->creds.trust_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities(), MHD_OPTION_URI_LOG_CALLBACK, uri_log,
-		s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+		s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, s, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(cfg->max_header_bytes + 1024 * 1024),

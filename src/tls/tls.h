@@ -119,6 +119,20 @@ void tls_server_creds_free(struct tls_server_creds *c);
  */
 const char *tls_priorities(void);
 
+/*
+ * Gives a session whose transport is socket fd a receive path that reads each
+ * record in one recv instead of two: the body of a record together with the next
+ * record's header (see tls_pull.c). It never holds a whole record, so an event
+ * loop that waits for fd to be readable before reading the session (as
+ * libmicrohttpd does) never misses one. Sends stay GnuTLS's own. session is a
+ * gnutls_session_t. Returns NULL when out of memory (the session then keeps
+ * GnuTLS's own transport). Free with tls_pull_free once the session is no longer
+ * read (after gnutls_deinit).
+ */
+struct tls_pull;
+struct tls_pull *tls_pull_attach(void *session, int fd);
+void tls_pull_free(struct tls_pull *t);
+
 /* Who is on the other end of a verified session. */
 struct tls_peer {
 	char fingerprint[65];  /* lowercase hex SHA-256 of the DER leaf certificate */

@@ -2,7 +2,9 @@
  * Tests for tls/: the PKI files, issued certificates, PKCS#12, and real TLS 1.3
  * handshakes over a socketpair (server in a thread, configured the way
  * libmicrohttpd configures it: key/cert/trust from memory, the kinko priority
- * string, GNUTLS_CERT_REQUEST), followed by tls_peer_verify on the server side.
+ * string, GNUTLS_CERT_REQUEST), followed by tls_peer_verify on the server side;
+ * and the server's one-recv-per-record transport (tls_pull): records of every
+ * size come through whole, and it never hides a record from poll().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -973,6 +976,167 @@ static void bundle_write_files(void **state)
 	free(p);
 }
 
+/* ---------------------------------------------------------------- tls_pull */
+
+#define PULL_BULK_SIZES 37
+
+/* Record sizes the client sends: the smallest, around the 5-byte side buffer, and
+ * up to the largest record, in an order that makes every kind of split. */
+static size_t pull_size(unsigned i)
+{
+	static const size_t sizes[] = {1, 4, 5, 6, 7, 16, 17, 100, 4096, 16383, 16384, 9000, 2};
+	return sizes[i % (sizeof sizes / sizeof sizes[0])];
+}
+
+static uint8_t pull_byte(size_t i)
+{
+	return (uint8_t)(i * 2654435761u >> 11);
+}
+
+struct pull_arg {
+	int fd;
+	int gate; /* read end: the client writes a byte once both small records are out */
+	int polled; /* write end: the server writes a byte once it has polled */
+	size_t bulk;
+	int handshake_rc;
+	ssize_t first, second;
+	int readable; /* poll() on the socket between the two small records */
+	size_t got;   /* bulk bytes received and matching */
+};
+
+static void *pull_server_main(void *p)
+{
+	struct pull_arg *a = p;
+	struct tls_server_creds creds = {0};
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_session_t s = NULL;
+	struct tls_pull *t = NULL;
+	gnutls_datum_t k, c;
+	struct kinko_err e = {0};
+	uint8_t buf[20000];
+	char gate;
+
+	a->handshake_rc = -1;
+	if (tls_server_creds_load(g_dir_a, &creds, &e))
+		goto out;
+	k.data = (unsigned char *)creds.key_pem;
+	k.size = (unsigned)strlen(creds.key_pem);
+	c.data = (unsigned char *)creds.cert_pem;
+	c.size = (unsigned)strlen(creds.cert_pem);
+	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
+	    gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_init(&s, GNUTLS_SERVER) < 0 ||
+	    gnutls_priority_set_direct(s, tls_priorities(), NULL) < 0 ||
+	    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
+		goto out;
+	gnutls_transport_set_int(s, a->fd);
+	t = tls_pull_attach(s, a->fd); /* the handshake goes through it too */
+	if (!t)
+		goto out;
+	a->handshake_rc = do_handshake(s);
+	if (a->handshake_rc)
+		goto out;
+	/* Both small records are on the socket before the first is read. Once the
+	 * first is read, the rest of the second must still be there for poll() to
+	 * see: a transport that had read it ahead would leave an event loop waiting
+	 * on the socket for ever. */
+	if (read(a->gate, &gate, 1) != 1)
+		goto out;
+	a->first = gnutls_record_recv(s, buf, sizeof buf);
+	{
+		struct pollfd pf = {.fd = a->fd, .events = POLLIN};
+		a->readable = poll(&pf, 1, 0);
+	}
+	if (write(a->polled, "x", 1) != 1) /* now the bulk may come */
+		goto out;
+	a->second = gnutls_record_recv(s, buf, sizeof buf);
+	while (a->got < a->bulk) {
+		ssize_t n = gnutls_record_recv(s, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pull_byte(a->got + (size_t)i))
+				goto out;
+		a->got += (size_t)n;
+	}
+out:
+	if (s)
+		gnutls_deinit(s);
+	tls_pull_free(t);
+	if (cred)
+		gnutls_certificate_free_credentials(cred);
+	tls_server_creds_free(&creds);
+	close(a->fd);
+	close(a->polled); /* a server that failed early does not leave the client waiting */
+	return NULL;
+}
+
+static void pull_reads_whole_records_and_hides_none(void **state)
+{
+	int sv[2], gate[2], polled[2];
+	char x;
+	pthread_t th;
+	struct pull_arg a;
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t s;
+	gnutls_datum_t ca;
+	uint8_t small[1000], rec[16384];
+	size_t sent = 0;
+	(void)state;
+
+	memset(&a, 0, sizeof a);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(pipe(gate), 0);
+	assert_int_equal(pipe(polled), 0);
+	set_timeouts(sv[0]);
+	set_timeouts(sv[1]);
+	a.fd = sv[1];
+	a.gate = gate[0];
+	a.polled = polled[1];
+	for (unsigned i = 0; i < PULL_BULK_SIZES * 4; i++)
+		a.bulk += pull_size(i);
+	assert_int_equal(pthread_create(&th, NULL, pull_server_main, &a), 0);
+
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	ca.data = (unsigned char *)g_ca_a;
+	ca.size = (unsigned)strlen(g_ca_a);
+	assert_int_equal(gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM), 1);
+	assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT), 0);
+	assert_int_equal(gnutls_priority_set_direct(s, "NORMAL", NULL), 0);
+	assert_int_equal(gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred), 0);
+	gnutls_session_set_verify_cert(s, "localhost", 0);
+	gnutls_transport_set_int(s, sv[0]);
+	assert_int_equal(do_handshake(s), 0);
+
+	memset(small, 'A', sizeof small);
+	/* A larger record, then one so small that a transport reading further ahead
+	 * than a header would take all of it along with the first. */
+	assert_int_equal(gnutls_record_send(s, small, 1000), 1000);
+	assert_int_equal(gnutls_record_send(s, small, 20), 20);
+	assert_int_equal(write(gate[1], "x", 1), 1);
+	assert_int_equal(read(polled[0], &x, 1), 1);
+	for (unsigned i = 0; i < PULL_BULK_SIZES * 4; i++) {
+		size_t n = pull_size(i);
+		for (size_t j = 0; j < n; j++)
+			rec[j] = pull_byte(sent + j);
+		assert_int_equal(gnutls_record_send(s, rec, n), (ssize_t)n);
+		sent += n;
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	gnutls_deinit(s);
+	gnutls_certificate_free_credentials(cred);
+	close(sv[0]);
+	close(gate[0]);
+	close(gate[1]);
+	close(polled[0]);
+
+	assert_int_equal(a.handshake_rc, 0);
+	assert_int_equal(a.first, 1000); /* one record per read, as before */
+	assert_int_equal(a.readable, 1);
+	assert_int_equal(a.second, 20);
+	assert_int_equal(a.got, a.bulk);
+}
+
 static void priorities_are_tls13_only(void **state)
 {
 	gnutls_priority_t prio;
@@ -1006,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(expired_and_future_are_refused),
 		cmocka_unit_test(cert_without_client_auth_is_refused),
 		cmocka_unit_test(peer_verify_rejects_null),
+		cmocka_unit_test(pull_reads_whole_records_and_hides_none),
 	};
 	int rc;
 
