@@ -68,8 +68,8 @@ static ssize_t pull(gnutls_transport_ptr_t ptr, void *data, size_t n)
 	} else {
 		t->off = t->len = 0;
 	}
-	/* Whatever is in ahead[] now is no secret: it is a record header (or part of
-	 * one), sent in the clear. */
+	/* ahead[] holds bytes as they crossed the wire (a record's header, or the
+	 * first bytes of a body GnuTLS has not asked for yet): nothing secret. */
 	return r;
 }
 
