@@ -131,13 +131,17 @@ uk=$(echo $up_k | tr ' ' '\n' | best); un=$(echo $up_n | tr ' ' '\n' | best)
 dk=$(echo $dl_k | tr ' ' '\n' | best); dn=$(echo $dl_n | tr ' ' '\n' | best)
 wk=$(echo $dw_k | tr ' ' '\n' | best); wn=$(echo $dw_n | tr ' ' '\n' | best)
 /usr/bin/python3 - "$bytes" "$uk" "$un" "$dk" "$dn" "$rss" "$disk" "$wk" "$wn" \
-	"$cpu_k" "$cpu_ck" "$cpu_n" "$cpu_cn" "$runs" "$(getconf CLK_TCK)" <<'EOF'
-import sys
+	"$cpu_k" "$cpu_ck" "$cpu_n" "$cpu_cn" "$runs" "$(getconf CLK_TCK)" "$up_k" "$up_n" <<'EOF'
+import statistics, sys
 size, uk, un, dk, dn, rss, disk, wk, wn = (float(x) for x in sys.argv[1:10])
 cpu_k, cpu_ck, cpu_n, cpu_cn, runs, hz = (float(x) for x in sys.argv[10:16])
+pairs = zip((float(x) for x in sys.argv[16].split()), (float(x) for x in sys.argv[17].split()))
 mb = lambda v: v / 1e6
 print("transfer of %.0f MiB over mutual TLS 1.3 (best of runs, MB/s = 10^6 bytes/s)" % (size / 2**20))
 print("  upload:   kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f  (target >= 0.50)" % (mb(uk), mb(un), uk / un))
+# Each kinko upload is followed at once by nginx's: the median of those pairs'
+# ratios is less moved by one fast or slow run of either than best-to-best.
+print("            ratio of each run's pair, median: %.2f" % statistics.median(k / n for k, n in pairs))
 print("  download, file not in the page cache (kinko's blobs never are after upload):")
 print("            kinko %7.1f MB/s   nginx %7.1f MB/s   ratio %.2f  (target >= 0.70)" % (mb(dk), mb(dn), dk / dn))
 print("  download again, from the page cache:")
