@@ -13,7 +13,8 @@
  * most 5 bytes, and the smallest complete TLS record is 6 bytes (a 5-byte header
  * and a 1-byte ChangeCipherSpec; a TLS 1.3 protected record has at least 17 bytes
  * of body). So whatever is held is the start of a record whose remaining bytes are
- * still to arrive on the socket, and the socket becomes readable when they do.
+ * still in the socket or on their way: it is readable, or becomes so when they
+ * arrive.
  */
 #include "tls/tls.h"
 
