@@ -122,6 +122,8 @@ static const struct action_rule action_rules[] = {
 	{"PATCH", "users/*", "user.update"},
 	{"POST", "users/*/totp", "user.totp"},
 	{"POST", "users/*/certificates", "user.certificate"},
+	{"GET", "certificates", "certificate.list"},
+	{"POST", "certificates/*/revoke", "certificate.revoke"},
 	{"GET", "contracts", "contract.list"},
 	{"POST", "contracts", "contract.create"},
 	{"GET", "contracts/*", "contract.read"},
@@ -875,6 +877,93 @@ static int event_row(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 	return json_array_size(items) >= LIST_MAX ? 1 : 0;
 }
 
+static json_t *cert_json(const struct vault_cert_info *c)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:b}", "fingerprint", c->fingerprint,
+			      "user_id", c->user_id, "issued_at", (json_int_t)c->issued_at,
+			      "not_after", (json_int_t)c->not_after, "revoked", c->revoked_at != 0);
+	if (j) {
+		json_object_set_new(j, "revoked_at",
+				    c->revoked_at ? json_integer(c->revoked_at) : json_null());
+		json_object_set_new(j, "revoked_by",
+				    c->revoked_at ? json_string(c->revoked_by) : json_null());
+	}
+	return j;
+}
+
+struct cert_acc {
+	json_t *items;
+	int64_t last_issued;
+	char last_fp[65];
+};
+
+static int cert_row(void *ctx, const struct vault_cert_info *c)
+{
+	struct cert_acc *l = ctx;
+	json_array_append_new(l->items, cert_json(c));
+	l->last_issued = c->issued_at;
+	memcpy(l->last_fp, c->fingerprint, sizeof l->last_fp);
+	return 0;
+}
+
+/* GET /certificates[?user=ID]: the issued/revoked list (S2), newest first; the
+ * cursor is "<issued_at>:<fingerprint>" of the last row.
+ * POST /certificates/{fingerprint}/revoke. */
+static void h_certs(struct vault *v, struct api_req *r, struct api_resp *resp)
+{
+	struct kinko_err e;
+	int rc;
+
+	if (r->nseg == 1 && method_is(r, "GET")) {
+		struct cert_acc l = {json_array(), -1, ""};
+		const char *after;
+		int64_t after_issued = -1;
+		char after_fp[65] = "", last[100];
+		unsigned limit;
+		rc = limit_arg(r, &limit, &e);
+		if (rc == 0)
+			rc = cursor_arg(r, &after, &e);
+		if (rc == 0 && after) {
+			const char *colon = strchr(after, ':');
+			uint64_t t;
+			char num[24];
+			if (!colon || (size_t)(colon - after) >= sizeof num || strlen(colon + 1) != 64) {
+				rc = kinko_err_set(&e, KINKO_EINVAL, "the cursor is not one this server gave");
+			} else {
+				memcpy(num, after, (size_t)(colon - after));
+				num[colon - after] = '\0';
+				if (parse_u64(num, INT64_MAX, &t))
+					rc = kinko_err_set(&e, KINKO_EINVAL,
+							   "the cursor is not one this server gave");
+				else
+					after_issued = (int64_t)t;
+				memcpy(after_fp, colon + 1, 65);
+			}
+		}
+		if (rc == 0)
+			rc = vault_cert_list(v, &r->actor, r->arg(r->ctx, "user"), after_issued,
+					     after_fp, limit, cert_row, &l, &e);
+		if (rc) {
+			json_decref(l.items);
+			return api_error(resp, rc, &e);
+		}
+		snprintf(last, sizeof last, "%lld:%s", (long long)l.last_issued, l.last_fp);
+		return ok_json(resp, 200, list_doc(l.items, limit, last));
+	}
+	if (r->nseg == 3 && seg_is(r, 2, "revoke") && method_is(r, "POST")) {
+		static const char *const allowed[] = {NULL};
+		struct vault_cert_info c;
+		rc = r->body ? body_check(r, allowed, &e) : 0;
+		if (rc == 0)
+			rc = vault_cert_revoke(v, &r->actor, r->seg[1], &c, &e);
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200, cert_json(&c));
+	}
+	kinko_err_set(&e, KINKO_ENOENT, "no such route");
+	api_error(resp, KINKO_ENOENT, &e);
+}
+
 static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 {
 	struct kinko_err e;
@@ -976,6 +1065,8 @@ void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp)
 		return h_objects(v, r, resp);
 	if (r->nseg >= 2 && !strcmp(s0, "log"))
 		return h_log(v, r, resp);
+	if (r->nseg >= 1 && !strcmp(s0, "certificates"))
+		return h_certs(v, r, resp);
 	kinko_err_set(&e, KINKO_ENOENT, "no such route; see docs/api.md");
 	api_error(resp, KINKO_ENOENT, &e);
 }

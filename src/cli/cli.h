@@ -33,6 +33,8 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_cert_issue(int argc, char **argv);
+int cmd_cert_list(int argc, char **argv);
+int cmd_cert_revoke(int argc, char **argv);
 int cmd_contract(int argc, char **argv);
 int cmd_folder(int argc, char **argv);
 int cmd_put(int argc, char **argv);

@@ -403,6 +403,56 @@ int cmd_cert_issue(int argc, char **argv)
 	return 0;
 }
 
+/* kinko cert list [USER]: the issued/revoked list, newest first (1000 at most). */
+int cmd_cert_list(int argc, char **argv)
+{
+	struct client_opts co = {0};
+	struct client *c;
+	struct kinko_err e;
+	json_t *out = NULL;
+	char id[40], path[256];
+	int i = parse_opts(argc, argv, &co, NULL, 0), rc;
+
+	if (i < 0 || i + 1 < argc) {
+		cli_usage_error("usage: kinko cert list [USER]");
+		return 2;
+	}
+	if (i == argc)
+		return call(&co, true, "GET", "certificates?limit=1000", NULL);
+	rc = open_client(&co, true, &c);
+	if (rc)
+		return rc;
+	rc = user_id(c, argv[i], id, &e);
+	if (rc == 0) {
+		snprintf(path, sizeof path, "certificates?limit=1000&user=%s", id);
+		rc = client_json(c, "GET", path, NULL, &out, &e);
+	}
+	client_close(c);
+	if (rc)
+		return cli_fail(&e);
+	print_json(out);
+	json_decref(out);
+	return 0;
+}
+
+/* kinko cert revoke FINGERPRINT: refused on every request from then on, and the
+ * sessions opened with it end. */
+int cmd_cert_revoke(int argc, char **argv)
+{
+	struct client_opts co = {0};
+	char path[128];
+	int i = parse_opts(argc, argv, &co, NULL, 0);
+
+	if (i < 0 || i + 1 != argc || strlen(argv[i]) != 64 || strchr(argv[i], '/') ||
+	    strchr(argv[i], '?')) {
+		cli_usage_error("usage: kinko cert revoke FINGERPRINT (64 hex digits, from kinko "
+				"cert list)");
+		return 2;
+	}
+	snprintf(path, sizeof path, "certificates/%s/revoke", argv[i]);
+	return call(&co, true, "POST", path, NULL);
+}
+
 int cmd_contract(int argc, char **argv)
 {
 	struct client_opts co = {0};

@@ -634,6 +634,13 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		r->kind = -2; /* audited as tls.refused */
 		return send_problem(r);
 	}
+	/* A certificate a manager revoked is refused on every route, sealed or not. */
+	rc = vault_cert_check(s->v, peer.fingerprint, &e);
+	if (rc) {
+		api_error(&r->resp, rc, &e);
+		r->kind = -2; /* audited as tls.refused */
+		return send_problem(r);
+	}
 	memcpy(r->api.cert_fp, peer.fingerprint, sizeof r->api.cert_fp);
 	snprintf(r->api.cert_user, sizeof r->api.cert_user, "%s", peer.user_uuid);
 	memcpy(r->api.actor.cert_fp, peer.fingerprint, sizeof r->api.actor.cert_fp);

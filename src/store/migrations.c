@@ -87,6 +87,15 @@ const char *const store_migrations[] = {
 	"ALTER TABLE objects ADD COLUMN mynumber_confidence INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE objects ADD COLUMN scan_signatures TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE folders ADD COLUMN specific_personal INTEGER NOT NULL DEFAULT 0;",
+	/* 4: client certificates issued, and their revocation (checklist S2) */
+	"CREATE TABLE certificates ("
+	"  fingerprint TEXT PRIMARY KEY CHECK (length(fingerprint) = 64),"
+	"  user_id TEXT NOT NULL REFERENCES users(id),"
+	"  issued_at INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_by TEXT NOT NULL DEFAULT '') STRICT;"
+	"CREATE INDEX certificates_user ON certificates(user_id);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

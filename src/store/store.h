@@ -52,6 +52,16 @@ struct store_session {
 	int64_t last_seen;
 };
 
+/* A client certificate kinko issued. revoked_at is 0 while it is valid. */
+struct store_cert {
+	char fingerprint[65]; /* lowercase hex SHA-256 of the DER certificate */
+	char user_id[STORE_ID_LEN];
+	int64_t issued_at;
+	int64_t not_after;
+	int64_t revoked_at;
+	char revoked_by[STORE_ID_LEN]; /* the manager who revoked it */
+};
+
 struct store_contract {
 	char id[STORE_ID_LEN];
 	char name[256];
@@ -103,6 +113,7 @@ typedef int (*store_folder_cb)(void *ctx, const struct store_folder *f);
 typedef int (*store_object_cb)(void *ctx, const struct store_object *o);
 typedef int (*store_member_cb)(void *ctx, const struct store_member *m);
 typedef int (*store_acl_cb)(void *ctx, const char *user_id, unsigned perms);
+typedef int (*store_cert_cb)(void *ctx, const struct store_cert *c);
 
 struct store;
 
@@ -133,6 +144,21 @@ struct store_ops {
 	int (*session_delete)(struct store *s, const uint8_t token_hash[32],
 			      struct kinko_err *e);
 	int (*session_delete_user)(struct store *s, const char *user_id, struct kinko_err *e);
+	int (*session_delete_cert)(struct store *s, const char *cert_fp, struct kinko_err *e);
+
+	int (*cert_insert)(struct store *s, const struct store_cert *c, struct kinko_err *e);
+	/* KINKO_ENOENT when kinko never issued it. */
+	int (*cert_get)(struct store *s, const char *fingerprint, struct store_cert *out,
+			struct kinko_err *e);
+	/* Marks it revoked at `now` by `by` unless it already is (the first revocation
+	 * stands). KINKO_ENOENT when kinko never issued it. */
+	int (*cert_revoke)(struct store *s, const char *fingerprint, int64_t now, const char *by,
+			   struct kinko_err *e);
+	/* Newest first; user_id NULL for all users; after: the (issued_at, fingerprint)
+	 * of the last row seen, or issued_at < 0 to start. */
+	int (*cert_list)(struct store *s, const char *user_id, int64_t after_issued,
+			 const char *after_fp, unsigned limit, store_cert_cb cb, void *ctx,
+			 struct kinko_err *e);
 
 	int (*contract_insert)(struct store *s, const struct store_contract *c,
 			       struct kinko_err *e);

@@ -483,6 +483,119 @@ static int sq_session_delete_user(struct store *s, const char *user_id, struct k
 	return step_done(s, st, "delete sessions", e);
 }
 
+static int sq_session_delete_cert(struct store *s, const char *cert_fp, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM sessions WHERE cert_fp = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, cert_fp);
+	return step_done(s, st, "delete sessions", e);
+}
+
+/* ---------------------------------------------------------------- certificates */
+
+#define CERT_COLS "fingerprint, user_id, issued_at, not_after, revoked_at, revoked_by"
+
+static void cert_row(sqlite3_stmt *st, struct store_cert *c)
+{
+	memset(c, 0, sizeof *c);
+	col_text(st, 0, c->fingerprint, sizeof c->fingerprint);
+	col_text(st, 1, c->user_id, sizeof c->user_id);
+	c->issued_at = sqlite3_column_int64(st, 2);
+	c->not_after = sqlite3_column_int64(st, 3);
+	c->revoked_at = sqlite3_column_int64(st, 4);
+	col_text(st, 5, c->revoked_by, sizeof c->revoked_by);
+}
+
+static int sq_cert_insert(struct store *s, const struct store_cert *c, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?)", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, c->fingerprint);
+	bind_text(st, 2, c->user_id);
+	sqlite3_bind_int64(st, 3, c->issued_at);
+	sqlite3_bind_int64(st, 4, c->not_after);
+	sqlite3_bind_int64(st, 5, c->revoked_at);
+	bind_text(st, 6, c->revoked_by);
+	return step_done(s, st, "record certificate", e);
+}
+
+static int sq_cert_get(struct store *s, const char *fingerprint, struct store_cert *out,
+		       struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT " CERT_COLS " FROM certificates WHERE fingerprint = ?", &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, fingerprint);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		cert_row(st, out);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = kinko_err_set(e, KINKO_ENOENT, "no certificate with that fingerprint was issued here");
+	} else {
+		rc = db_err(s, e, "get certificate");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_cert_revoke(struct store *s, const char *fingerprint, int64_t now, const char *by,
+			  struct kinko_err *e)
+{
+	struct store_cert c;
+	sqlite3_stmt *st;
+	int rc = sq_cert_get(s, fingerprint, &c, e);
+	if (rc || c.revoked_at)
+		return rc;
+	rc = prep(s, "UPDATE certificates SET revoked_at = ?, revoked_by = ? WHERE fingerprint = ?",
+		  &st, e);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	bind_text(st, 2, by);
+	bind_text(st, 3, fingerprint);
+	return step_done(s, st, "revoke certificate", e);
+}
+
+static int sq_cert_list(struct store *s, const char *user_id, int64_t after_issued,
+			const char *after_fp, unsigned limit, store_cert_cb cb, void *ctx,
+			struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s,
+		      "SELECT " CERT_COLS " FROM certificates WHERE (?1 IS NULL OR user_id = ?1) "
+		      "AND (?2 < 0 OR issued_at < ?2 OR (issued_at = ?2 AND fingerprint < ?3)) "
+		      "ORDER BY issued_at DESC, fingerprint DESC LIMIT ?4",
+		      &st, e);
+	if (rc)
+		return rc;
+	if (user_id)
+		bind_text(st, 1, user_id);
+	else
+		sqlite3_bind_null(st, 1);
+	sqlite3_bind_int64(st, 2, after_issued);
+	bind_text(st, 3, after_fp ? after_fp : "");
+	sqlite3_bind_int(st, 4, (int)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_cert c;
+		int r;
+		cert_row(st, &c);
+		r = cb(ctx, &c);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list certificates");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- contracts, members */
 
 static int sq_contract_insert(struct store *s, const struct store_contract *c,
@@ -1206,6 +1319,11 @@ static const struct store_ops sqlite_ops = {
 	.session_touch = sq_session_touch,
 	.session_delete = sq_session_delete,
 	.session_delete_user = sq_session_delete_user,
+	.session_delete_cert = sq_session_delete_cert,
+	.cert_insert = sq_cert_insert,
+	.cert_get = sq_cert_get,
+	.cert_revoke = sq_cert_revoke,
+	.cert_list = sq_cert_list,
 	.contract_insert = sq_contract_insert,
 	.contract_get = sq_contract_get,
 	.contract_list = sq_contract_list,

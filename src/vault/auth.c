@@ -644,11 +644,19 @@ int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const ch
 				      now + (int64_t)days * 86400, pw, &b, e);
 	store_user_clear(&u);
 	kinko_wipe(capw, sizeof capw);
-	/* The issue is on record before the bundle leaves the server. */
+	/* The issue is on record (the certificate list and the audit log) before the
+	 * bundle leaves the server. */
 	if (rc == 0) {
 		rc = s->ops->begin(s, e);
 		if (rc == 0) {
-			rc = vault_audit(v, a, "user.certificate", NULL, id, b.fingerprint, 0, 201, e);
+			struct store_cert c = {.issued_at = now,
+					       .not_after = now + (int64_t)days * 86400};
+			memcpy(c.fingerprint, b.fingerprint, sizeof c.fingerprint);
+			snprintf(c.user_id, sizeof c.user_id, "%s", id);
+			rc = s->ops->cert_insert(s, &c, e);
+			if (rc == 0)
+				rc = vault_audit(v, a, "user.certificate", NULL, id, b.fingerprint,
+						 0, 201, e);
 			if (rc == 0)
 				rc = s->ops->commit(s, e);
 			else
@@ -671,4 +679,129 @@ int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const ch
 out:
 	vault_leave(v);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- certificates */
+
+static void cert_info(const struct store_cert *c, struct vault_cert_info *out)
+{
+	memset(out, 0, sizeof *out);
+	memcpy(out->fingerprint, c->fingerprint, sizeof out->fingerprint);
+	memcpy(out->user_id, c->user_id, sizeof out->user_id);
+	out->issued_at = c->issued_at;
+	out->not_after = c->not_after;
+	out->revoked_at = c->revoked_at;
+	memcpy(out->revoked_by, c->revoked_by, sizeof out->revoked_by);
+}
+
+/* 64 lowercase hex digits, as tls_peer_verify and the issue answer give it. */
+static int check_fingerprint(const char *fp, struct kinko_err *e)
+{
+	size_t i;
+
+	for (i = 0; fp && i < 64; i++)
+		if (!((fp[i] >= '0' && fp[i] <= '9') || (fp[i] >= 'a' && fp[i] <= 'f')))
+			break;
+	if (!fp || i != 64 || fp[64] != '\0')
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "a certificate fingerprint is 64 lowercase hex digits "
+				     "(SHA-256 of the certificate; see kinko cert list)");
+	return 0;
+}
+
+struct cert_list_ctx {
+	int (*cb)(void *ctx, const struct vault_cert_info *c);
+	void *ctx;
+};
+
+static int cert_list_row(void *ctx, const struct store_cert *c)
+{
+	struct cert_list_ctx *l = ctx;
+	struct vault_cert_info info;
+
+	cert_info(c, &info);
+	return l->cb(l->ctx, &info);
+}
+
+int vault_cert_list(struct vault *v, const struct vault_actor *a, const char *user_id,
+		    int64_t after_issued, const char *after_fp, unsigned limit,
+		    int (*cb)(void *ctx, const struct vault_cert_info *c), void *ctx,
+		    struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct cert_list_ctx l = {cb, ctx};
+	int rc;
+
+	if (!may_admin_users(a) && a->role != ROLE_AUDITOR)
+		return kinko_err_set(e, KINKO_EPERM,
+				     "only managers and auditors may list certificates");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->cert_list(s, user_id, after_issued, after_fp, limit, cert_list_row, &l, e);
+	s->ops->rollback(s);
+	return rc;
+}
+
+int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *fingerprint,
+		      struct vault_cert_info *out, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_cert c;
+	int rc;
+
+	if (!may_admin_users(a))
+		return kinko_err_set(e, KINKO_EPERM, "only a manager may revoke certificates");
+	rc = check_fingerprint(fingerprint, e);
+	if (rc)
+		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->cert_revoke(s, fingerprint, vault_now(), a->user_id, e);
+	if (rc == 0)
+		rc = s->ops->cert_get(s, fingerprint, &c, e);
+	if (rc == 0)
+		rc = s->ops->session_delete_cert(s, fingerprint, e);
+	if (rc == 0)
+		rc = vault_audit(v, a, "certificate.revoke", NULL, c.user_id, fingerprint, 0, 200, e);
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	rc = s->ops->commit(s, e);
+	if (rc == 0 && out)
+		cert_info(&c, out);
+	return rc;
+}
+
+int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_cert c;
+	struct kinko_err ge;
+	int rc = s->ops->begin(s, e);
+
+	if (rc)
+		return rc;
+	rc = s->ops->cert_get(s, fingerprint, &c, &ge);
+	s->ops->rollback(s);
+	if (rc == KINKO_ENOENT)
+		return 0;
+	if (rc) {
+		if (e)
+			*e = ge;
+		return rc;
+	}
+	if (c.revoked_at) {
+		char when[32];
+		time_t t = (time_t)c.revoked_at;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+		return kinko_err_set(e, KINKO_EPERM,
+				     "this client certificate was revoked on %s; ask a manager "
+				     "for a new one (kinko cert issue)", when);
+	}
+	return 0;
 }

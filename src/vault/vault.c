@@ -277,6 +277,18 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 				      now + 365LL * 86400, r.p12_password, &bundle, e);
 		if (rc)
 			goto out;
+		{ /* on the certificate list, like every certificate issued later */
+			struct store_cert c = {.issued_at = now, .not_after = now + 365LL * 86400};
+			memcpy(c.fingerprint, bundle.fingerprint, sizeof c.fingerprint);
+			memcpy(c.user_id, u.id, sizeof c.user_id);
+			rc = v->store->ops->begin(v->store, e);
+			if (rc == 0 && (rc = v->store->ops->cert_insert(v->store, &c, e)) != 0)
+				v->store->ops->rollback(v->store);
+			else if (rc == 0)
+				rc = v->store->ops->commit(v->store, e);
+			if (rc)
+				goto out;
+		}
 		rc = mkdir_private(r.client_dir, e);
 		if (rc)
 			goto out;

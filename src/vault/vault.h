@@ -226,6 +226,33 @@ int vault_user_totp_enroll(struct vault *v, const struct vault_actor *a, const c
 			   struct kbuf *uri, struct kinko_err *e) KINKO_WUR;
 /* Issues a client certificate bundle for a user (managers only, or the user's own
  * replacement). p12_password receives a generated password. */
+/* A client certificate kinko issued (checklist S2: the issued/revoked list). */
+struct vault_cert_info {
+	char fingerprint[65]; /* lowercase hex SHA-256 of the DER certificate */
+	char user_id[STORE_ID_LEN];
+	int64_t issued_at;
+	int64_t not_after;
+	int64_t revoked_at; /* 0: not revoked */
+	char revoked_by[STORE_ID_LEN];
+};
+
+/* Managers and auditors: certificates newest first, of one user or (user_id NULL)
+ * of all; after_issued < 0 starts the list, else it resumes after (after_issued,
+ * after_fp). */
+int vault_cert_list(struct vault *v, const struct vault_actor *a, const char *user_id,
+		    int64_t after_issued, const char *after_fp, unsigned limit,
+		    int (*cb)(void *ctx, const struct vault_cert_info *c), void *ctx,
+		    struct kinko_err *e) KINKO_WUR;
+/* Managers: revokes a certificate kinko issued, ends the sessions opened with it,
+ * and records it in the audit log, in one transaction. Revoking twice keeps the
+ * first revocation. */
+int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *fingerprint,
+		      struct vault_cert_info *out, struct kinko_err *e) KINKO_WUR;
+/* Every request: KINKO_EPERM when the client certificate was revoked. A
+ * certificate kinko did not issue (another CA in the trust list) is not refused
+ * here; a store that cannot answer refuses (fail closed). */
+int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err *e) KINKO_WUR;
+
 int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const char *id,
 			  unsigned days, struct kbuf *cert_pem, struct kbuf *key_pem,
 			  struct kbuf *p12, char p12_password[64], char fingerprint[65],

@@ -435,6 +435,110 @@ static void session_ops(void **state)
 	store_close(s);
 }
 
+struct fps {
+	char v[8][65];
+	int64_t issued[8];
+	int n;
+};
+
+static int collect_cert(void *ctx, const struct store_cert *c)
+{
+	struct fps *l = ctx;
+	memcpy(l->v[l->n], c->fingerprint, 65);
+	l->issued[l->n++] = c->issued_at;
+	return 0;
+}
+
+/* The issued/revoked list: insert, look up, revoke (the first revocation stands),
+ * list newest first by user and in pages, sessions ended by certificate. */
+static void cert_ops(void **state)
+{
+	struct store *s = fresh();
+	struct store_user u, w;
+	struct store_cert c, got;
+	struct store_session ss;
+	struct fps l = {0};
+	struct kinko_err e;
+	(void)state;
+
+	make_user(&u, "cara", ROLE_HANDLER);
+	put_user(s, &u);
+	make_user(&w, "walt", ROLE_MANAGER);
+	put_user(s, &w);
+	for (int i = 0; i < 3; i++) { /* cara: issued at 100, 200, 200 */
+		memset(&c, 0, sizeof c);
+		snprintf(c.fingerprint, sizeof c.fingerprint, "%064d", i + 1);
+		memcpy(c.user_id, u.id, sizeof c.user_id);
+		c.issued_at = i ? 200 : 100;
+		c.not_after = c.issued_at + 1000;
+		assert_int_equal(TX(s, s->ops->cert_insert(s, &c, &e_)), 0);
+	}
+	snprintf(c.fingerprint, sizeof c.fingerprint, "%064d", 9);
+	memcpy(c.user_id, w.id, sizeof c.user_id);
+	c.issued_at = 50;
+	assert_int_equal(TX(s, s->ops->cert_insert(s, &c, &e_)), 0);
+	/* The same fingerprint twice, a short one, an unknown user: refused. */
+	assert_int_equal(TX(s, s->ops->cert_insert(s, &c, &e_)), KINKO_EEXIST);
+	got = c;
+	snprintf(got.fingerprint, sizeof got.fingerprint, "abc");
+	assert_int_not_equal(TX(s, s->ops->cert_insert(s, &got, &e_)), 0);
+	snprintf(got.fingerprint, sizeof got.fingerprint, "%064d", 8);
+	store_new_id(got.user_id);
+	assert_int_equal(TX(s, s->ops->cert_insert(s, &got, &e_)), KINKO_EINVAL);
+
+	snprintf(c.fingerprint, sizeof c.fingerprint, "%064d", 2);
+	assert_int_equal(s->ops->cert_get(s, c.fingerprint, &got, &e), 0);
+	assert_string_equal(got.user_id, u.id);
+	assert_int_equal(got.issued_at, 200);
+	assert_int_equal(got.not_after, 1200);
+	assert_int_equal(got.revoked_at, 0);
+	assert_int_equal(s->ops->cert_get(s, "0000", &got, &e), KINKO_ENOENT);
+
+	/* Revoking ends the sessions opened with it, and only those. */
+	memset(&ss, 0, sizeof ss);
+	kinko_random(ss.token_hash, 32);
+	memcpy(ss.user_id, u.id, sizeof ss.user_id);
+	memcpy(ss.cert_fp, c.fingerprint, sizeof ss.cert_fp);
+	assert_int_equal(TX(s, s->ops->session_insert(s, &ss, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->cert_revoke(s, c.fingerprint, 500, w.id, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->session_delete_cert(s, "x", &e_)), 0);
+	{
+		struct store_session sg;
+		assert_int_equal(s->ops->session_get(s, ss.token_hash, &sg, &e), 0);
+		assert_int_equal(TX(s, s->ops->session_delete_cert(s, c.fingerprint, &e_)), 0);
+		assert_int_equal(s->ops->session_get(s, ss.token_hash, &sg, &e), KINKO_EAUTH);
+	}
+	assert_int_equal(TX(s, s->ops->cert_revoke(s, c.fingerprint, 900, u.id, &e_)), 0);
+	assert_int_equal(s->ops->cert_get(s, c.fingerprint, &got, &e), 0);
+	assert_int_equal(got.revoked_at, 500); /* the first revocation stands */
+	assert_string_equal(got.revoked_by, w.id);
+	assert_int_equal(TX(s, s->ops->cert_revoke(s, "0000", 500, w.id, &e_)), KINKO_ENOENT);
+
+	/* Newest first (ties by fingerprint, descending), one user or all, in pages. */
+	assert_int_equal(s->ops->cert_list(s, u.id, -1, NULL, 10, collect_cert, &l, &e), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.issued[0], 200);
+	assert_int_equal(l.v[0][63], '3');
+	assert_int_equal(l.v[1][63], '2');
+	assert_int_equal(l.v[2][63], '1');
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->cert_list(s, NULL, -1, NULL, 10, collect_cert, &l, &e), 0);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.v[3][63], '9');
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->cert_list(s, NULL, 200, got.fingerprint, 10, collect_cert, &l, &e),
+			 0); /* after (200, ...2) */
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[0][63], '1');
+	assert_int_equal(l.v[1][63], '9');
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->cert_list(s, w.id, -1, NULL, 1, collect_cert, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	store_user_clear(&u);
+	store_user_clear(&w);
+	store_close(s);
+}
+
 struct ids {
 	char v[8][STORE_ID_LEN];
 	unsigned perms[8];
@@ -962,6 +1066,7 @@ int main(void)
 		cmocka_unit_test(meta_ops),
 		cmocka_unit_test(user_ops),
 		cmocka_unit_test(session_ops),
+		cmocka_unit_test(cert_ops),
 		cmocka_unit_test(contract_member_folder_acl_ops),
 		cmocka_unit_test(object_ops),
 		cmocka_unit_test(audit_ops),
