@@ -755,6 +755,12 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 	rc = check_fingerprint(fingerprint, e);
 	if (rc)
 		return rc;
+	/* A manager who revoked the certificate in hand would have none left to
+	 * manage with (the first manager's may be the only one). */
+	if (!strcmp(fingerprint, a->cert_fp))
+		return kinko_err_set(e, KINKO_ECONFLICT,
+				     "this request is made with that certificate; revoke it from "
+				     "another manager's session, or yours with a new certificate");
 	rc = s->ops->begin(s, e);
 	if (rc)
 		return rc;

@@ -103,6 +103,9 @@ def test_bad_revocations_change_nothing(vault, admin):
     assert r.status_code == 400
     r = admin.get(vault.url + "certificates", params={"cursor": "cbogus"})
     assert r.status_code == 400
+    # The certificate this request is made with: it would leave the manager none.
+    r = admin.post(vault.url + "certificates/%s/revoke" % fingerprint(vault.admin_cert[0]))
+    assert r.status_code == 409 and "another manager" in r.json()["detail"]
     assert certs(admin, vault) == before
     assert h.login().get(vault.url + "me").status_code == 200
 
