@@ -940,6 +940,9 @@ static void h_certs(struct vault *v, struct api_req *r, struct api_resp *resp)
 				memcpy(after_fp, colon + 1, 65);
 			}
 		}
+		if (rc == 0 && r->arg(r->ctx, "user") && !store_id_valid(r->arg(r->ctx, "user")))
+			rc = kinko_err_set(&e, KINKO_EINVAL,
+					   "user must be an account ID (see kinko user show NAME)");
 		if (rc == 0)
 			rc = vault_cert_list(v, &r->actor, r->arg(r->ctx, "user"), after_issued,
 					     after_fp, limit, cert_row, &l, &e);

@@ -103,6 +103,8 @@ def test_bad_revocations_change_nothing(vault, admin):
     assert r.status_code == 400
     r = admin.get(vault.url + "certificates", params={"cursor": "cbogus"})
     assert r.status_code == 400
+    r = admin.get(vault.url + "certificates", params={"user": "hanako"})
+    assert r.status_code == 400 and "account ID" in r.json()["detail"]
     # The certificate this request is made with: it would leave the manager none.
     r = admin.post(vault.url + "certificates/%s/revoke" % fingerprint(vault.admin_cert[0]))
     assert r.status_code == 409 and "another manager" in r.json()["detail"]
