@@ -55,6 +55,7 @@ struct seqwrite {
 	uint64_t allocated; /* file bytes preallocated so far */
 	bool prealloc;      /* fallocate works here and the disk has room for it */
 	bool allocating;    /* a writer is extending the allocation */
+	bool last_queued;   /* seqwrite_finish queued the last buffer */
 	/* Producer side (no lock needed: only the producer touches these). */
 	struct sbuf *cur;
 	bool finished;      /* seqwrite_finish ran: no more appends */
@@ -125,8 +126,10 @@ static int write_span(struct seqwrite *w, const uint8_t *p, size_t n, uint64_t o
 /* Called with the lock held, by a writer about to write up to `end`: keeps the
  * file allocated ahead of it (mode 0 also moves the size), so writes fill
  * allocated space instead of extending the file one write at a time. One writer
- * allocates at a time, with the lock dropped; the other goes on writing meanwhile
- * (into space not yet allocated, if it must). Allocation only helps: where
+ * allocates at a time, with the lock dropped (on ext4 the other writer's pwrite
+ * waits for it too: the file system locks the inode for both; the producer goes
+ * on filling buffers). The buffer seqwrite_finish queues allocates nothing: the
+ * file ends there. Allocation only helps: where
  * fallocate is not supported, or the disk has no room for the window ahead (the
  * file itself may still fit), writes extend the file, and a disk that is really
  * full fails the write. */
@@ -136,7 +139,7 @@ static void prealloc_locked(struct seqwrite *w, uint64_t end)
 	uint64_t from = w->allocated;
 	bool ok;
 
-	if (!w->prealloc || w->allocating || end + ahead / 2 <= from)
+	if (!w->prealloc || w->allocating || w->last_queued || end + ahead / 2 <= from)
 		return;
 	w->allocating = true;
 	pthread_mutex_unlock(&w->mu);
@@ -174,6 +177,11 @@ static void *writer_main(void *arg)
 		}
 		b->st = SB_WRITING;
 		prealloc_locked(w, b->off + b->len);
+		if (w->err || w->stop) { /* it failed or stopped while the lock was dropped */
+			b->st = SB_FREE;
+			pthread_cond_broadcast(&w->cv);
+			continue;
+		}
 		pthread_mutex_unlock(&w->mu);
 		rc = write_span(w, b->p, b->len, b->off, &errnum);
 		pthread_mutex_lock(&w->mu);
@@ -378,6 +386,7 @@ int seqwrite_finish(struct seqwrite *w, struct kinko_err *e)
 	memset(cur->p + cur->len, 0, padded - cur->len);
 	cur->len = padded;
 	pthread_mutex_lock(&w->mu);
+	w->last_queued = true;
 	if (padded)
 		rc = queue_locked(w, cur, e);
 	else

@@ -5,8 +5,9 @@
  * then seqwrite_advance), so sealed content is never copied on its way out. Full
  * staging buffers are written by two writer threads at their fixed offsets while
  * the caller fills the next one. The writers keep the file preallocated ahead of
- * the writes (up to 192 MiB ahead, never more than has been written; allocating
- * can wait for the disk, so the caller never does it).
+ * the writes (4 to 192 MiB ahead, as much as has been written; none for a file
+ * that fits one buffer; allocating can wait for the disk, so the caller never
+ * does it).
  *
  * Making the file durable is spread over the whole write instead of left to the
  * end:

@@ -638,7 +638,8 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	rc = vault_cert_check(s->v, peer.fingerprint, &e);
 	if (rc) {
 		api_error(&r->resp, rc, &e);
-		r->kind = -2; /* audited as tls.refused */
+		if (rc == KINKO_EPERM)
+			r->kind = -2; /* audited as tls.refused; a store failure is not */
 		return send_problem(r);
 	}
 	memcpy(r->api.cert_fp, peer.fingerprint, sizeof r->api.cert_fp);
