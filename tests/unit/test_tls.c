@@ -203,6 +203,13 @@ static int do_handshake(gnutls_session_t s)
 	return rc;
 }
 
+/* A PEM string as GnuTLS takes it. */
+static gnutls_datum_t pem_datum(const char *pem)
+{
+	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+	return d;
+}
+
 /* The server side, set up as libmicrohttpd 0.9.75 does with
  * MHD_OPTION_HTTPS_MEM_KEY/_CERT/_TRUST and MHD_OPTION_HTTPS_PRIORITIES. */
 static void *server_main(void *p)
@@ -218,12 +225,9 @@ static void *server_main(void *p)
 	a->r->verify_rc = 1; /* "not run" */
 	if (tls_server_creds_load(a->dir, &creds, &e))
 		goto out;
-	k.data = (unsigned char *)creds.key_pem;
-	k.size = (unsigned)strlen(creds.key_pem);
-	c.data = (unsigned char *)creds.cert_pem;
-	c.size = (unsigned)strlen(creds.cert_pem);
-	t.data = (unsigned char *)creds.trust_pem;
-	t.size = (unsigned)strlen(creds.trust_pem);
+	k = pem_datum(creds.key_pem);
+	c = pem_datum(creds.cert_pem);
+	t = pem_datum(creds.trust_pem);
 	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
 	    gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM) < 0 ||
 	    gnutls_certificate_set_x509_trust_mem(cred, &t, GNUTLS_X509_FMT_PEM) <= 0)
@@ -1019,10 +1023,8 @@ static void *pull_server_main(void *p)
 	a->handshake_rc = -1;
 	if (tls_server_creds_load(g_dir_a, &creds, &e))
 		goto out;
-	k.data = (unsigned char *)creds.key_pem;
-	k.size = (unsigned)strlen(creds.key_pem);
-	c.data = (unsigned char *)creds.cert_pem;
-	c.size = (unsigned)strlen(creds.cert_pem);
+	k = pem_datum(creds.key_pem);
+	c = pem_datum(creds.cert_pem);
 	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
 	    gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM) < 0 ||
 	    gnutls_init(&s, GNUTLS_SERVER) < 0 ||
@@ -1098,8 +1100,7 @@ static void pull_reads_whole_records_and_hides_none(void **state)
 	assert_int_equal(pthread_create(&th, NULL, pull_server_main, &a), 0);
 
 	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
-	ca.data = (unsigned char *)g_ca_a;
-	ca.size = (unsigned)strlen(g_ca_a);
+	ca = pem_datum(g_ca_a);
 	assert_int_equal(gnutls_certificate_set_x509_trust_mem(cred, &ca, GNUTLS_X509_FMT_PEM), 1);
 	assert_int_equal(gnutls_init(&s, GNUTLS_CLIENT), 0);
 	assert_int_equal(gnutls_priority_set_direct(s, "NORMAL", NULL), 0);
