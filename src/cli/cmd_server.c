@@ -44,6 +44,25 @@ static int read_file_secret(const char *path, uint8_t *buf, size_t cap, size_t *
 	return 0;
 }
 
+/* A passphrase file's trailing line ends are not part of the passphrase. */
+static size_t passphrase_len(const uint8_t *p, size_t n)
+{
+	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
+/* A --server-name option: after the three loopback names every list starts with. */
+static int add_server_name(const char **names, size_t *n, const char *name)
+{
+	if (*n == TLS_SERVER_NAMES_MAX) {
+		cli_usage_error("at most %d --server-name options", TLS_SERVER_NAMES_MAX - 3);
+		return -1;
+	}
+	names[(*n)++] = name;
+	return 0;
+}
+
 int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -73,12 +92,8 @@ int cmd_init(int argc, char **argv)
 		case 'k': keyfile = optarg; break;
 		case 'm': manager = optarg; break;
 		case 'n':
-			if (nnames == TLS_SERVER_NAMES_MAX) {
-				cli_usage_error("at most %d --server-name options",
-						TLS_SERVER_NAMES_MAX - 3);
+			if (add_server_name(names, &nnames, optarg))
 				return 2;
-			}
-			names[nnames++] = optarg;
 			break;
 		default: return 2;
 		}
@@ -94,9 +109,8 @@ int cmd_init(int argc, char **argv)
 		return cli_fail(&(struct kinko_err){KINKO_ENOMEM, "out of secure memory"});
 	if (keyfile || ppfile) {
 		rc = read_file_secret(keyfile ? keyfile : ppfile, secret, 4096, &n, &e);
-		/* A passphrase file's trailing newline is not part of the passphrase. */
-		while (rc == 0 && ppfile && n && (secret[n - 1] == '\n' || secret[n - 1] == '\r'))
-			n--;
+		if (rc == 0 && ppfile)
+			n = passphrase_len(secret, n);
 	} else {
 		char *a = (char *)secret, *b = (char *)secret + 2048;
 		rc = cli_read_secret(NULL, "New unseal passphrase: ", a, 2048, &e);
@@ -201,6 +215,36 @@ static void checkpoint_if_grown(struct vault *v)
 	kbuf_free(&last);
 }
 
+/* Says so in the log, at start and then daily, when the server certificate expires
+ * within 30 days (clients refuse an expired one). */
+#define CERT_WARN_DAYS 30
+static void warn_server_cert(const char *dir, time_t *last)
+{
+	char tlsdir[4096], when[32] = "?";
+	time_t now = time(NULL), t;
+	int64_t end;
+	struct kinko_err e;
+	struct tm tm;
+
+	if (*last && now - *last < 86400)
+		return;
+	*last = now;
+	snprintf(tlsdir, sizeof tlsdir, "%s/tls", dir);
+	if (tls_server_not_after(tlsdir, &end, &e)) {
+		fprintf(stderr, "kinko: WARNING: cannot read the server certificate: %s\n", e.msg);
+		return;
+	}
+	if (end - (int64_t)now > (int64_t)CERT_WARN_DAYS * 86400)
+		return;
+	t = (time_t)end;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(stderr,
+		"kinko: WARNING: the server certificate %s %s; renew it with "
+		"kinko cert server --dir %s, then restart\n",
+		end <= (int64_t)now ? "expired" : "expires", when, dir);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -213,6 +257,7 @@ int cmd_serve(int argc, char **argv)
 	struct server *s;
 	struct kinko_err e;
 	unsigned removed = 0;
+	time_t cert_warned = 0;
 	sigset_t set;
 	int c, sig, rc;
 
@@ -281,17 +326,111 @@ int cmd_serve(int argc, char **argv)
 	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
 		vault_is_sealed(v) ? "sealed: run kinko unseal" : "unsealed");
+	warn_server_cert(dir, &cert_warned);
 	for (;;) {
 		struct timespec ts = {(time_t)vault_config(v)->checkpoint_seconds, 0};
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		checkpoint_if_grown(v);
+		warn_server_cert(dir, &cert_warned);
 	}
 	fprintf(stderr, "kinko: stopping\n");
 	checkpoint_if_grown(v);
 	server_stop(s);
 	vault_close(v);
+	return 0;
+}
+
+/* kinko cert server: a new server key and certificate, from the vault's CA. Works on
+ * DIR, not through the API: the server's own credentials are the operator's, and
+ * a server whose certificate has expired cannot be reached to renew it. */
+int cmd_cert_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"passphrase-file", required_argument, NULL, 'p'},
+		{"key-file", required_argument, NULL, 'k'},
+		{"server-name", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL, *ppfile = NULL, *keyfile = NULL;
+	/* As at init: the loopback names always, then the names clients use. */
+	const char *names[TLS_SERVER_NAMES_MAX] = {"localhost", "127.0.0.1", "::1"};
+	size_t nnames = 3;
+	bool named = false;
+	struct vault_server_cert out;
+	struct vault *v = NULL;
+	struct kinko_err e;
+	uint8_t *secret = NULL;
+	size_t n = 0;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'p': ppfile = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'n':
+			if (add_server_name(names, &nnames, optarg))
+				return 2;
+			named = true;
+			break;
+		default: return 2;
+		}
+	}
+	if (!dir || optind != argc || (ppfile && keyfile)) {
+		cli_usage_error("usage: kinko cert server --dir DIR [--passphrase-file F | "
+				"--key-file F] [--server-name HOST]...");
+		return 2;
+	}
+	harden_process();
+	/* Names are checked before anything is unsealed. */
+	for (size_t i = 3; i < nnames; i++)
+		if (tls_server_name_check(names[i], &e))
+			return cli_fail(&e);
+	rc = vault_open(dir, &v, &e);
+	if (rc)
+		return cli_fail(&e);
+	if (!keyfile && !ppfile && vault_config(v)->key_file[0])
+		keyfile = vault_config(v)->key_file;
+	if (keyfile) {
+		rc = vault_unseal_keyfile(v, keyfile, &e);
+	} else {
+		secret = kinko_secure_alloc(4096);
+		if (!secret)
+			rc = kinko_err_set(&e, KINKO_ENOMEM, "out of secure memory");
+		else if (ppfile) {
+			rc = read_file_secret(ppfile, secret, 4096, &n, &e);
+			n = rc ? 0 : passphrase_len(secret, n);
+		} else {
+			rc = cli_read_secret(NULL, "Unseal passphrase: ", (char *)secret, 4096, &e);
+			n = rc ? 0 : strlen((char *)secret);
+		}
+		if (rc == 0)
+			rc = vault_unseal(v, KEYRING_PASSPHRASE, secret, n, &e);
+		kinko_secure_free(secret);
+	}
+	if (rc == 0)
+		rc = vault_server_cert_renew(v, named ? names : NULL, named ? nnames : 0, &out, &e);
+	vault_close(v);
+	if (rc)
+		return cli_fail(&e);
+	{
+		char when[32] = "?";
+		time_t t = (time_t)out.not_after;
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+		printf("kinko: a new server certificate is in %s/tls / 新しいサーバ証明書を作成しました\n",
+		       dir);
+		printf("  fingerprint / フィンガープリント (SHA-256): %s\n", out.fingerprint);
+		printf("  names / ホスト名:");
+		for (size_t i = 0; i < out.nnames; i++)
+			printf("%s %s", i ? "," : "", out.names[i]);
+		printf("\n  valid until / 有効期限: %s\n", when);
+		printf("Restart kinko serve to use it. / kinko serve を再起動すると使われます。\n");
+	}
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/tmpfile.h"
 
 /* Limits on what we issue and accept. */
 #define TLS_USER_NAME_MAX 127 /* bytes of a subject CN we accept (UTF-8) */
@@ -52,6 +53,44 @@ int tls_pki_create(const char *dir, const char *const *server_names, size_t nnam
 /* 0 when name can go into the server certificate: an IPv4/IPv6 address or a DNS
  * name (LDH labels); KINKO_EINVAL with a message naming it otherwise. */
 int tls_server_name_check(const char *name, struct kinko_err *e) KINKO_WUR;
+
+/* The names a server certificate is for, in its order (the first is the CN). */
+#define TLS_SERVER_NAME_LEN 253
+struct tls_server_names {
+	size_t n;
+	char name[TLS_SERVER_NAMES_MAX][TLS_SERVER_NAME_LEN + 1];
+};
+
+/* Reads the DNS names and IP addresses of dir's server.pem (IP addresses as
+ * inet_ntop writes them). */
+int tls_server_names_read(const char *dir, struct tls_server_names *out,
+			  struct kinko_err *e) KINKO_WUR;
+
+/* The end of the validity of dir's server.pem (unix time). */
+int tls_server_not_after(const char *dir, int64_t *out, struct kinko_err *e) KINKO_WUR;
+
+/*
+ * A new server key and certificate, written beside server.key and server.pem
+ * under temporary names (see core/tmpfile.h) and not yet in their place.
+ * tls_server_renew() makes one: a fresh ECDSA P-256 key and a certificate for
+ * names, signed by dir's CA, valid for TLS_SERVER_DAYS or until the CA expires if
+ * that is sooner (refused when the CA has less than a day left). A wrong CA key
+ * password gives KINKO_EAUTH. Then exactly one of:
+ *   tls_server_renew_install() gives both files their names (the key first, each
+ *   atomically and durably). A crash between the two leaves a key that does not
+ *   match the certificate, which the server refuses to start with; running the
+ *   renewal again mends it.
+ *   tls_server_renew_discard() removes both; the live files are untouched.
+ */
+struct tls_server_renewal {
+	struct kinko_tmpfile key, cert;
+	char fingerprint[65]; /* of the new certificate */
+	int64_t not_after;
+};
+int tls_server_renew(const char *dir, const char *ca_key_password, const char *const *names,
+		     size_t nnames, struct tls_server_renewal *out, struct kinko_err *e) KINKO_WUR;
+int tls_server_renew_install(struct tls_server_renewal *r, struct kinko_err *e) KINKO_WUR;
+void tls_server_renew_discard(struct tls_server_renewal *r);
 
 /* An issued client credential. Free with tls_bundle_free(). */
 struct tls_bundle {

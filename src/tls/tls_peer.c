@@ -76,7 +76,7 @@ int tls_server_creds_load(const char *dir, struct tls_server_creds *out, struct 
 	if (g == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
 		rc = kinko_err_set(e, KINKO_EFORMAT,
 				   "server.key in %s does not belong to server.pem: restore the "
-				   "pair",
+				   "pair, or make a new one with kinko cert server",
 				   dir);
 		goto out;
 	}

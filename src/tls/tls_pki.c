@@ -16,6 +16,7 @@
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
+#include "core/stream.h"
 #include "crypto/crypto.h"
 #include "tls/tls_int.h"
 
@@ -219,12 +220,12 @@ static int make_ca(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, int64_t now
 
 static int make_server(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, gnutls_x509_crt_t ca,
 		       gnutls_x509_privkey_t ca_key, const char *const *names, size_t nnames,
-		       int64_t now, struct kinko_err *e)
+		       int64_t now, int64_t not_after, struct kinko_err *e)
 {
 	size_t i;
 	int g, rc;
 
-	rc = crt_common(crt, key, now - BACKDATE, now + (int64_t)TLS_SERVER_DAYS * DAY, e);
+	rc = crt_common(crt, key, now - BACKDATE, not_after, e);
 	if (rc)
 		return rc;
 	if ((g = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, 0,
@@ -276,6 +277,19 @@ int tls_server_name_check(const char *name, struct kinko_err *e)
 			     name ? name : "");
 }
 
+static int server_names_check(const char *const *names, size_t n, struct kinko_err *e)
+{
+	if (!names || n == 0 || n > TLS_SERVER_NAMES_MAX)
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "give between 1 and %d server names (DNS names or IP "
+				     "addresses) for the server certificate",
+				     TLS_SERVER_NAMES_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (tls_server_name_check(names[i], e))
+			return KINKO_EINVAL;
+	return 0;
+}
+
 int tls_pki_create(const char *dir, const char *const *server_names, size_t nnames,
 		   const char *ca_key_password, struct kinko_err *e)
 {
@@ -292,14 +306,8 @@ int tls_pki_create(const char *dir, const char *const *server_names, size_t nnam
 
 	if (!dir || !*dir)
 		return kinko_err_set(e, KINKO_EINVAL, "no PKI directory given");
-	if (!server_names || nnames == 0 || nnames > TLS_SERVER_NAMES_MAX)
-		return kinko_err_set(e, KINKO_EINVAL,
-				     "give between 1 and %d server names (DNS names or IP "
-				     "addresses) for the server certificate",
-				     TLS_SERVER_NAMES_MAX);
-	for (i = 0; i < nnames; i++)
-		if (tls_server_name_check(server_names[i], e))
-			return KINKO_EINVAL;
+	if ((rc = server_names_check(server_names, nnames, e)))
+		return rc;
 	if (ca_key_password && (!*ca_key_password || strlen(ca_key_password) > CA_PASSWORD_MAX))
 		return kinko_err_set(e, KINKO_EINVAL,
 				     "the CA key password must be 1 to %d bytes, or none at all",
@@ -329,7 +337,8 @@ int tls_pki_create(const char *dir, const char *const *server_names, size_t nnam
 		goto out;
 	}
 	if ((rc = make_ca(ca, ca_key, now, e)) ||
-	    (rc = make_server(srv, srv_key, ca, ca_key, server_names, nnames, now, e)))
+	    (rc = make_server(srv, srv_key, ca, ca_key, server_names, nnames, now,
+			      now + (int64_t)TLS_SERVER_DAYS * DAY, e)))
 		goto out;
 	if ((rc = export_key(ca_key, ca_key_password, &out[0], e)) ||
 	    (rc = export_crt(ca, &out[1], e)) || (rc = export_key(srv_key, NULL, &out[2], e)) ||
@@ -436,6 +445,32 @@ out:
 	return rc;
 }
 
+/* A fresh key and an empty certificate for it to be signed. */
+static int new_leaf(gnutls_x509_privkey_t *key, gnutls_x509_crt_t *crt, struct kinko_err *e)
+{
+	int rc = key_generate(key, e), g;
+
+	if (rc)
+		return rc;
+	if ((g = gnutls_x509_crt_init(crt)) < 0)
+		return gtls_fail(e, g, "allocating a certificate");
+	return 0;
+}
+
+/* Frees what new_leaf and ca_load made (any of them may be NULL). */
+static void leaf_free(gnutls_x509_crt_t ca, gnutls_x509_privkey_t ca_key, gnutls_x509_crt_t crt,
+		      gnutls_x509_privkey_t key)
+{
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	if (ca)
+		gnutls_x509_crt_deinit(ca);
+	if (ca_key)
+		gnutls_x509_privkey_deinit(ca_key);
+}
+
 static int make_client(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, gnutls_x509_crt_t ca,
 		       gnutls_x509_privkey_t ca_key, const char *user_name,
 		       const char *user_uuid, int64_t not_before, int64_t not_after,
@@ -532,7 +567,7 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 	gnutls_datum_t cpem = {NULL, 0}, kpem = {NULL, 0}, p12 = {NULL, 0};
 	struct tls_bundle b;
 	int64_t ca_end;
-	int rc, g;
+	int rc;
 
 	memset(&b, 0, sizeof b);
 	kbuf_init(&b.cert_pem, BUNDLE_MAX);
@@ -570,12 +605,8 @@ int tls_client_issue(const char *dir, const char *ca_key_password, const char *u
 				   when);
 		goto out;
 	}
-	if ((rc = key_generate(&key, e)))
+	if ((rc = new_leaf(&key, &crt, e)))
 		goto out;
-	if ((g = gnutls_x509_crt_init(&crt)) < 0) {
-		rc = gtls_fail(e, g, "allocating a certificate");
-		goto out;
-	}
 	if ((rc = make_client(crt, key, ca, ca_key, user_name, user_uuid, not_before, not_after,
 			      e)) ||
 	    (rc = export_crt(crt, &cpem, e)) || (rc = export_key(key, NULL, &kpem, e)) ||
@@ -599,14 +630,7 @@ out:
 	datum_wipe_free(&cpem);
 	datum_wipe_free(&kpem);
 	datum_wipe_free(&p12);
-	if (crt)
-		gnutls_x509_crt_deinit(crt);
-	if (key)
-		gnutls_x509_privkey_deinit(key);
-	if (ca)
-		gnutls_x509_crt_deinit(ca);
-	if (ca_key)
-		gnutls_x509_privkey_deinit(ca_key);
+	leaf_free(ca, ca_key, crt, key);
 	return rc;
 }
 
@@ -655,4 +679,179 @@ int tls_bundle_write(const struct tls_bundle *b, const char *prefix, struct kink
 		}
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------- server certificate */
+
+static int server_crt_load(const char *dir, gnutls_x509_crt_t *out, struct kinko_err *e)
+{
+	struct tls_file f = {0};
+	gnutls_datum_t d;
+	char path[PATH_MAX];
+	int rc, g;
+
+	if ((rc = tls_path(path, sizeof path, dir, "server.pem", e)) ||
+	    (rc = tls_file_read(path, 0, &f, e)))
+		return rc;
+	if ((g = gnutls_x509_crt_init(out)) < 0) {
+		tls_file_free(&f);
+		return gtls_fail(e, g, "allocating a certificate");
+	}
+	d.data = (unsigned char *)f.data;
+	d.size = (unsigned)f.len;
+	g = gnutls_x509_crt_import(*out, &d, GNUTLS_X509_FMT_PEM);
+	tls_file_free(&f);
+	if (g < 0) {
+		gnutls_x509_crt_deinit(*out);
+		*out = NULL;
+		return kinko_err_set(e, KINKO_EFORMAT, "%s/server.pem is not a PEM certificate: %s",
+				     dir, gnutls_strerror(g));
+	}
+	return 0;
+}
+
+int tls_server_names_read(const char *dir, struct tls_server_names *out, struct kinko_err *e)
+{
+	gnutls_x509_crt_t crt = NULL;
+	struct tls_server_names n;
+	int rc;
+
+	memset(&n, 0, sizeof n);
+	if ((rc = server_crt_load(dir, &crt, e)))
+		return rc;
+	for (unsigned seq = 0;; seq++) {
+		char buf[TLS_SERVER_NAME_LEN + 1];
+		size_t size = sizeof buf - 1;
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
+
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type < 0) {
+			rc = kinko_err_set(e, KINKO_EFORMAT,
+					   "cannot read the names in %s/server.pem: %s", dir,
+					   gnutls_strerror(type));
+			goto out;
+		}
+		if (n.n == TLS_SERVER_NAMES_MAX) {
+			rc = kinko_err_set(e, KINKO_EFORMAT,
+					   "%s/server.pem has more than %d names", dir,
+					   TLS_SERVER_NAMES_MAX);
+			goto out;
+		}
+		if (type == GNUTLS_SAN_DNSNAME) {
+			buf[size] = '\0';
+			if (strlen(buf) != size || tls_server_name_check(buf, NULL))
+				continue; /* not one we could issue again: leave it out */
+			memcpy(n.name[n.n++], buf, size + 1);
+		} else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
+			if (inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, n.name[n.n],
+				      sizeof n.name[0]))
+				n.n++;
+		}
+	}
+	if (n.n == 0) {
+		rc = kinko_err_set(e, KINKO_EFORMAT,
+				   "%s/server.pem names no host: give the names with "
+				   "--server-name",
+				   dir);
+		goto out;
+	}
+	*out = n;
+	rc = 0;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int tls_server_not_after(const char *dir, int64_t *out, struct kinko_err *e)
+{
+	gnutls_x509_crt_t crt = NULL;
+	int rc = server_crt_load(dir, &crt, e);
+
+	if (rc)
+		return rc;
+	*out = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	gnutls_x509_crt_deinit(crt);
+	return 0;
+}
+
+int tls_server_renew(const char *dir, const char *ca_key_password, const char *const *names,
+		     size_t nnames, struct tls_server_renewal *out, struct kinko_err *e)
+{
+	gnutls_x509_crt_t ca = NULL, crt = NULL;
+	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
+	gnutls_datum_t kpem = {NULL, 0}, cpem = {NULL, 0};
+	struct tls_server_renewal r;
+	char path[PATH_MAX];
+	int64_t now = (int64_t)time(NULL), ca_end, end;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.key.fd = r.cert.fd = -1;
+	if (!dir || !out)
+		return kinko_err_set(e, KINKO_EINVAL, "tls_server_renew: missing argument");
+	if ((rc = server_names_check(names, nnames, e)))
+		return rc;
+	if ((rc = ca_load(dir, ca_key_password, &ca, &ca_key, e)))
+		return rc;
+	ca_end = (int64_t)gnutls_x509_crt_get_expiration_time(ca);
+	end = now + (int64_t)TLS_SERVER_DAYS * DAY;
+	if (end > ca_end)
+		end = ca_end;
+	if (end < now + DAY) {
+		char when[64];
+		tls_format_time(ca_end, when, sizeof when);
+		rc = kinko_err_set(e, KINKO_EINVAL,
+				   "the CA expires %s, too soon to sign a server certificate: "
+				   "the vault needs a new CA",
+				   when);
+		goto out;
+	}
+	if ((rc = new_leaf(&key, &crt, e)))
+		goto out;
+	if ((rc = make_server(crt, key, ca, ca_key, names, nnames, now, end, e)) ||
+	    (rc = export_key(key, NULL, &kpem, e)) || (rc = export_crt(crt, &cpem, e)))
+		goto out;
+	if ((rc = tls_crt_fingerprint(crt, r.fingerprint))) {
+		rc = kinko_err_set(e, rc, "cannot compute the certificate fingerprint");
+		goto out;
+	}
+	r.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+	if ((rc = tls_path(path, sizeof path, dir, "server.key", e)) ||
+	    (rc = kinko_tmpfile_open(&r.key, path, 0600, e)))
+		goto out;
+	if ((rc = tls_path(path, sizeof path, dir, "server.pem", e)) ||
+	    (rc = kinko_tmpfile_open(&r.cert, path, 0644, e)))
+		goto out;
+	if ((rc = kinko_write_all(r.key.fd, kpem.data, kpem.size, e)) ||
+	    (rc = kinko_write_all(r.cert.fd, cpem.data, cpem.size, e)))
+		goto out;
+	*out = r;
+	r.key.fd = r.cert.fd = -1;
+	r.key.tmp = r.cert.tmp = NULL;
+	r.key.path = r.cert.path = NULL;
+	rc = 0;
+out:
+	tls_server_renew_discard(&r);
+	datum_wipe_free(&kpem);
+	datum_wipe_free(&cpem);
+	leaf_free(ca, ca_key, crt, key);
+	return rc;
+}
+
+int tls_server_renew_install(struct tls_server_renewal *r, struct kinko_err *e)
+{
+	int rc = kinko_tmpfile_commit(&r->key, KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
+
+	if (rc) {
+		kinko_tmpfile_discard(&r->cert);
+		return rc;
+	}
+	return kinko_tmpfile_commit(&r->cert, KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
+}
+
+void tls_server_renew_discard(struct tls_server_renewal *r)
+{
+	kinko_tmpfile_discard(&r->key);
+	kinko_tmpfile_discard(&r->cert);
 }

@@ -123,6 +123,63 @@ static int ca_password(struct keyring *kr, char out[65], struct kinko_err *e)
 	return 0;
 }
 
+_Static_assert(VAULT_SERVER_NAMES_MAX == TLS_SERVER_NAMES_MAX &&
+		       sizeof(((struct vault_server_cert *)0)->names[0]) == TLS_SERVER_NAME_LEN + 1,
+	       "vault_server_cert holds what tls_server_names does");
+
+int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nnames,
+			    struct vault_server_cert *out, struct kinko_err *e)
+{
+	struct tls_server_names cur;
+	struct tls_server_renewal r;
+	const char *keep[TLS_SERVER_NAMES_MAX];
+	char tlsdir[4096], capw[65];
+	int rc;
+
+	if (vault_path(v, tlsdir, sizeof tlsdir, "tls"))
+		return kinko_err_set(e, KINKO_EINVAL, "the data directory path is too long");
+	if (!names || nnames == 0) { /* the names of the certificate it replaces */
+		rc = tls_server_names_read(tlsdir, &cur, e);
+		if (rc)
+			return rc;
+		for (size_t i = 0; i < cur.n; i++)
+			keep[i] = cur.name[i];
+		names = keep;
+		nnames = cur.n;
+	}
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	rc = ca_password(v->kr, capw, e);
+	vault_leave(v);
+	if (rc)
+		return rc;
+	rc = tls_server_renew(tlsdir, capw, names, nnames, &r, e);
+	kinko_wipe(capw, sizeof capw);
+	if (rc)
+		return rc;
+	/* On record before it is in place: a failed audit leaves the old pair. */
+	rc = v->store->ops->begin(v->store, e);
+	if (rc == 0) {
+		rc = vault_audit(v, NULL, "tls.server_certificate", NULL, r.fingerprint, NULL, 0,
+				 200, e);
+		if (rc == 0)
+			rc = v->store->ops->commit(v->store, e);
+		else
+			v->store->ops->rollback(v->store);
+	}
+	if (rc) {
+		tls_server_renew_discard(&r);
+		return rc;
+	}
+	memcpy(out->fingerprint, r.fingerprint, sizeof out->fingerprint);
+	out->not_after = r.not_after;
+	out->nnames = nnames;
+	for (size_t i = 0; i < nnames; i++)
+		snprintf(out->names[i], sizeof out->names[i], "%s", names[i]);
+	return tls_server_renew_install(&r, e);
+}
+
 int vault_gen_password(char out[64])
 {
 	/* The same generator as package passwords: no look-alikes, >= 128 bits. */

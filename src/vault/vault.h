@@ -131,6 +131,25 @@ int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
 void vault_seal(struct vault *v);
 bool vault_is_sealed(struct vault *v);
 
+/*
+ * Replaces the server's TLS key and certificate (DIR/tls/server.key, server.pem)
+ * with a new pair signed by the vault's CA, for names (DNS names or IP addresses;
+ * NULL or none: the names of the certificate it replaces). Needs an unsealed
+ * vault (the CA key's password comes from the master key). The act is audited
+ * (tls.server_certificate, target: the new fingerprint) before the files take
+ * their names; a failure before that leaves the old pair in place. A running
+ * server keeps the pair it loaded until it is restarted.
+ */
+#define VAULT_SERVER_NAMES_MAX 32
+struct vault_server_cert {
+	char fingerprint[65];
+	int64_t not_after;
+	size_t nnames;
+	char names[VAULT_SERVER_NAMES_MAX][254];
+};
+int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nnames,
+			    struct vault_server_cert *out, struct kinko_err *e) KINKO_WUR;
+
 /* Deletes blob files no object row references (left by a crash mid-upload). */
 int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e) KINKO_WUR;
 

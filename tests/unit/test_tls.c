@@ -17,6 +17,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -980,6 +981,108 @@ static void bundle_write_files(void **state)
 	free(p);
 }
 
+/* ------------------------------------------------------ server renewal */
+
+static int dir_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void server_renewal(void **state)
+{
+	const char *names[] = {"localhost", "127.0.0.1", "::1", "kinko.example.jp"};
+	const char *next[] = {"vault.example.jp", "192.0.2.7", "2001:db8::1"};
+	const char *bad[] = {"localhost", "no spaces"};
+	struct tls_server_renewal r;
+	struct tls_server_names got;
+	struct tls_server_creds creds = {0};
+	struct kinko_err e = {0};
+	char dir[160];
+	char *pem0, *key0, *pem1;
+	int64_t end = 0;
+	(void)state;
+
+	snprintf(dir, sizeof dir, "%s/renew", g_root);
+	assert_int_equal(tls_pki_create(dir, names, 4, CA_PASS, &e), 0);
+	assert_int_equal(tls_server_names_read(dir, &got, &e), 0);
+	assert_int_equal(got.n, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(got.name[i], names[i]);
+	pem0 = read_text(dir, "server.pem");
+	key0 = read_text(dir, "server.key");
+
+	/* Refused: wrong CA password, no names, a bad name. Nothing changes. */
+	assert_int_equal(tls_server_renew(dir, "wrong", next, 3, &r, &e), KINKO_EAUTH);
+	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 0, &r, &e), KINKO_EINVAL);
+	assert_int_equal(tls_server_renew(dir, CA_PASS, bad, 2, &r, &e), KINKO_EINVAL);
+	assert_non_null(strstr(e.msg, "no spaces"));
+	/* Made, then discarded: nothing changes either. */
+	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r, &e), 0);
+	assert_int_equal(dir_count(dir), 6); /* the two new files wait beside the four */
+	tls_server_renew_discard(&r);
+	tls_server_renew_discard(&r); /* twice is harmless */
+	assert_int_equal(dir_count(dir), 4);
+	pem1 = read_text(dir, "server.pem");
+	assert_string_equal(pem1, pem0);
+	free(pem1);
+	pem1 = read_text(dir, "server.key");
+	assert_string_equal(pem1, key0);
+	free(pem1);
+
+	/* Made and installed: a matching pair for the new names, two years. */
+	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r, &e), 0);
+	assert_int_equal(tls_server_renew_install(&r, &e), 0);
+	assert_int_equal(dir_count(dir), 4);
+	pem1 = read_text(dir, "server.pem");
+	assert_string_not_equal(pem1, pem0);
+	free(pem1);
+	pem1 = read_text(dir, "server.key");
+	assert_string_not_equal(pem1, key0);
+	free(pem1);
+	assert_int_equal(tls_server_creds_load(dir, &creds, &e), 0);
+	tls_server_creds_free(&creds);
+	assert_int_equal(tls_server_names_read(dir, &got, &e), 0);
+	assert_int_equal(got.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(got.name[i], next[i]);
+	assert_int_equal(tls_server_not_after(dir, &end, &e), 0);
+	assert_int_equal(end, r.not_after);
+	assert_true(end > (int64_t)time(NULL) + (TLS_SERVER_DAYS - 1) * (int64_t)DAY);
+	assert_true(end <= (int64_t)time(NULL) + TLS_SERVER_DAYS * (int64_t)DAY);
+	assert_int_equal(strlen(r.fingerprint), 64);
+	/* Clients verify it for a new name against the same CA; the dropped name fails. */
+	{
+		char *ca = read_text(dir, "ca.pem");
+		struct tls_bundle b;
+		struct hs_result h;
+		int64_t now = (int64_t)time(NULL);
+
+		assert_int_equal(tls_client_issue(dir, CA_PASS, "dave", UUID_A, now - 60, now + DAY,
+						  P12_PASS, &b, &e),
+				 0);
+		handshake(dir, now, "NORMAL", ca, "vault.example.jp", kbuf_str(&b.cert_pem),
+			  kbuf_str(&b.key_pem), &h);
+		assert_int_equal(h.client_rc, 0);
+		assert_int_equal(h.verify_rc, 0);
+		handshake(dir, now, "NORMAL", ca, "kinko.example.jp", kbuf_str(&b.cert_pem),
+			  kbuf_str(&b.key_pem), &h);
+		assert_true(h.client_rc < 0);
+		tls_bundle_free(&b);
+		free(ca);
+	}
+	free(pem0);
+	free(key0);
+}
+
 /* ---------------------------------------------------------------- tls_pull */
 
 #define PULL_BULK_SIZES 37
@@ -1172,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(cert_without_client_auth_is_refused),
 		cmocka_unit_test(peer_verify_rejects_null),
 		cmocka_unit_test(pull_reads_whole_records_and_hides_none),
+		cmocka_unit_test(server_renewal),
 	};
 	int rc;
 
