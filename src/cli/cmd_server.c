@@ -215,28 +215,18 @@ static void checkpoint_if_grown(struct vault *v)
 	kbuf_free(&last);
 }
 
-/* Says so in the log, at start and then daily, when the server certificate expires
- * within 30 days (clients refuse an expired one). */
+/* Says so in the log, at start and then daily, when the server certificate it
+ * loaded (ending at `end`) ends within 30 days: clients refuse an expired one. */
 #define CERT_WARN_DAYS 30
-static void warn_server_cert(const char *dir, time_t *last)
+static void warn_server_cert(const char *dir, int64_t end, time_t *last)
 {
-	char tlsdir[4096], when[32] = "?";
-	time_t now = time(NULL), t;
-	int64_t end;
-	struct kinko_err e;
+	char when[32] = "?";
+	time_t now = time(NULL), t = (time_t)end;
 	struct tm tm;
 
-	if (*last && now - *last < 86400)
+	if ((*last && now - *last < 86400) || end - (int64_t)now > (int64_t)CERT_WARN_DAYS * 86400)
 		return;
 	*last = now;
-	snprintf(tlsdir, sizeof tlsdir, "%s/tls", dir);
-	if (tls_server_not_after(tlsdir, &end, &e)) {
-		fprintf(stderr, "kinko: WARNING: cannot read the server certificate: %s\n", e.msg);
-		return;
-	}
-	if (end - (int64_t)now > (int64_t)CERT_WARN_DAYS * 86400)
-		return;
-	t = (time_t)end;
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(stderr,
@@ -258,6 +248,7 @@ int cmd_serve(int argc, char **argv)
 	struct kinko_err e;
 	unsigned removed = 0;
 	time_t cert_warned = 0;
+	int64_t cert_end = 0;
 	sigset_t set;
 	int c, sig, rc;
 
@@ -318,7 +309,13 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = server_start(v, &s, &e);
+	{ /* the end of the certificate the server is about to load */
+		char tlsdir[4096];
+		snprintf(tlsdir, sizeof tlsdir, "%s/tls", dir);
+		rc = tls_server_not_after(tlsdir, &cert_end, &e);
+	}
+	if (rc == 0)
+		rc = server_start(v, &s, &e);
 	if (rc) {
 		vault_close(v);
 		return cli_fail(&e);
@@ -326,14 +323,14 @@ int cmd_serve(int argc, char **argv)
 	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
 		vault_is_sealed(v) ? "sealed: run kinko unseal" : "unsealed");
-	warn_server_cert(dir, &cert_warned);
+	warn_server_cert(dir, cert_end, &cert_warned);
 	for (;;) {
 		struct timespec ts = {(time_t)vault_config(v)->checkpoint_seconds, 0};
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		checkpoint_if_grown(v);
-		warn_server_cert(dir, &cert_warned);
+		warn_server_cert(dir, cert_end, &cert_warned);
 	}
 	fprintf(stderr, "kinko: stopping\n");
 	checkpoint_if_grown(v);
@@ -429,6 +426,11 @@ int cmd_cert_server(int argc, char **argv)
 		for (size_t i = 0; i < out.nnames; i++)
 			printf("%s %s", i ? "," : "", out.names[i]);
 		printf("\n  valid until / 有効期限: %s\n", when);
+		if (out.dropped)
+			printf("  WARNING: %zu name(s) of the old certificate were left out (wildcards, "
+			       "URIs or others kinko does not issue): give the names with "
+			       "--server-name\n",
+			       out.dropped);
 		printf("Restart kinko serve to use it. / kinko serve を再起動すると使われます。\n");
 	}
 	return 0;

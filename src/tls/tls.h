@@ -59,10 +59,12 @@ int tls_server_name_check(const char *name, struct kinko_err *e) KINKO_WUR;
 struct tls_server_names {
 	size_t n;
 	char name[TLS_SERVER_NAMES_MAX][TLS_SERVER_NAME_LEN + 1];
+	size_t dropped; /* entries left out: not a name kinko issues, or too many */
 };
 
 /* Reads the DNS names and IP addresses of dir's server.pem (IP addresses as
- * inet_ntop writes them). */
+ * inet_ntop writes them); other entries (wildcards, URIs, ...) are counted in
+ * dropped. */
 int tls_server_names_read(const char *dir, struct tls_server_names *out,
 			  struct kinko_err *e) KINKO_WUR;
 
@@ -71,19 +73,25 @@ int tls_server_not_after(const char *dir, int64_t *out, struct kinko_err *e) KIN
 
 /*
  * A new server key and certificate, written beside server.key and server.pem
- * under temporary names (see core/tmpfile.h) and not yet in their place.
+ * under temporary names (see core/tmpfile.h), flushed, and not yet in their place.
  * tls_server_renew() makes one: a fresh ECDSA P-256 key and a certificate for
  * names, signed by dir's CA, valid for TLS_SERVER_DAYS or until the CA expires if
- * that is sooner (refused when the CA has less than a day left). A wrong CA key
- * password gives KINKO_EAUTH. Then exactly one of:
- *   tls_server_renew_install() gives both files their names (the key first, each
- *   atomically and durably). A crash between the two leaves a key that does not
- *   match the certificate, which the server refuses to start with; running the
- *   renewal again mends it.
+ * that is sooner (refused when the CA has less than a day left). The new files
+ * take the owner and mode of the ones they replace (the key never readable by
+ * others). It holds an exclusive lock on dir until install or discard (a second
+ * renewal meanwhile gets KINKO_ECONFLICT) and first removes temporary files a
+ * killed renewal left. A wrong CA key password gives KINKO_EAUTH. On failure out
+ * is empty (discarding it is harmless). Then exactly one of:
+ *   tls_server_renew_install() renames both into place, the key first, back to
+ *   back, then flushes the directory. When the second rename fails (or the machine
+ *   stops between the two) the key no longer matches the certificate, which the
+ *   server refuses to start with; the error says to run the renewal again, which
+ *   mends it.
  *   tls_server_renew_discard() removes both; the live files are untouched.
  */
 struct tls_server_renewal {
 	struct kinko_tmpfile key, cert;
+	int lock; /* dir, flock'd */
 	char fingerprint[65]; /* of the new certificate */
 	int64_t not_after;
 };

@@ -4,10 +4,14 @@
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -720,33 +724,32 @@ int tls_server_names_read(const char *dir, struct tls_server_names *out, struct 
 	if ((rc = server_crt_load(dir, &crt, e)))
 		return rc;
 	for (unsigned seq = 0;; seq++) {
-		char buf[TLS_SERVER_NAME_LEN + 1];
-		size_t size = sizeof buf - 1;
+		char buf[1024];
+		size_t size = sizeof buf;
 		int type = gnutls_x509_crt_get_subject_alt_name(crt, seq, buf, &size, NULL);
 
 		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER) { /* longer than any name of ours */
+			n.dropped++;
+			continue;
+		}
 		if (type < 0) {
 			rc = kinko_err_set(e, KINKO_EFORMAT,
 					   "cannot read the names in %s/server.pem: %s", dir,
 					   gnutls_strerror(type));
 			goto out;
 		}
-		if (n.n == TLS_SERVER_NAMES_MAX) {
-			rc = kinko_err_set(e, KINKO_EFORMAT,
-					   "%s/server.pem has more than %d names", dir,
-					   TLS_SERVER_NAMES_MAX);
-			goto out;
-		}
-		if (type == GNUTLS_SAN_DNSNAME) {
-			buf[size] = '\0';
-			if (strlen(buf) != size || tls_server_name_check(buf, NULL))
-				continue; /* not one we could issue again: leave it out */
+		if (type == GNUTLS_SAN_DNSNAME && size < sizeof buf && strlen(buf) == size &&
+		    tls_server_name_check(buf, NULL) == 0 && n.n < TLS_SERVER_NAMES_MAX) {
 			memcpy(n.name[n.n++], buf, size + 1);
-		} else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16)) {
-			if (inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, n.name[n.n],
-				      sizeof n.name[0]))
-				n.n++;
+		} else if (type == GNUTLS_SAN_IPADDRESS && (size == 4 || size == 16) &&
+			   n.n < TLS_SERVER_NAMES_MAX &&
+			   inet_ntop(size == 4 ? AF_INET : AF_INET6, buf, n.name[n.n],
+				     sizeof n.name[0])) {
+			n.n++;
+		} else {
+			n.dropped++; /* not one kinko could issue again: left out, and counted */
 		}
 	}
 	if (n.n == 0) {
@@ -775,6 +778,66 @@ int tls_server_not_after(const char *dir, int64_t *out, struct kinko_err *e)
 	return 0;
 }
 
+static void renewal_clear(struct tls_server_renewal *r)
+{
+	memset(r, 0, sizeof *r);
+	r->key.fd = r->cert.fd = r->lock = -1;
+}
+
+/* Removes temporary files a killed renewal left beside server.key and server.pem
+ * (named by kinko_tmpfile: "<name>.tmp-XXXXXX"). Called with the lock held. */
+static void remove_stale(int dfd)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "server.key.tmp-", 15) ||
+		    !strncmp(de->d_name, "server.pem.tmp-", 15))
+			(void)unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+}
+
+/* The new file takes the owner of the one it replaces (a vault renewed by root for
+ * a service account stays readable by it) and its mode, never readable by others
+ * for the key. */
+static int keep_owner(int fd, const char *path, bool secret, struct kinko_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return 0; /* nothing to keep: the modes given at open stand */
+	if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    fchown(fd, st.st_uid, st.st_gid) != 0)
+		return kinko_err_set(e, KINKO_EIO,
+				     "cannot give the new file the owner of %s (%s): run as "
+				     "root or as its owner",
+				     path, strerror(errno));
+	if (fchmod(fd, st.st_mode & (secret ? 0770 : 0777)) != 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot set the mode of the new %s: %s", path,
+				     strerror(errno));
+	return 0;
+}
+
+static int renewal_file(struct kinko_tmpfile *t, const char *dir, const char *name, mode_t mode,
+			const gnutls_datum_t *d, struct kinko_err *e)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = tls_path(path, sizeof path, dir, name, e)) ||
+	    (rc = kinko_tmpfile_open(t, path, mode, e)) ||
+	    (rc = keep_owner(t->fd, path, mode == 0600, e)))
+		return rc;
+	return kinko_write_all(t->fd, d->data, d->size, e);
+}
+
 int tls_server_renew(const char *dir, const char *ca_key_password, const char *const *names,
 		     size_t nnames, struct tls_server_renewal *out, struct kinko_err *e)
 {
@@ -782,18 +845,30 @@ int tls_server_renew(const char *dir, const char *ca_key_password, const char *c
 	gnutls_x509_privkey_t ca_key = NULL, key = NULL;
 	gnutls_datum_t kpem = {NULL, 0}, cpem = {NULL, 0};
 	struct tls_server_renewal r;
-	char path[PATH_MAX];
 	int64_t now = (int64_t)time(NULL), ca_end, end;
 	int rc;
 
-	memset(&r, 0, sizeof r);
-	r.key.fd = r.cert.fd = -1;
+	renewal_clear(&r);
+	if (out)
+		renewal_clear(out);
 	if (!dir || !out)
 		return kinko_err_set(e, KINKO_EINVAL, "tls_server_renew: missing argument");
 	if ((rc = server_names_check(names, nnames, e)))
 		return rc;
+	/* One renewal at a time per directory, from here until install or discard. */
+	r.lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r.lock < 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot open %s: %s", dir, strerror(errno));
+	if (flock(r.lock, LOCK_EX | LOCK_NB) != 0) {
+		rc = kinko_err_set(e, KINKO_ECONFLICT,
+				   "another renewal of the server certificate in %s is running; "
+				   "wait for it to end",
+				   dir);
+		goto out;
+	}
+	remove_stale(r.lock);
 	if ((rc = ca_load(dir, ca_key_password, &ca, &ca_key, e)))
-		return rc;
+		goto out;
 	ca_end = (int64_t)gnutls_x509_crt_get_expiration_time(ca);
 	end = now + (int64_t)TLS_SERVER_DAYS * DAY;
 	if (end > ca_end)
@@ -817,19 +892,17 @@ int tls_server_renew(const char *dir, const char *ca_key_password, const char *c
 		goto out;
 	}
 	r.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
-	if ((rc = tls_path(path, sizeof path, dir, "server.key", e)) ||
-	    (rc = kinko_tmpfile_open(&r.key, path, 0600, e)))
+	if ((rc = renewal_file(&r.key, dir, "server.key", 0600, &kpem, e)) ||
+	    (rc = renewal_file(&r.cert, dir, "server.pem", 0644, &cpem, e)))
 		goto out;
-	if ((rc = tls_path(path, sizeof path, dir, "server.pem", e)) ||
-	    (rc = kinko_tmpfile_open(&r.cert, path, 0644, e)))
+	/* Both files are on the disk before either takes its name. */
+	if (fsync(r.key.fd) != 0 || fsync(r.cert.fd) != 0) {
+		rc = kinko_err_set(e, KINKO_EIO, "cannot flush the new files in %s: %s", dir,
+				   strerror(errno));
 		goto out;
-	if ((rc = kinko_write_all(r.key.fd, kpem.data, kpem.size, e)) ||
-	    (rc = kinko_write_all(r.cert.fd, cpem.data, cpem.size, e)))
-		goto out;
+	}
 	*out = r;
-	r.key.fd = r.cert.fd = -1;
-	r.key.tmp = r.cert.tmp = NULL;
-	r.key.path = r.cert.path = NULL;
+	renewal_clear(&r);
 	rc = 0;
 out:
 	tls_server_renew_discard(&r);
@@ -841,17 +914,38 @@ out:
 
 int tls_server_renew_install(struct tls_server_renewal *r, struct kinko_err *e)
 {
-	int rc = kinko_tmpfile_commit(&r->key, KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
+	int rc = 0;
 
-	if (rc) {
-		kinko_tmpfile_discard(&r->cert);
-		return rc;
+	if (r->lock < 0 || r->key.fd < 0 || r->cert.fd < 0) {
+		tls_server_renew_discard(r);
+		return kinko_err_set(e, KINKO_EINVAL, "no server certificate renewal to install");
 	}
-	return kinko_tmpfile_commit(&r->cert, KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
+	/* Flushed already (tls_server_renew): closing and the two renames are all that
+	 * is left, back to back. */
+	if (close(r->key.fd) != 0 || close(r->cert.fd) != 0)
+		rc = kinko_err_set(e, KINKO_EIO, "writing the new server files failed: %s",
+				   strerror(errno));
+	r->key.fd = r->cert.fd = -1;
+	if (rc == 0 && rename(r->key.tmp, r->key.path) != 0)
+		rc = kinko_err_set(e, KINKO_EIO, "cannot put the new server.key in place: %s; the "
+				   "old pair is unchanged", strerror(errno));
+	else if (rc == 0 && rename(r->cert.tmp, r->cert.path) != 0)
+		rc = kinko_err_set(e, KINKO_EIO,
+				   "cannot put the new server.pem in place: %s; server.key is "
+				   "already the new one: run the renewal again",
+				   strerror(errno));
+	if (rc == 0 && fsync(r->lock) != 0)
+		rc = kinko_err_set(e, KINKO_EIO, "cannot flush the directory of the new server "
+				   "files: %s", strerror(errno));
+	tls_server_renew_discard(r); /* removes whatever was not renamed, and unlocks */
+	return rc;
 }
 
 void tls_server_renew_discard(struct tls_server_renewal *r)
 {
 	kinko_tmpfile_discard(&r->key);
 	kinko_tmpfile_discard(&r->cert);
+	if (r->lock >= 0)
+		close(r->lock); /* releases the flock */
+	r->lock = -1;
 }

@@ -133,6 +133,7 @@ int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nn
 	struct tls_server_names cur;
 	struct tls_server_renewal r;
 	const char *keep[TLS_SERVER_NAMES_MAX];
+	size_t dropped = 0;
 	char tlsdir[4096], capw[65];
 	int rc;
 
@@ -146,6 +147,7 @@ int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nn
 			keep[i] = cur.name[i];
 		names = keep;
 		nnames = cur.n;
+		dropped = cur.dropped;
 	}
 	rc = vault_enter(v, e);
 	if (rc)
@@ -175,9 +177,16 @@ int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nn
 	memcpy(out->fingerprint, r.fingerprint, sizeof out->fingerprint);
 	out->not_after = r.not_after;
 	out->nnames = nnames;
+	out->dropped = dropped;
 	for (size_t i = 0; i < nnames; i++)
 		snprintf(out->names[i], sizeof out->names[i], "%s", names[i]);
-	return tls_server_renew_install(&r, e);
+	rc = tls_server_renew_install(&r, e);
+	if (rc && vault_audit_standalone(v, NULL, "tls.server_certificate", 500, NULL) && e) {
+		char msg[sizeof e->msg];
+		memcpy(msg, e->msg, sizeof msg);
+		kinko_err_set(e, rc, "%.400s (and the failure could not be audited)", msg);
+	}
+	return rc;
 }
 
 int vault_gen_password(char out[64])

@@ -146,6 +146,7 @@ struct vault_server_cert {
 	int64_t not_after;
 	size_t nnames;
 	char names[VAULT_SERVER_NAMES_MAX][254];
+	size_t dropped; /* names of the old certificate that could not be kept */
 };
 int vault_server_cert_renew(struct vault *v, const char *const *names, size_t nnames,
 			    struct vault_server_cert *out, struct kinko_err *e) KINKO_WUR;

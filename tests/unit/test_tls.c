@@ -1006,7 +1006,7 @@ static void server_renewal(void **state)
 	struct tls_server_names got;
 	struct tls_server_creds creds = {0};
 	struct kinko_err e = {0};
-	char dir[160];
+	char dir[160], p[256];
 	char *pem0, *key0, *pem1;
 	int64_t end = 0;
 	(void)state;
@@ -1025,8 +1025,21 @@ static void server_renewal(void **state)
 	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 0, &r, &e), KINKO_EINVAL);
 	assert_int_equal(tls_server_renew(dir, CA_PASS, bad, 2, &r, &e), KINKO_EINVAL);
 	assert_non_null(strstr(e.msg, "no spaces"));
-	/* Made, then discarded: nothing changes either. */
-	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r, &e), 0);
+	/* Made, then discarded: nothing changes either. A killed renewal's leftover
+	 * goes; a second renewal meanwhile is refused. */
+	{
+		char stale[256];
+		FILE *f;
+		struct tls_server_renewal r2;
+		snprintf(stale, sizeof stale, "%s/server.key.tmp-AbC123", dir);
+		assert_non_null(f = fopen(stale, "w"));
+		fclose(f);
+		assert_int_equal(dir_count(dir), 5);
+		assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r, &e), 0);
+		assert_int_equal(access(stale, F_OK), -1);
+		assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r2, &e), KINKO_ECONFLICT);
+		tls_server_renew_discard(&r2); /* empty after a failure: harmless */
+	}
 	assert_int_equal(dir_count(dir), 6); /* the two new files wait beside the four */
 	tls_server_renew_discard(&r);
 	tls_server_renew_discard(&r); /* twice is harmless */
@@ -1038,10 +1051,16 @@ static void server_renewal(void **state)
 	assert_string_equal(pem1, key0);
 	free(pem1);
 
-	/* Made and installed: a matching pair for the new names, two years. */
+	/* Made and installed: a matching pair for the new names, two years, with the
+	 * old key's mode (group-readable here, as Debian's ssl-cert group has it). */
+	path_join(p, sizeof p, dir, "server.key");
+	assert_int_equal(chmod(p, 0640), 0);
 	assert_int_equal(tls_server_renew(dir, CA_PASS, next, 3, &r, &e), 0);
 	assert_int_equal(tls_server_renew_install(&r, &e), 0);
 	assert_int_equal(dir_count(dir), 4);
+	assert_int_equal(mode_of(p), 0640);
+	path_join(p, sizeof p, dir, "server.pem");
+	assert_int_equal(mode_of(p), 0644);
 	pem1 = read_text(dir, "server.pem");
 	assert_string_not_equal(pem1, pem0);
 	free(pem1);
@@ -1081,6 +1100,28 @@ static void server_renewal(void **state)
 	}
 	free(pem0);
 	free(key0);
+}
+
+/* A DNS name of the longest length kinko issues is read back whole; entries kinko
+ * does not issue are counted, not fatal. */
+static void server_names_longest(void **state)
+{
+	char longest[254], dir[160];
+	const char *names[2] = {longest, "localhost"};
+	struct tls_server_names got;
+	struct kinko_err e = {0};
+	(void)state;
+
+	memset(longest, 'a', 253);
+	longest[63] = longest[127] = longest[191] = '.';
+	longest[253] = '\0';
+	snprintf(dir, sizeof dir, "%s/longest", g_root);
+	assert_int_equal(tls_pki_create(dir, names, 2, NULL, &e), 0);
+	assert_int_equal(tls_server_names_read(dir, &got, &e), 0);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.dropped, 0);
+	assert_string_equal(got.name[0], longest);
+	assert_string_equal(got.name[1], "localhost");
 }
 
 /* ---------------------------------------------------------------- tls_pull */
@@ -1276,6 +1317,7 @@ int main(void)
 		cmocka_unit_test(peer_verify_rejects_null),
 		cmocka_unit_test(pull_reads_whole_records_and_hides_none),
 		cmocka_unit_test(server_renewal),
+		cmocka_unit_test(server_names_longest),
 	};
 	int rc;
 
