@@ -1,6 +1,7 @@
 #include "core/tmpfile.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -11,6 +12,10 @@
 #include <unistd.h>
 
 #include "core/stream.h"
+
+/* The temporary name: the target's, this suffix, and mkostemp's six characters. */
+#define TMP_SUFFIX ".tmp-"
+#define TMP_TEMPLATE TMP_SUFFIX "XXXXXX"
 
 int kinko_fsync_parent(const char *path)
 {
@@ -55,14 +60,14 @@ int kinko_tmpfile_open(struct kinko_tmpfile *t, const char *path, mode_t mode,
 	size_t n = strlen(path);
 
 	t->fd = -1;
-	t->tmp = malloc(n + sizeof ".tmp-XXXXXX");
+	t->tmp = malloc(n + sizeof TMP_TEMPLATE);
 	t->path = strdup(path);
 	if (!t->tmp || !t->path) {
 		tmpfile_clear(t);
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	}
 	memcpy(t->tmp, path, n);
-	memcpy(t->tmp + n, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
+	memcpy(t->tmp + n, TMP_TEMPLATE, sizeof TMP_TEMPLATE);
 	t->fd = mkostemp(t->tmp, O_CLOEXEC);
 	if (t->fd < 0) {
 		int err = errno;
@@ -163,4 +168,29 @@ int kinko_file_write(const char *path, const void *p, size_t n, mode_t mode, uns
 		return rc;
 	}
 	return kinko_tmpfile_commit(&t, flags, e);
+}
+
+void kinko_tmpfile_remove_stale(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base), slen = sizeof TMP_SUFFIX - 1;
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if ((size_t)(slash - path) >= sizeof dir)
+		return;
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (strlen(de->d_name) == blen + slen + 6 && !strncmp(de->d_name, base, blen) &&
+		    !strncmp(de->d_name + blen, TMP_SUFFIX, slen))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
 }

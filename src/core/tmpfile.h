@@ -50,6 +50,11 @@ void kinko_tmpfile_discard(struct kinko_tmpfile *t);
 int kinko_file_write(const char *path, const void *p, size_t n, mode_t mode, unsigned flags,
 		     struct kinko_err *e) KINKO_WUR;
 
+/* Removes the temporary files of path that a killed process left (its name, ".tmp-"
+ * and six characters). Only for a caller that knows no other writer of path is at
+ * work, e.g. under a lock. */
+void kinko_tmpfile_remove_stale(const char *path);
+
 /* fsync of the directory holding path: its entries (a rename) reach the disk. */
 int kinko_fsync_parent(const char *path);
 

@@ -4,7 +4,6 @@
 #include "tls/tls.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -784,26 +783,6 @@ static void renewal_clear(struct tls_server_renewal *r)
 	r->key.fd = r->cert.fd = r->lock = -1;
 }
 
-/* Removes temporary files a killed renewal left beside server.key and server.pem
- * (named by kinko_tmpfile: "<name>.tmp-XXXXXX"). Called with the lock held. */
-static void remove_stale(int dfd)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd = dup(dfd);
-
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "server.key.tmp-", 15) ||
-		    !strncmp(de->d_name, "server.pem.tmp-", 15))
-			(void)unlinkat(dfd, de->d_name, 0);
-	closedir(d);
-}
-
 /* The new file takes the owner of the one it replaces (a vault renewed by root for
  * a service account stays readable by it) and its mode, never readable by others
  * for the key. */
@@ -825,15 +804,15 @@ static int keep_owner(int fd, const char *path, bool secret, struct kinko_err *e
 	return 0;
 }
 
-static int renewal_file(struct kinko_tmpfile *t, const char *dir, const char *name, mode_t mode,
+static int renewal_file(struct kinko_tmpfile *t, const char *dir, const char *name, bool secret,
 			const gnutls_datum_t *d, struct kinko_err *e)
 {
 	char path[PATH_MAX];
 	int rc;
 
 	if ((rc = tls_path(path, sizeof path, dir, name, e)) ||
-	    (rc = kinko_tmpfile_open(t, path, mode, e)) ||
-	    (rc = keep_owner(t->fd, path, mode == 0600, e)))
+	    (rc = kinko_tmpfile_open(t, path, secret ? 0600 : 0644, e)) ||
+	    (rc = keep_owner(t->fd, path, secret, e)))
 		return rc;
 	return kinko_write_all(t->fd, d->data, d->size, e);
 }
@@ -866,7 +845,14 @@ int tls_server_renew(const char *dir, const char *ca_key_password, const char *c
 				   dir);
 		goto out;
 	}
-	remove_stale(r.lock);
+	/* Under the lock: what a killed renewal left beside the two files goes. */
+	{
+		char path[PATH_MAX];
+		if (tls_path(path, sizeof path, dir, "server.key", NULL) == 0)
+			kinko_tmpfile_remove_stale(path);
+		if (tls_path(path, sizeof path, dir, "server.pem", NULL) == 0)
+			kinko_tmpfile_remove_stale(path);
+	}
 	if ((rc = ca_load(dir, ca_key_password, &ca, &ca_key, e)))
 		goto out;
 	ca_end = (int64_t)gnutls_x509_crt_get_expiration_time(ca);
@@ -892,8 +878,8 @@ int tls_server_renew(const char *dir, const char *ca_key_password, const char *c
 		goto out;
 	}
 	r.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
-	if ((rc = renewal_file(&r.key, dir, "server.key", 0600, &kpem, e)) ||
-	    (rc = renewal_file(&r.cert, dir, "server.pem", 0644, &cpem, e)))
+	if ((rc = renewal_file(&r.key, dir, "server.key", true, &kpem, e)) ||
+	    (rc = renewal_file(&r.cert, dir, "server.pem", false, &cpem, e)))
 		goto out;
 	/* Both files are on the disk before either takes its name. */
 	if (fsync(r.key.fd) != 0 || fsync(r.cert.fd) != 0) {

@@ -153,6 +153,54 @@ static void discard_and_failures_leave_nothing(void **state)
 	assert_int_equal(entries(), 0);
 }
 
+static void touch(const char *name)
+{
+	char p[256];
+	FILE *f;
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+static int exists(const char *name)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* Only the path's own leftovers go: its name, ".tmp-" and six characters. */
+static void stale_temporaries_of_a_path_are_removed(void **state)
+{
+	char p[128];
+	struct kinko_tmpfile t;
+	struct kinko_err e = {0};
+	(void)state;
+	snprintf(p, sizeof p, "%s/key", dir);
+	assert_int_equal(kinko_tmpfile_open(&t, p, 0600, &e), 0); /* a real leftover */
+	close(t.fd);
+	touch("key");
+	touch("key.tmp-abc");     /* not a name tmpfile makes */
+	touch("keyring.tmp-abcdef");
+	touch("other.tmp-abcdef");
+	assert_int_equal(entries(), 5);
+	kinko_tmpfile_remove_stale(p);
+	assert_int_equal(entries(), 4);
+	assert_int_equal(access(t.tmp, F_OK), -1);
+	assert_true(exists("key") && exists("key.tmp-abc") && exists("keyring.tmp-abcdef") &&
+		    exists("other.tmp-abcdef"));
+	t.fd = -1;
+	kinko_tmpfile_discard(&t);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/key.tmp-abc", dir);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/keyring.tmp-abcdef", dir);
+	unlink(p);
+	snprintf(p, sizeof p, "%s/other.tmp-abcdef", dir);
+	unlink(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +208,7 @@ int main(void)
 		cmocka_unit_test(never_replaces_without_the_flag),
 		cmocka_unit_test(replacing_a_link_replaces_the_link_not_its_target),
 		cmocka_unit_test(discard_and_failures_leave_nothing),
+		cmocka_unit_test(stale_temporaries_of_a_path_are_removed),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
