@@ -14,6 +14,7 @@
 #include "cli/client.h"
 #include "core/config.h"
 #include "core/parse.h"
+#include "core/sandbox.h"
 #include "crypto/hash.h"
 #include "store/store.h"
 #include "crypto/crypto.h"
@@ -319,6 +320,24 @@ int cmd_serve(int argc, char **argv)
 	if (rc) {
 		vault_close(v);
 		return cli_fail(&e);
+	}
+	/* Listening: from here on the process needs only the calls a running server
+	 * makes. A filter that cannot be installed stops the start (fail closed). */
+	if (vault_config(v)->syscall_filter) {
+		unsigned allowed = 0;
+		rc = sandbox_enter(&allowed, &e);
+		if (rc) {
+			server_stop(s);
+			vault_close(v);
+			fprintf(stderr, "kinko: refusing to serve without the system-call filter "
+					"([server] syscall_filter = false turns it off)\n");
+			return cli_fail(&e);
+		}
+		fprintf(stderr, "kinko: system-call filter on: %u calls allowed, any other stops "
+				"the server\n", allowed);
+	} else {
+		fprintf(stderr, "kinko: WARNING: system-call filter off ([server] syscall_filter "
+				"= false)\n");
 	}
 	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,

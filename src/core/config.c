@@ -47,6 +47,8 @@ static const struct opt opts[] = {
 	 "32", "Concurrent connections from one address."},
 	{"server", "max_uploads", OPT_U64, OFF(max_uploads), 0, 1, 1000, "16",
 	 "Concurrent uploads in all."},
+	{"server", "syscall_filter", OPT_BOOL, OFF(syscall_filter), 0, 0, 0, "true",
+	 "Confine the running server to the system calls it needs (seccomp; checklist S4)."},
 	{"auth", "lockout_failures", OPT_U64, OFF(lockout_failures), 0, 1, 100, "5",
 	 "Failed logins before an account is locked (checklist S6)."},
 	{"auth", "lockout_seconds", OPT_U64, OFF(lockout_seconds), 0, 1, 86400 * 30, "900",
@@ -352,6 +354,11 @@ int config_report(const struct kinko_config *c, FILE *out)
 		fprintf(out, "warning: S1/S2: listen = %s is reachable from the network; put a "
 			     "firewall in front (kinko accepts only allowlisted addresses)\n",
 			c->listen);
+		warnings++;
+	}
+	if (!c->syscall_filter) {
+		fprintf(out, "warning: S4: syscall_filter = false runs the server without its "
+			     "system-call filter; a compromised server could run programs\n");
 		warnings++;
 	}
 	if (c->lockout_failures > 10) {

@@ -26,6 +26,7 @@ struct kinko_config {
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	uint64_t max_uploads;
+	bool syscall_filter; /* confine kinko serve with its seccomp filter */
 	/* [auth] */
 	uint64_t lockout_failures;
 	uint64_t lockout_seconds;

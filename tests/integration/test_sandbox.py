@@ -1,0 +1,69 @@
+"""kinko serve's own system-call filter ([server] syscall_filter, docs/security.md §8).
+
+Every other integration test runs the server under the filter too: the vault
+fixture fails a test whose server log shows a refused call."""
+import os
+
+import pytest
+
+from conftest import Vault, kinko
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+
+
+def log_text(vault):
+    with open(vault.log, errors="replace") as f:
+        return f.read()
+
+
+def test_the_running_server_is_confined(vault, admin):
+    st = proc_status(vault.proc.pid)
+    assert st["Seccomp"] == "2"  # a filter is installed
+    assert st["NoNewPrivs"] == "1"
+    assert int(st["Seccomp_filters"]) >= 1
+    # on every thread, those started before the filter (libmicrohttpd's) included
+    tasks = os.listdir("/proc/%d/task" % vault.proc.pid)
+    assert len(tasks) > 1
+    for t in tasks:
+        assert proc_status(int(t))["Seccomp"] == "2", t
+    assert "kinko: system-call filter on:" in log_text(vault)
+    # and it still does its work: a folder, an upload, a download
+    c = admin.post(vault.url + "contracts", json={"name": "c"}).json()["id"]
+    f = admin.post(vault.url + "contracts/%s/folders" % c, json={"name": "f"}).json()["id"]
+    data = os.urandom(3 << 20)
+    r = admin.put(vault.url + "folders/%s/objects?name=a.bin" % f, data=data)
+    assert r.status_code == 201, r.text
+    got = admin.get(vault.url + "objects/%s" % r.json()["id"])
+    assert got.status_code == 200 and got.content == data
+    assert vault.proc.poll() is None
+
+
+def test_turned_off_it_says_so_and_config_check_warns(tmp_path):
+    v = Vault(str(tmp_path), extra_conf="syscall_filter = false\n").start()
+    try:
+        st = proc_status(v.proc.pid)
+        assert st["Seccomp"] == "0"
+        assert "WARNING: system-call filter off" in log_text(v)
+        out = kinko("config", "check", "--dir", v.dir).stdout
+        assert "syscall_filter = false" in out
+        assert "warning: S4: syscall_filter = false" in out
+    finally:
+        v.stop()
+
+
+def test_default_config_check_has_no_s4_warning(vault):
+    out = kinko("config", "check", "--dir", vault.dir).stdout
+    assert "syscall_filter = true" in out
+    assert "S4:" not in out
+
+
+def test_a_bad_value_stops_the_start_with_file_and_line(tmp_path):
+    v = Vault(str(tmp_path), extra_conf="syscall_filter = maybe\n")
+    with pytest.raises(RuntimeError) as ex:
+        v.start()
+    msg = str(ex.value)
+    assert "kinko.conf" in msg and "syscall_filter" in msg
+    v.stop()
