@@ -485,46 +485,98 @@ int client_forget_session(struct kinko_err *e)
 	return 0;
 }
 
+int cli_read_secret_file(const char *path, void *buf, size_t cap, size_t *n, struct kinko_err *e)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", path, strerror(errno));
+	while (got < cap) {
+		ssize_t r = read(fd, p + got, cap - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = errno;
+			close(fd);
+			kinko_wipe(p, got);
+			return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", path, strerror(err));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got == cap) {
+		kinko_wipe(p, cap);
+		return kinko_err_set(e, KINKO_EINVAL, "%s is too large to hold a secret (at most %zu "
+				     "bytes)", path, cap - 1);
+	}
+	p[got] = 0;
+	*n = got;
+	return 0;
+}
+
+/* A line typed on the terminal, without echo, read byte by byte into out. */
+static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
+			 struct kinko_err *e)
+{
+	struct termios old, quiet;
+	bool restore = false, too_long = false;
+	size_t got = 0;
+	char c;
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return kinko_err_set(e, KINKO_EINVAL, "no terminal to ask on; give the secret in a "
+				     "file (--password-file / --passphrase-file)");
+	(void)!write(fd, prompt, strlen(prompt));
+	if (tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n')
+			break;
+		if (got + 1 < cap)
+			out[got++] = c;
+		else
+			too_long = true; /* read on to the line's end, keep nothing more */
+	}
+	c = 0;
+	if (restore)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	(void)!write(fd, "\n", 1);
+	close(fd);
+	out[got] = '\0';
+	*n = got;
+	if (too_long) {
+		kinko_wipe(out, cap);
+		return kinko_err_set(e, KINKO_EINVAL, "the secret is too long");
+	}
+	return 0;
+}
+
 int cli_read_secret(const char *file, const char *prompt, char *out, size_t cap,
 		    struct kinko_err *e)
 {
-	FILE *f;
-	struct termios old, quiet;
-	bool tty = false;
-	size_t n;
+	size_t n = 0, k;
+	int rc;
 
-	if (file) {
-		f = fopen(file, "re");
-		if (!f)
-			return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", file, strerror(errno));
-	} else {
-		f = fopen("/dev/tty", "r+e");
-		if (!f)
-			return kinko_err_set(e, KINKO_EINVAL,
-					     "no terminal to ask on; give the secret in a file "
-					     "(--password-file / --passphrase-file)");
-		tty = true;
-		fputs(prompt, f);
-		fflush(f);
-		if (tcgetattr(fileno(f), &old) == 0) {
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			tcsetattr(fileno(f), TCSAFLUSH, &quiet);
-		}
-	}
-	if (!fgets(out, (int)cap, f)) {
-		out[0] = '\0';
-	}
-	if (tty) {
-		tcsetattr(fileno(f), TCSAFLUSH, &old);
-		fputc('\n', f);
-	}
-	fclose(f);
-	n = strcspn(out, "\r\n");
-	if (n == cap - 1)
-		return kinko_err_set(e, KINKO_EINVAL, "the secret is too long");
-	out[n] = '\0';
-	if (n == 0)
+	/* read(2) straight into out, never through stdio: a FILE's buffer would keep
+	 * a copy of the secret that nothing wipes. */
+	rc = file ? cli_read_secret_file(file, out, cap, &n, e)
+		  : read_tty_line(prompt, out, cap, &n, e);
+	if (rc)
+		return rc;
+	k = strcspn(out, "\r\n"); /* the first line is the secret */
+	kinko_wipe(out + k, n - k);
+	if (k == 0)
 		return kinko_err_set(e, KINKO_EINVAL, "the secret is empty");
 	return 0;
 }

@@ -64,7 +64,14 @@ int client_download(struct client *c, const char *object_id, int fd, struct kink
 int client_save_session(struct client *c, const char *token, struct kinko_err *e) KINKO_WUR;
 int client_forget_session(struct kinko_err *e) KINKO_WUR;
 
-/* Reads a secret from a file (first line), or from the terminal without echo. */
+/* Reads a whole file of at most cap - 1 bytes into buf and NUL-terminates it;
+ * *n = its size. read(2) straight into buf: no stdio buffer keeps a copy. A larger
+ * file is refused (and buf wiped). */
+int cli_read_secret_file(const char *path, void *buf, size_t cap, size_t *n,
+			 struct kinko_err *e) KINKO_WUR;
+
+/* Reads a secret from a file (its first line), or from the terminal without echo;
+ * never through stdio. */
 int cli_read_secret(const char *file, const char *prompt, char *out, size_t cap,
 		    struct kinko_err *e) KINKO_WUR;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/parse.h"
@@ -69,21 +70,24 @@ static int read_password_file(const char *path, char **pw, size_t *len, struct k
 	return 0;
 }
 
-/* Reads the X25519 identities of an age identity file (age-keygen's format). */
+/* Reads the X25519 identities of an age identity file (age-keygen's format). The
+ * file is read into locked memory with read(2), never through stdio, and wiped. */
+#define IDENTITY_FILE_MAX (64u * 1024)
 static int read_identities(const char *path, uint8_t (*ids)[PACKAGE_X25519_LEN], size_t cap,
 			   size_t *n, struct kinko_err *e)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t lcap = 0, cnt = 0;
-	ssize_t ll;
-	int rc = 0;
+	char *buf = kinko_secure_alloc(IDENTITY_FILE_MAX + 1), *line, *next;
+	size_t len = 0, cnt = 0;
+	int rc;
 
-	if (!f)
-		return kinko_err_set(e, KINKO_EIO, "cannot open the identity file: %s",
-				     strerror(errno));
-	while ((ll = getline(&line, &lcap, f)) >= 0) {
-		while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r'))
+	if (!buf)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
+	rc = cli_read_secret_file(path, buf, IDENTITY_FILE_MAX + 1, &len, e);
+	for (line = buf; rc == 0 && line < buf + len; line = next) {
+		size_t ll = strcspn(line, "\n");
+		next = line + ll + (line[ll] == '\n');
+		line[ll] = '\0';
+		while (ll > 0 && line[ll - 1] == '\r')
 			line[--ll] = '\0';
 		if (ll == 0 || line[0] == '#')
 			continue;
@@ -96,11 +100,7 @@ static int read_identities(const char *path, uint8_t (*ids)[PACKAGE_X25519_LEN],
 			break;
 		cnt++;
 	}
-	if (line) {
-		kinko_wipe(line, lcap);
-		free(line);
-	}
-	fclose(f);
+	kinko_secure_free(buf);
 	if (!rc && cnt == 0)
 		rc = kinko_err_set(e, KINKO_EINVAL, "the identity file holds no identity");
 	if (!rc)

@@ -31,20 +31,6 @@ static void harden_process(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-static int read_file_secret(const char *path, uint8_t *buf, size_t cap, size_t *n,
-			    struct kinko_err *e)
-{
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return kinko_err_set(e, KINKO_EIO, "cannot read %s", path);
-	*n = fread(buf, 1, cap, f);
-	fclose(f);
-	if (*n == cap)
-		return kinko_err_set(e, KINKO_EINVAL, "%s is too large to be a key or passphrase", path);
-	return 0;
-}
-
 /* A passphrase file's trailing line ends are not part of the passphrase. */
 static size_t passphrase_len(const uint8_t *p, size_t n)
 {
@@ -109,7 +95,7 @@ int cmd_init(int argc, char **argv)
 	if (!secret)
 		return cli_fail(&(struct kinko_err){KINKO_ENOMEM, "out of secure memory"});
 	if (keyfile || ppfile) {
-		rc = read_file_secret(keyfile ? keyfile : ppfile, secret, 4096, &n, &e);
+		rc = cli_read_secret_file(keyfile ? keyfile : ppfile, secret, 4096, &n, &e);
 		if (rc == 0 && ppfile)
 			n = passphrase_len(secret, n);
 	} else {
@@ -417,7 +403,7 @@ int cmd_cert_server(int argc, char **argv)
 		if (!secret)
 			rc = kinko_err_set(&e, KINKO_ENOMEM, "out of secure memory");
 		else if (ppfile) {
-			rc = read_file_secret(ppfile, secret, 4096, &n, &e);
+			rc = cli_read_secret_file(ppfile, secret, 4096, &n, &e);
 			n = rc ? 0 : passphrase_len(secret, n);
 		} else {
 			rc = cli_read_secret(NULL, "Unseal passphrase: ", (char *)secret, 4096, &e);

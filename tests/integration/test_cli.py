@@ -346,3 +346,82 @@ def test_passphrase_vault_starts_sealed_and_unseals(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def on_terminal(args, answers, env=None, timeout=60):
+    """Runs kinko on a new pseudo-terminal (its controlling terminal, where it asks
+    for secrets), typing each answer after the prompt before it appears. Returns the
+    exit status and everything the terminal showed."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(KINKO, [KINKO, *args], env or os.environ)
+        finally:
+            os._exit(127)
+    shown, pending, deadline = b"", list(answers), time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if pending and shown.endswith(pending[0][0].encode()):
+                os.write(fd, pending.pop(0)[1].encode() + b"\n")
+            r, _, _ = select.select([fd], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        else:
+            raise AssertionError("no prompt or exit in time; shown: %r" % shown)
+    finally:
+        os.close(fd)
+    _, st = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(st), shown.decode(errors="replace")
+
+
+def test_secrets_typed_on_the_terminal_are_not_echoed(tmp_path):
+    base = str(tmp_path)
+    d = os.path.join(base, "tv")
+    pp = "typed passphrase, 28 chars!"
+    rc, shown = on_terminal(["init", "--dir", d],
+                            [("New unseal passphrase: ", pp), ("Repeat it: ", pp)])
+    assert rc == 0, shown
+    assert pp not in shown  # echo was off
+    assert "manager password" in shown
+    # The passphrase typed is the one the vault took: it unseals to renew the
+    # server certificate, and a wrong one does not.
+    rc, shown = on_terminal(["cert", "server", "--dir", d],
+                            [("Unseal passphrase: ", "not the passphrase at all")])
+    assert rc == 1, shown
+    rc, shown = on_terminal(["cert", "server", "--dir", d], [("Unseal passphrase: ", pp)])
+    assert rc == 0, shown
+    assert pp not in shown
+
+
+def test_secret_input_refusals(tmp_path):
+    base = str(tmp_path)
+    rc, shown = on_terminal(["init", "--dir", os.path.join(base, "a")],
+                            [("New unseal passphrase: ", "one passphrase here"),
+                             ("Repeat it: ", "another passphrase")])
+    assert rc == 1 and "the two passphrases differ" in shown
+    assert not os.path.exists(os.path.join(base, "a", "kinko.db"))
+    rc, shown = on_terminal(["init", "--dir", os.path.join(base, "b")],
+                            [("New unseal passphrase: ", "x" * 3000)])
+    assert rc == 1 and "the secret is too long" in shown
+    # A file too large to be a passphrase is refused with its name and the limit.
+    big = write(os.path.join(base, "big"), "y" * 5000)
+    p = subprocess.run([KINKO, "init", "--dir", os.path.join(base, "c"),
+                        "--passphrase-file", big], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "too large to hold a secret (at most 4095 bytes)" in p.stderr
+    assert not os.path.exists(os.path.join(base, "c", "kinko.db"))
+    # An empty password file for login is refused before anything is sent.
+    empty = write(os.path.join(base, "empty"), "\n")
+    cli = Cli(base, "x")
+    p = cli.run("login", "--url", "https://127.0.0.1:1/api/v1/", "--user", "u",
+                "--password-file", empty, rc=1)
+    assert "the secret is empty" in p.stderr
