@@ -90,7 +90,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
 	return true;
 }
 
-static int sa_bytes(const struct sockaddr *sa, uint8_t out[16])
+int cidr_sa_bytes(const struct sockaddr *sa, uint8_t out[16])
 {
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -117,7 +117,7 @@ bool cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa)
 
 	if (!sa)
 		return false;
-	fam = sa_bytes(sa, a);
+	fam = cidr_sa_bytes(sa, a);
 	for (unsigned i = 0; i < l->n; i++)
 		if (l->v[i].family == fam && prefix_match(a, l->v[i].addr, l->v[i].prefix))
 			return true;
@@ -136,7 +136,7 @@ bool cidr_list_is_wide(const struct cidr_list *l)
 void cidr_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 {
 	uint8_t a[16];
-	int fam = sa ? sa_bytes(sa, a) : -1;
+	int fam = sa ? cidr_sa_bytes(sa, a) : -1;
 
 	if (fam < 0 || !inet_ntop(fam, a, out, (socklen_t)cap))
 		snprintf(out, cap, "-");

@@ -29,6 +29,9 @@ int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e) K
 bool cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa);
 /* True when any entry covers more than a host's own network (e.g. 0.0.0.0/0). */
 bool cidr_list_is_wide(const struct cidr_list *l);
+/* The address's bytes (4 for IPv4, mapped IPv6 included; 16 for IPv6) and its
+ * family, AF_INET or AF_INET6; -1 for any other family. */
+int cidr_sa_bytes(const struct sockaddr *sa, uint8_t out[16]);
 /* Text form of an address ("192.0.2.1", "::1"), mapped IPv4 shown as IPv4. */
 void cidr_addr_text(const struct sockaddr *sa, char *out, size_t cap);
 
