@@ -69,6 +69,15 @@ void api_error(struct api_resp *resp, int code, const struct kinko_err *e)
 	resp->json = NULL;
 }
 
+/* The answer for a path under a known resource that no route serves. */
+static void no_route(struct api_resp *resp)
+{
+	struct kinko_err e;
+
+	kinko_err_set(&e, KINKO_ENOENT, "no such route");
+	api_error(resp, KINKO_ENOENT, &e);
+}
+
 static bool seg_is(const struct api_req *r, unsigned i, const char *s)
 {
 	return i < r->nseg && !strcmp(r->seg[i], s);
@@ -148,6 +157,8 @@ static const struct action_rule action_rules[] = {
 	{"GET", "log/proof/consistency", "log.proof"},
 	{"GET", "log/events", "log.read"},
 	{"GET", "log/key", "log.key"},
+	{"GET", "blocks", "net.block.list"},
+	{"DELETE", "blocks/*", "net.unblock"},
 };
 
 const char *api_action(const struct api_req *r)
@@ -621,8 +632,7 @@ static void h_user(struct vault *v, struct api_req *r, struct api_resp *resp)
 		kbuf_free(&p12);
 		return;
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
 }
 
 static int contract_row(void *ctx, const struct vault_contract_info *c)
@@ -739,8 +749,7 @@ static void h_contracts(struct vault *v, struct api_req *r, struct api_resp *res
 			       json_pack("{s:s, s:s}", "user_id", r->seg[3], "role",
 					 store_role_name(role)));
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
 }
 
 static int acl_row(void *ctx, const char *user_id, unsigned perms)
@@ -824,8 +833,7 @@ static void h_folders(struct vault *v, struct api_req *r, struct api_resp *resp)
 		}
 		return ok_json(resp, 200, list_doc(l.items, limit, l.last));
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
 }
 
 static void h_objects(struct vault *v, struct api_req *r, struct api_resp *resp)
@@ -839,8 +847,7 @@ static void h_objects(struct vault *v, struct api_req *r, struct api_resp *resp)
 			return api_error(resp, rc, &e);
 		return ok_json(resp, 200, json_pack("{s:s, s:b}", "id", r->seg[1], "deleted", 1));
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
 }
 
 /* ---------------------------------------------------------------- audit log */
@@ -963,8 +970,7 @@ static void h_certs(struct vault *v, struct api_req *r, struct api_resp *resp)
 			return api_error(resp, rc, &e);
 		return ok_json(resp, 200, cert_json(&c));
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
 }
 
 static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
@@ -1035,8 +1041,55 @@ static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 		}
 		return ok_json(resp, 200, json_pack("{s:o}", "items", items));
 	}
-	kinko_err_set(&e, KINKO_ENOENT, "no such route");
-	api_error(resp, KINKO_ENOENT, &e);
+	no_route(resp);
+}
+
+static json_t *block_json(const struct addrblock_entry *b)
+{
+	json_t *j = json_pack("{s:s, s:i, s:I, s:I}", "source", b->source, "failures",
+			      (int)b->failures, "first_failure", (json_int_t)b->first,
+			      "last_failure", (json_int_t)b->last);
+	if (j)
+		json_object_set_new(j, "blocked_until",
+				    b->until ? json_integer((json_int_t)b->until) : json_null());
+	return j;
+}
+
+/* GET /blocks: the sources being counted or blocked (S4), blocked first.
+ * DELETE /blocks/{address}: lifts a block (any address of an IPv6 /64). */
+static void h_blocks(struct vault *v, struct api_req *r, struct api_resp *resp)
+{
+	static struct addrblock_entry none;
+	struct kinko_err e;
+	int rc;
+
+	if (r->nseg == 1 && method_is(r, "GET")) {
+		struct addrblock_entry *l = calloc(ADDRBLOCK_MAX, sizeof *l);
+		json_t *items = json_array();
+		size_t n = 0;
+		if (!l || !items) {
+			free(l);
+			json_decref(items);
+			return api_error(resp, KINKO_ENOMEM, NULL);
+		}
+		rc = vault_blocks_list(v, &r->actor, l, ADDRBLOCK_MAX, &n, &e);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			json_array_append_new(items, block_json(&l[i]));
+		free(l);
+		if (rc) {
+			json_decref(items);
+			return api_error(resp, rc, &e);
+		}
+		return ok_json(resp, 200, json_pack("{s:o}", "items", items));
+	}
+	if (r->nseg == 2 && method_is(r, "DELETE")) {
+		struct addrblock_entry was = none;
+		rc = vault_block_clear(v, &r->actor, r->seg[1], &was, &e);
+		if (rc)
+			return api_error(resp, rc, &e);
+		return ok_json(resp, 200, block_json(&was));
+	}
+	no_route(resp);
 }
 
 void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp)
@@ -1070,6 +1123,8 @@ void api_handle(struct vault *v, struct api_req *r, struct api_resp *resp)
 		return h_log(v, r, resp);
 	if (r->nseg >= 1 && !strcmp(s0, "certificates"))
 		return h_certs(v, r, resp);
+	if (r->nseg >= 1 && !strcmp(s0, "blocks"))
+		return h_blocks(v, r, resp);
 	kinko_err_set(&e, KINKO_ENOENT, "no such route; see docs/api.md");
 	api_error(resp, KINKO_ENOENT, &e);
 }

@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
 	{"cert", "list", cmd_cert_list, "list the certificates issued (all, or a user's) and revoked"},
 	{"cert", "revoke", cmd_cert_revoke, "revoke a client certificate; its sessions end"},
 	{"cert", "server", cmd_cert_server, "renew the server's TLS certificate (on DIR, offline)"},
+	{"block", "list", cmd_block_list, "list addresses counted or blocked after failed requests"},
+	{"block", "rm", cmd_block_rm, "lift the block on an address"},
 	{NULL, "contract", cmd_contract, "create and list contracts; designate people"},
 	{NULL, "folder", cmd_folder, "create and list folders; grant access"},
 	{NULL, "put", cmd_put, "upload a file into a folder"},

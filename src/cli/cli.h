@@ -36,6 +36,8 @@ int cmd_user(int argc, char **argv);
 int cmd_cert_issue(int argc, char **argv);
 int cmd_cert_list(int argc, char **argv);
 int cmd_cert_revoke(int argc, char **argv);
+int cmd_block_list(int argc, char **argv);
+int cmd_block_rm(int argc, char **argv);
 int cmd_contract(int argc, char **argv);
 int cmd_folder(int argc, char **argv);
 int cmd_put(int argc, char **argv);

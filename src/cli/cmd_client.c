@@ -94,17 +94,25 @@ static int call(const struct client_opts *co, bool session, const char *method, 
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+/* A command that takes only the connection options and makes one call. */
+static int call_no_args(int argc, char **argv, const char *usage, bool session,
+			const char *method, const char *path)
 {
 	struct client_opts co = {0};
 	int i = parse_opts(argc, argv, &co, NULL, 0);
 
 	if (i < 0 || i != argc) {
-		cli_usage_error("usage: kinko status [--dir DIR --as USER | --cert F --key F "
-				"--cacert F] [--url URL]");
+		cli_usage_error("%s", usage);
 		return 2;
 	}
-	return call(&co, false, "GET", "status", NULL);
+	return call(&co, session, method, path, NULL);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	return call_no_args(argc, argv, "usage: kinko status [--dir DIR --as USER | --cert F "
+					"--key F --cacert F] [--url URL]",
+			    false, "GET", "status");
 }
 
 int cmd_unseal(int argc, char **argv)
@@ -133,14 +141,7 @@ int cmd_unseal(int argc, char **argv)
 
 int cmd_seal(int argc, char **argv)
 {
-	struct client_opts co = {0};
-	int i = parse_opts(argc, argv, &co, NULL, 0);
-
-	if (i < 0 || i != argc) {
-		cli_usage_error("usage: kinko seal");
-		return 2;
-	}
-	return call(&co, true, "POST", "seal", NULL);
+	return call_no_args(argc, argv, "usage: kinko seal", true, "POST", "seal");
 }
 
 int cmd_login(int argc, char **argv)
@@ -451,6 +452,38 @@ int cmd_cert_revoke(int argc, char **argv)
 	}
 	snprintf(path, sizeof path, "certificates/%s/revoke", argv[i]);
 	return call(&co, true, "POST", path, NULL);
+}
+
+/* kinko block list: the addresses being counted or blocked after failed requests. */
+int cmd_block_list(int argc, char **argv)
+{
+	return call_no_args(argc, argv, "usage: kinko block list", true, "GET", "blocks");
+}
+
+/* kinko block rm ADDRESS: lifts a block (any address of an IPv6 /64 will do). */
+int cmd_block_rm(int argc, char **argv)
+{
+	struct client_opts co = {0};
+	char path[128], addr[72];
+	size_t n;
+	int i = parse_opts(argc, argv, &co, NULL, 0);
+
+	/* As the list shows it: an IPv6 source with its "/64", which a path cannot carry
+	 * (the server takes any address of the /64). */
+	n = i >= 0 && i < argc ? strlen(argv[i]) : 0;
+	if (n > 0 && n < sizeof addr) {
+		memcpy(addr, argv[i], n + 1);
+		if (n > 3 && !strcmp(addr + n - 3, "/64"))
+			addr[n -= 3] = '\0';
+	}
+	if (i < 0 || i + 1 != argc || n == 0 || n >= sizeof addr ||
+	    strspn(addr, "0123456789abcdefABCDEF.:") != n) {
+		cli_usage_error("usage: kinko block rm ADDRESS (an IPv4 address or an IPv6 /64, as "
+				"kinko block list shows it)");
+		return 2;
+	}
+	snprintf(path, sizeof path, "blocks/%s", addr);
+	return call(&co, true, "DELETE", path, NULL);
 }
 
 int cmd_contract(int argc, char **argv)

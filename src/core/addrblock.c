@@ -199,31 +199,41 @@ size_t addrblock_list(struct addrblock *b, int64_t now, struct addrblock_entry *
 	return k;
 }
 
-int addrblock_clear(struct addrblock *b, const char *text, int64_t now,
-		    struct addrblock_entry *entry, struct kinko_err *e)
+/* The source `text` names (see addrblock_clear). */
+static int parse_source(const char *text, struct source *k, struct kinko_err *e)
 {
 	char t[INET6_ADDRSTRLEN + 4];
 	uint8_t a[16];
 	size_t len = strlen(text);
-	struct source k, *s;
-	int family = -1, rc = 0;
+	int family = -1;
 
-	if (len >= sizeof t)
-		return kinko_err_set(e, KINKO_EINVAL, "not an IP address; give it as listed by "
-				     "GET /api/v1/blocks");
-	memcpy(t, text, len + 1);
-	if (len > 3 && !strcmp(t + len - 3, "/64"))
-		t[len - 3] = '\0';
-	if (inet_pton(AF_INET, t, a) == 1) {
-		family = AF_INET;
-	} else if (inet_pton(AF_INET6, t, a) == 1) {
-		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
-		memcpy(sin6.sin6_addr.s6_addr, a, 16);
-		family = cidr_sa_bytes((const struct sockaddr *)&sin6, a); /* mapped -> IPv4 */
+	if (len < sizeof t) {
+		memcpy(t, text, len + 1);
+		if (len > 3 && !strcmp(t + len - 3, "/64"))
+			t[len - 3] = '\0';
+		if (inet_pton(AF_INET, t, a) == 1) {
+			family = AF_INET;
+		} else if (inet_pton(AF_INET6, t, a) == 1) {
+			struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+			memcpy(sin6.sin6_addr.s6_addr, a, 16);
+			family = cidr_sa_bytes((const struct sockaddr *)&sin6, a); /* mapped: IPv4 */
+		}
 	}
-	if (family < 0 || !key_of(family, a, &k))
+	if (family < 0 || !key_of(family, a, k))
 		return kinko_err_set(e, KINKO_EINVAL, "\"%.64s\" is not an IP address; give it as "
 				     "listed by GET /api/v1/blocks", text);
+	return 0;
+}
+
+/* Finds (and with `remove`, drops) the source text names. */
+static int lookup(struct addrblock *b, const char *text, int64_t now, bool remove,
+		  struct addrblock_entry *entry, struct kinko_err *e)
+{
+	struct source k, *s;
+	int rc = parse_source(text, &k, e);
+
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&b->mu);
 	prune_locked(b, now);
 	s = find_locked(b, &k);
@@ -232,8 +242,21 @@ int addrblock_clear(struct addrblock *b, const char *text, int64_t now,
 	} else {
 		if (entry)
 			entry_of(s, entry);
-		*s = b->s[--b->n];
+		if (remove)
+			*s = b->s[--b->n];
 	}
 	pthread_mutex_unlock(&b->mu);
 	return rc;
+}
+
+int addrblock_get(struct addrblock *b, const char *text, int64_t now,
+		  struct addrblock_entry *entry, struct kinko_err *e)
+{
+	return lookup(b, text, now, false, entry, e);
+}
+
+int addrblock_clear(struct addrblock *b, const char *text, int64_t now,
+		    struct addrblock_entry *entry, struct kinko_err *e)
+{
+	return lookup(b, text, now, true, entry, e);
 }

@@ -59,5 +59,8 @@ size_t addrblock_list(struct addrblock *b, int64_t now, struct addrblock_entry *
  * *entry (may be NULL) gets the entry as it was. */
 int addrblock_clear(struct addrblock *b, const char *text, int64_t now,
 		    struct addrblock_entry *entry, struct kinko_err *e) KINKO_WUR;
+/* As addrblock_clear, without changing anything. */
+int addrblock_get(struct addrblock *b, const char *text, int64_t now,
+		  struct addrblock_entry *entry, struct kinko_err *e) KINKO_WUR;
 
 #endif

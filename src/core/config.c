@@ -49,6 +49,13 @@ static const struct opt opts[] = {
 	 "Concurrent uploads in all."},
 	{"server", "syscall_filter", OPT_BOOL, OFF(syscall_filter), 0, 0, 0, "true",
 	 "Confine the running server to the system calls it needs (seccomp; checklist S4)."},
+	{"server", "block_failures", OPT_U64, OFF(block_failures), 0, 0, 1000, "20",
+	 "Block an address after this many failed requests (refused certificate, failed login, "
+	 "invalid session) within block_window_seconds; 0 never blocks (checklist S4)."},
+	{"server", "block_window_seconds", OPT_U64, OFF(block_window_seconds), 0, 10, 86400, "600",
+	 "The window in which failures from one address are counted."},
+	{"server", "block_seconds", OPT_U64, OFF(block_seconds), 0, 10, 604800, "900",
+	 "How long a blocked address stays blocked (an operator or manager can lift it)."},
 	{"auth", "lockout_failures", OPT_U64, OFF(lockout_failures), 0, 1, 100, "5",
 	 "Failed logins before an account is locked (checklist S6)."},
 	{"auth", "lockout_seconds", OPT_U64, OFF(lockout_seconds), 0, 1, 86400 * 30, "900",
@@ -359,6 +366,14 @@ int config_report(const struct kinko_config *c, FILE *out)
 	if (!c->syscall_filter) {
 		fprintf(out, "warning: S4: syscall_filter = false runs the server without its "
 			     "system-call filter; a compromised server could run programs\n");
+		warnings++;
+	}
+	if (c->block_failures == 0 || c->block_failures > 100) {
+		fprintf(out, "warning: S4: block_failures = %llu %s\n",
+			(unsigned long long)c->block_failures,
+			c->block_failures ? "lets an address fail many times before it is blocked; 20 "
+					    "is recommended"
+					  : "never blocks an address that keeps failing");
 		warnings++;
 	}
 	if (c->lockout_failures > 10) {

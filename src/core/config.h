@@ -27,6 +27,9 @@ struct kinko_config {
 	uint64_t max_connections_per_ip;
 	uint64_t max_uploads;
 	bool syscall_filter; /* confine kinko serve with its seccomp filter */
+	uint64_t block_failures; /* 0: never block an address */
+	uint64_t block_window_seconds;
+	uint64_t block_seconds;
 	/* [auth] */
 	uint64_t lockout_failures;
 	uint64_t lockout_seconds;

@@ -63,6 +63,7 @@ struct req {
 	char addr_text[64];
 	struct vault_audit_note note;
 	bool audit_failed;
+	bool close; /* end the connection after the answer (a blocked source) */
 	/* An import: the body goes down a pipe to a thread that unpacks it. */
 	struct import_job *imp;
 };
@@ -203,6 +204,36 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp)
 
 static void sink_emit(struct req *r);
 
+/* Counts a failed request against its source address (a refused client
+ * certificate, 401, 423) and, when that blocks the source, says so in the log
+ * and ends the connection: the source's next connection is refused at accept. */
+static void count_failure(struct req *r, int status)
+{
+	struct addrblock_entry b;
+	struct kinko_err e;
+	char when[32] = "?";
+	time_t t;
+	struct tm tm;
+	int rc;
+
+	if (r->kind != -2 && status != 401 && status != 423)
+		return;
+	rc = vault_addr_failed(r->srv->v, &r->api.actor, r->api.addr, &b, &e);
+	if (rc == 0)
+		return;
+	if (rc < 0)
+		fprintf(stderr, "kinko: req=%s ALERT: audit log unavailable: %s\n", r->request_id,
+			e.msg);
+	t = (time_t)b.until;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(stderr,
+		"kinko: req=%s ALERT: blocked %s until %s after %u failed requests (refused "
+		"certificates, failed logins, invalid sessions); kinko block rm %s lifts it\n",
+		r->request_id, b.source, when, b.failures, b.source);
+	r->close = true;
+}
+
 /* Every request is one audit event, written before the answer leaves. When the
  * vault already appended it with the change, nothing more is needed; otherwise it
  * is appended here. If that fails, the answer becomes a 503: the request's effect
@@ -214,9 +245,10 @@ static bool audit_request(struct req *r, int *status, json_t **doc, json_t **own
 
 	/* The vault appends an event only in a transaction that then commits as its
 	 * last step, so a recorded event stands for this request, whatever its status. */
+	count_failure(r, *status);
 	if (r->note.recorded)
 		return true;
-	action = r->kind == -2 ? "tls.refused" : api_action(&r->api);
+	action = r->kind == -2 ? "tls.refused" : r->kind == -3 ? "net.blocked" : api_action(&r->api);
 	if (vault_audit_standalone(r->srv->v, &r->api.actor, action, (unsigned)*status, &e) == 0)
 		return true;
 	fprintf(stderr, "kinko: req=%s ALERT: audit log unavailable: %s\n", r->request_id, e.msg);
@@ -260,6 +292,8 @@ static enum MHD_Result send_json(struct req *r, int status, json_t *doc)
 		MHD_add_response_header(resp, "Retry-After", "5");
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"kinko\"");
+	if (r->close)
+		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	log_request(r, status);
@@ -622,6 +656,26 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	cidr_addr_text(r->api.addr, r->addr_text, sizeof r->addr_text);
 	memcpy(r->api.actor.addr, r->addr_text, sizeof r->api.actor.addr);
 
+	/* A source blocked meanwhile, on a connection it opened before (S4). */
+	{
+		int64_t until = 0;
+		if (vault_addr_blocked(s->v, r->api.addr, &until)) {
+			char when[32] = "?";
+			time_t t = (time_t)until;
+			struct tm tm;
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+			kinko_err_set(&e, KINKO_EPERM,
+				      "requests from %s are refused until %s after repeated failures "
+				      "(refused certificates, failed logins); a manager or an operator "
+				      "can lift this from another address: kinko block rm",
+				      r->addr_text, when);
+			api_error(&r->resp, KINKO_EPERM, &e);
+			r->kind = -3; /* audited as net.blocked */
+			r->close = true;
+			return send_problem(r);
+		}
+	}
 	/* The client certificate, every request, fail closed. */
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	rc = ci ? tls_peer_verify(ci->tls_session, (int64_t)time(NULL), &peer, &e)
@@ -937,8 +991,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 	struct server *s = cls;
 	const struct kinko_config *cfg = vault_config(s->v);
 
+	bool outside;
+
 	(void)len;
-	if (cidr_list_match(&cfg->allow, addr))
+	outside = !cidr_list_match(&cfg->allow, addr);
+	if (!outside && !vault_addr_blocked(s->v, addr, NULL))
 		return MHD_YES;
 	atomic_fetch_add(&s->refused, 1);
 	{
@@ -948,9 +1005,9 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 		if (now != last && atomic_compare_exchange_strong(&s->refused_logged_at, &last, now)) {
 			char a[64];
 			cidr_addr_text(addr, a, sizeof a);
-			fprintf(stderr, "kinko: refused connection from %s (outside allow; %lu refused "
-					"so far)\n",
-				a, (unsigned long)atomic_load(&s->refused));
+			fprintf(stderr, "kinko: refused connection from %s (%s; %lu refused so far)\n",
+				a, outside ? "outside allow" : "blocked after repeated failures",
+				(unsigned long)atomic_load(&s->refused));
 		}
 	}
 	return MHD_NO;

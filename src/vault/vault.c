@@ -456,6 +456,12 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 			v->clamd_path[0] = '\0'; /* reported by the scanner status */
 	}
 	v->scan_budget.max = v->cfg.scan_memory_max ? v->cfg.scan_memory_max : memory_limit() / 2;
+	if (v->cfg.block_failures) {
+		rc = addrblock_new((unsigned)v->cfg.block_failures, v->cfg.block_window_seconds,
+				   v->cfg.block_seconds, &v->blocks, e);
+		if (rc)
+			goto fail;
+	}
 	if (vault_path(v, path, sizeof path, "kinko.db") == 0)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)
@@ -475,6 +481,7 @@ void vault_close(struct vault *v)
 		return;
 	vault_seal(v);
 	store_close(v->store);
+	addrblock_free(v->blocks);
 	pthread_rwlock_destroy(&v->seal_lock);
 	pthread_mutex_destroy(&v->scan_mu);
 	pthread_mutex_destroy(&v->unseal_mu);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/addrblock.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -272,6 +273,28 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
  * certificate kinko did not issue (another CA in the trust list) is not refused
  * here; a store that cannot answer refuses (fail closed). */
 int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err *e) KINKO_WUR;
+
+/* ---- Addresses that keep failing (S4; core/addrblock.h, [server] block_*) ---- */
+
+/* Whether connections and requests from sa are refused now; *until (may be NULL)
+ * gets the block's end. Always false with block_failures = 0. */
+bool vault_addr_blocked(struct vault *v, const struct sockaddr *sa, int64_t *until);
+/* Counts a failed request (a refused client certificate, 401, 423) from sa, made
+ * by a (the request's actor). Returns 1 when it blocked the source, with *blocked
+ * filled and a net.block event appended (the source as its address, the request's
+ * ID); 0 when it did not; <0 when that event could not be appended (the block
+ * stands all the same). */
+int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct sockaddr *sa,
+		      struct addrblock_entry *blocked, struct kinko_err *e);
+/* The sources being counted or blocked, blocked first (managers, operators,
+ * auditors); at most cap. */
+int vault_blocks_list(struct vault *v, const struct vault_actor *a,
+		      struct addrblock_entry *out, size_t cap, size_t *n,
+		      struct kinko_err *e) KINKO_WUR;
+/* Lifts the block on a source and forgets its count (managers, operators). The
+ * net.unblock event is committed before the block is lifted. */
+int vault_block_clear(struct vault *v, const struct vault_actor *a, const char *source,
+		      struct addrblock_entry *was, struct kinko_err *e) KINKO_WUR;
 
 int vault_user_cert_issue(struct vault *v, const struct vault_actor *a, const char *id,
 			  unsigned days, struct kbuf *cert_pem, struct kbuf *key_pem,

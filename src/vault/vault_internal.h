@@ -25,6 +25,7 @@ struct vault {
 	struct vault_scanner scan;
 	char clamd_path[108];
 	struct clamd_budget scan_budget; /* memory held by the uploads being scanned */
+	struct addrblock *blocks; /* failing addresses; NULL when block_failures = 0 */
 };
 
 /* Opens a scan for an upload: NULL (and 0) when scanning is switched off;

@@ -54,6 +54,11 @@ def kinko(*args, check=True, **kw):
     return subprocess.run([KINKO, *args], capture_output=True, text=True, check=check, **kw)
 
 
+def config_check(vault):
+    """What `kinko config check` prints for the vault: settings, then warnings."""
+    return kinko("config", "check", "--dir", vault.dir).stdout
+
+
 class Vault:
     """A data directory made by `kinko init` and the server running on it."""
 

@@ -126,7 +126,8 @@ def test_a_missing_certificate_file_is_named(vault, tmp_path):
 def test_help_lists_every_command(tmp_path):
     out = Cli(str(tmp_path), "u").run("help").stdout
     for cmd in ["init", "serve", "config check", "status", "unseal", "seal", "login", "logout",
-                "user", "cert issue", "cert list", "cert revoke", "contract", "folder", "put",
+                "user", "cert issue", "cert list", "cert revoke", "block list", "block rm",
+                "contract", "folder", "put",
                 "get", "ls", "rm",
                 "log verify", "log show", "scan"]:
         assert re.search(r"^  %s\s" % re.escape(cmd), out, re.M), cmd

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import Vault, kinko
+from conftest import Vault, config_check, kinko
 
 
 def proc_status(pid):
@@ -47,7 +47,7 @@ def test_turned_off_it_says_so_and_config_check_warns(tmp_path):
         st = proc_status(v.proc.pid)
         assert st["Seccomp"] == "0"
         assert "WARNING: system-call filter off" in log_text(v)
-        out = kinko("config", "check", "--dir", v.dir).stdout
+        out = config_check(v)
         assert "syscall_filter = false" in out
         assert "warning: S4: syscall_filter = false" in out
     finally:
@@ -55,7 +55,7 @@ def test_turned_off_it_says_so_and_config_check_warns(tmp_path):
 
 
 def test_default_config_check_has_no_s4_warning(vault):
-    out = kinko("config", "check", "--dir", vault.dir).stdout
+    out = config_check(vault)
     assert "syscall_filter = true" in out
     assert "S4:" not in out
 

@@ -156,6 +156,12 @@ static void clearing_takes_any_address_of_the_source(void **state)
 
 	assert_true(addrblock_fail(b, ip(&a, "192.0.2.7"), 0, NULL));
 	assert_true(addrblock_fail(b, ip(&a, "2001:db8::5"), 0, NULL));
+	/* get finds without changing */
+	assert_int_equal(addrblock_get(b, "2001:db8::1", 1, &got, &e), 0);
+	assert_string_equal(got.source, "2001:db8::/64");
+	assert_true(addrblock_blocked(b, ip(&a, "2001:db8::5"), 1, NULL));
+	assert_int_equal(addrblock_get(b, "192.0.2.8", 1, &got, &e), KINKO_ENOENT);
+	assert_int_equal(addrblock_get(b, "nonsense", 1, &got, &e), KINKO_EINVAL);
 	assert_int_equal(addrblock_clear(b, "192.0.2.7", 1, &got, &e), 0);
 	assert_string_equal(got.source, "192.0.2.7");
 	assert_int_equal(got.until, 900);

@@ -67,6 +67,9 @@ static void assert_defaults(const struct kinko_config *c)
 	assert_int_equal(c->max_connections_per_ip, 32);
 	assert_int_equal(c->max_uploads, 16);
 	assert_true(c->syscall_filter);
+	assert_int_equal(c->block_failures, 20);
+	assert_int_equal(c->block_window_seconds, 600);
+	assert_int_equal(c->block_seconds, 900);
 	assert_int_equal(c->lockout_failures, 5);
 	assert_int_equal(c->lockout_seconds, 900);
 	assert_int_equal(c->session_idle_seconds, 900);
@@ -420,7 +423,7 @@ static void write_default(void **state)
 	}
 	fclose(in);
 	assert_int_equal(fclose(out), 0);
-	assert_int_equal(keys, 23); /* every key is listed */
+	assert_int_equal(keys, 26); /* every key is listed */
 	assert_int_equal(config_load(uncommented, false, &d, &e), 0);
 	assert_defaults(&d);
 
@@ -500,6 +503,8 @@ static void report_warnings(void **state)
 		{"[log]\ncheckpoint_seconds = 3601\n", "warning: S8: checkpoint_seconds = 3601"},
 		{"[scan]\nrequired = false\n", "warning: S5: [scan] required = false"},
 		{"[server]\nsyscall_filter = false\n", "warning: S4: syscall_filter = false"},
+		{"[server]\nblock_failures = 0\n", "warning: S4: block_failures = 0 never blocks"},
+		{"[server]\nblock_failures = 101\n", "warning: S4: block_failures = 101 lets"},
 		{"[scan]\nsignature_max_age = 172801\n", "warning: S5: signature_max_age = 172801"},
 	};
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
@@ -513,7 +518,7 @@ static void report_warnings(void **state)
 		free(t);
 	}
 	/* Values just inside the recommendations do not warn. */
-	assert_int_equal(load_text("[server]\nallow = 10.0.0.0/8, 2001:db8::/32\n[auth]\n"
+	assert_int_equal(load_text("[server]\nallow = 10.0.0.0/8, 2001:db8::/32\nblock_failures = 100\n[auth]\n"
 				   "lockout_failures = 10\nlockout_seconds = 300\n"
 				   "session_idle_seconds = 3600\nsession_max_seconds = 43200\n"
 				   "require_totp = true\n[log]\ncheckpoint_seconds = 3600\n"
@@ -523,17 +528,17 @@ static void report_warnings(void **state)
 	assert_int_equal(report(&c, &t), 0);
 	free(t);
 
-	/* All at once: twelve warnings, counted as printed. */
+	/* All at once: thirteen warnings, counted as printed. */
 	assert_int_equal(load_text("[server]\nlisten = 0.0.0.0:1\nallow = 0.0.0.0/0\n"
-				   "syscall_filter = off\n[auth]\n"
+				   "syscall_filter = off\nblock_failures = 0\n[auth]\n"
 				   "lockout_failures = 50\nlockout_seconds = 1\n"
 				   "session_idle_seconds = 86400\n[vault]\nkey_file = /k\n"
 				   "[log]\naudit_sink = none\ncheckpoint_seconds = 7200\n"
 				   "[scan]\nrequired = off\nsignature_max_age = 864000\n",
 				   &c, &e),
 			 0);
-	assert_int_equal(report(&c, &t), 12);
-	assert_int_equal(count_warnings(t), 12);
+	assert_int_equal(report(&c, &t), 13);
+	assert_int_equal(count_warnings(t), 13);
 	free(t);
 }
 

@@ -1,0 +1,88 @@
+/*
+ * Addresses that keep failing: counted, blocked, listed and lifted (checklist S4).
+ * The table is core/addrblock's, in memory; the acts on it are audited here. A
+ * block is an event of its own ("net.block", the source as its address); lifting one is
+ * the manager's or operator's act ("net.unblock") plus the system event that names
+ * the source ("net.unblocked"), committed together before the block is lifted.
+ */
+#include "vault/vault_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* An event about a source rather than by a person: the source as its address (an
+ * IPv6 /64 as its first address: the event's address is one inet_ntop spelling),
+ * the request that caused it as its request. */
+static void source_actor(const struct vault_actor *a, const char *source,
+			 struct vault_actor *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->addr, sizeof out->addr, "%.*s", (int)strcspn(source, "/"), source);
+	if (a)
+		memcpy(out->request_id, a->request_id, sizeof out->request_id);
+}
+
+bool vault_addr_blocked(struct vault *v, const struct sockaddr *sa, int64_t *until)
+{
+	return v->blocks && addrblock_blocked(v->blocks, sa, vault_now(), until);
+}
+
+int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct sockaddr *sa,
+		      struct addrblock_entry *blocked, struct kinko_err *e)
+{
+	struct vault_actor sys;
+	int rc;
+
+	if (!v->blocks || !addrblock_fail(v->blocks, sa, vault_now(), blocked))
+		return 0;
+	source_actor(a, blocked->source, &sys);
+	rc = vault_audit_standalone(v, &sys, "net.block", 200, e);
+	return rc ? rc : 1;
+}
+
+int vault_blocks_list(struct vault *v, const struct vault_actor *a,
+		      struct addrblock_entry *out, size_t cap, size_t *n, struct kinko_err *e)
+{
+	if (a->role != ROLE_MANAGER && a->role != ROLE_OPERATOR && a->role != ROLE_AUDITOR)
+		return kinko_err_set(e, KINKO_EPERM,
+				     "only managers, operators and auditors may see blocked addresses");
+	*n = v->blocks ? addrblock_list(v->blocks, vault_now(), out, cap) : 0;
+	return 0;
+}
+
+int vault_block_clear(struct vault *v, const struct vault_actor *a, const char *source,
+		      struct addrblock_entry *was, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct addrblock_entry cur;
+	struct vault_actor sys;
+	int64_t now = vault_now();
+	int rc;
+
+	if (a->role != ROLE_MANAGER && a->role != ROLE_OPERATOR)
+		return kinko_err_set(e, KINKO_EPERM, "only a manager or an operator may lift a block");
+	if (!v->blocks)
+		return kinko_err_set(e, KINKO_ENOENT,
+				     "addresses are never blocked here ([server] block_failures = 0)");
+	rc = addrblock_get(v->blocks, source, now, &cur, e);
+	if (rc)
+		return rc;
+	source_actor(a, cur.source, &sys);
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = vault_audit(v, a, "net.unblock", NULL, NULL, NULL, 0, 200, e);
+	if (rc == 0)
+		rc = vault_audit(v, &sys, "net.unblocked", NULL, NULL, NULL, 0, 200, e);
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	rc = s->ops->commit(s, e);
+	if (rc)
+		return rc;
+	/* Gone meanwhile (the block ended): the event stands, the answer is the same. */
+	if (addrblock_clear(v->blocks, source, now, was, e) != 0 && was)
+		*was = cur;
+	return 0;
+}
