@@ -14,6 +14,7 @@
 #include "cli/client.h"
 #include "core/config.h"
 #include "core/parse.h"
+#include "core/privdrop.h"
 #include "core/sandbox.h"
 #include "crypto/hash.h"
 #include "store/store.h"
@@ -251,6 +252,9 @@ int cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	harden_process();
+	rc = privdrop_check(dir, &e);
+	if (rc)
+		return cli_fail(&e);
 	rc = vault_open(dir, &v, &e);
 	if (rc)
 		return cli_fail(&e);
@@ -307,8 +311,26 @@ int cmd_serve(int argc, char **argv)
 		vault_close(v);
 		return cli_fail(&e);
 	}
-	/* Listening: from here on the process needs only the calls a running server
-	 * makes. A filter that cannot be installed stops the start (fail closed). */
+	/* Listening, key read: root (if we had it) is no longer needed. */
+	{
+		uid_t uid = 0;
+		bool dropped = false;
+		rc = privdrop_to_owner(dir, &uid, &dropped, &e);
+		if (rc) {
+			server_stop(s);
+			vault_close(v);
+			return cli_fail(&e);
+		}
+		if (dropped)
+			fprintf(stderr, "kinko: running as uid %u (the owner of %s), not root\n",
+				(unsigned)uid, dir);
+		else if (uid == 0)
+			fprintf(stderr, "kinko: WARNING: running as root; give %s to a dedicated "
+					"account (chown -R kinko: %s) and kinko serve drops to it\n",
+				dir, dir);
+	}
+	/* From here on the process needs only the calls a running server makes. A
+	 * filter that cannot be installed stops the start (fail closed). */
 	if (vault_config(v)->syscall_filter) {
 		unsigned allowed = 0;
 		rc = sandbox_enter(&allowed, &e);

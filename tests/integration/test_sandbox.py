@@ -67,3 +67,71 @@ def test_a_bad_value_stops_the_start_with_file_and_line(tmp_path):
     msg = str(ex.value)
     assert "kinko.conf" in msg and "syscall_filter" in msg
     v.stop()
+
+
+@pytest.fixture
+def owned_by_nobody():
+    """A base directory every account may pass through (not pytest's tmp_path,
+    whose parents only root may enter), removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the drop is from root")
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="kinko-privdrop-", dir="/var/tmp")
+    os.chmod(base, 0o711)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def chown_tree(path, uid, gid):
+    for root, dirs, files in os.walk(path):
+        for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+            os.lchown(n, uid, gid)
+
+
+def test_started_as_root_it_runs_as_the_owner_of_its_directory(owned_by_nobody):
+    v = Vault(owned_by_nobody, extra_conf="[scan]\nrequired = false\n")
+    os.chmod(v.keyfile, 0o600)  # root's alone: read before the drop
+    chown_tree(v.dir, 65534, 65534)
+    v.start()
+    try:
+        st = proc_status(v.proc.pid)
+        assert st["Uid"].split() == ["65534"] * 4
+        assert st["Gid"].split() == ["65534"] * 4
+        assert st["Groups"].strip() == ""
+        assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0
+        assert st["Seccomp"] == "2"
+        assert "running as uid 65534" in log_text(v)
+        admin = v.login()
+        c = admin.post(v.url + "contracts", json={"name": "c"}).json()["id"]
+        f = admin.post(v.url + "contracts/%s/folders" % c, json={"name": "f"}).json()["id"]
+        data = os.urandom(1 << 20)
+        r = admin.put(v.url + "folders/%s/objects?name=a.bin" % f, data=data)
+        assert r.status_code == 201, r.text
+        assert admin.get(v.url + "objects/" + r.json()["id"]).content == data
+        for root, dirs, files in os.walk(v.dir):
+            for n in files:
+                assert os.stat(os.path.join(root, n)).st_uid == 65534, n
+    finally:
+        v.stop()
+
+
+def test_a_file_of_another_owner_is_refused_before_anything_is_done(owned_by_nobody):
+    v = Vault(owned_by_nobody)
+    chown_tree(v.dir, 65534, 65534)
+    stray = os.path.join(v.dir, "tls", "stray")
+    open(stray, "w").close()  # root's
+    events_before = kinko("log", "show", "--dir", v.dir).stdout
+    with pytest.raises(RuntimeError) as ex:
+        v.start()
+    assert "tls/stray belongs to uid 0" in str(ex.value)
+    assert "chown -R 65534:65534" in str(ex.value)
+    assert kinko("log", "show", "--dir", v.dir).stdout == events_before
+    v.stop()
+
+
+def test_started_as_root_on_roots_directory_it_warns(vault):
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    assert proc_status(vault.proc.pid)["Uid"].split()[1] == "0"
+    assert "WARNING: running as root" in log_text(vault)
