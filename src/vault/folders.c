@@ -28,6 +28,22 @@ unsigned vault_perms(enum store_role account, enum store_role member, unsigned a
 	return 0;
 }
 
+/* C1 controls and bidirectional marks and overrides, which can disguise a name (a
+ * reversed extension, a contract that reads like another): true when s has one.
+ * s is valid UTF-8. */
+static bool has_disguise(const uint8_t *s, size_t len)
+{
+	for (const uint8_t *p = s; p < s + len;) {
+		ucs4_t c;
+		int n = u8_mbtouc(&c, p, (size_t)(s + len - p));
+		if ((c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+		    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+			return true;
+		p += n > 0 ? n : 1;
+	}
+	return false;
+}
+
 int vault_name_check(const char *name, size_t len, struct kinko_err *e)
 {
 	const uint8_t *s = (const uint8_t *)name;
@@ -47,18 +63,9 @@ int vault_name_check(const char *name, size_t len, struct kinko_err *e)
 		if (s[i] == '/' || s[i] == '\\')
 			return kinko_err_set(e, KINKO_EINVAL, "a name may not contain '/' or '\\'");
 	}
-	/* C1 controls and bidirectional overrides can disguise a name (a reversed
-	 * extension): refuse them like ASCII controls. */
-	for (const uint8_t *p = s; p < s + len;) {
-		ucs4_t c;
-		int n = u8_mbtouc(&c, p, (size_t)(s + len - p));
-		if ((c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
-		    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
-			return kinko_err_set(e, KINKO_EINVAL,
-					     "a name may not contain control or text-direction "
-					     "characters");
-		p += n > 0 ? n : 1;
-	}
+	if (has_disguise(s, len))
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "a name may not contain control or text-direction characters");
 	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return kinko_err_set(e, KINKO_EINVAL, "'.' and '..' are not names");
 	nfc = u8_normalize(UNINORM_NFC, s, len, NULL, &nfclen);
@@ -111,6 +118,9 @@ static int text_check(const char *t, size_t max, const char *what, struct kinko_
 		if ((uint8_t)t[i] < 0x20 || t[i] == 0x7f)
 			return kinko_err_set(e, KINKO_EINVAL, "%s may not contain control characters",
 					     what);
+	if (has_disguise((const uint8_t *)t, n))
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "%s may not contain control or text-direction characters", what);
 	return 0;
 }
 

@@ -367,6 +367,19 @@ static void name_check(void **state)
 	OK("a\xe2\x80\x94" "b");               /* U+2014 EM DASH is fine */
 #undef OK
 #undef BAD
+
+	/* Contract names: the same disguises are refused, and nothing is created. */
+	{
+		static const char *const bad[] = {"契約\xe2\x80\xae" "B", "x\xc2\x9b", "a\x01",
+						  "\xe2\x81\xa9", ""};
+		struct vault_contract_info c;
+		int64_t before = db_count("SELECT count(*) FROM contracts");
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			if (vault_contract_create(V, &admin, bad[i], &c, &e) != KINKO_EINVAL)
+				fail_msg("contract name %zu was taken", i);
+		assert_int_equal(db_count("SELECT count(*) FROM contracts"), before);
+		assert_int_equal(vault_contract_create(V, &admin, "令和8年度/住民税通知", &c, &e), 0);
+	}
 }
 
 /* ---------------------------------------------------------------- objects */
