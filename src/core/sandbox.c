@@ -103,6 +103,20 @@ static void remember_names(void)
 	}
 }
 
+/* One argument comparison (libseccomp's SCMP_An macros leave a field to the
+ * compiler, which clang's -Wextra refuses). */
+static struct scmp_arg_cmp arg(unsigned i, enum scmp_compare op, uint64_t a, uint64_t b)
+{
+	struct scmp_arg_cmp c;
+
+	memset(&c, 0, sizeof c);
+	c.arg = i;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
+
 /* The rule, or nothing when the call does not exist on this architecture. */
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned count,
 		const struct scmp_arg_cmp *cmp, unsigned *added)
@@ -131,15 +145,15 @@ static int add_argument_rules(scmp_filter_ctx ctx, unsigned *allowed)
 	int rc = 0;
 
 	/* socket: AF_UNIX only */
-	c = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	c = arg(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	rc |= rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &c, allowed);
-	c = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+	c = arg(0, SCMP_CMP_NE, AF_UNIX, 0);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &c, NULL);
 
 	/* clone: threads only; clone3 cannot be checked */
-	c = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+	c = arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 	rc |= rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &c, allowed);
-	c = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+	c = arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", 1, &c, NULL);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, NULL);
 
@@ -147,36 +161,36 @@ static int add_argument_rules(scmp_filter_ctx ctx, unsigned *allowed)
 	for (size_t i = 0; i < sizeof prot_calls / sizeof prot_calls[0]; i++) {
 		static const uint64_t ok[] = {0, PROT_WRITE, PROT_EXEC};
 		for (size_t j = 0; j < sizeof ok / sizeof ok[0]; j++) {
-			c = SCMP_A2(SCMP_CMP_MASKED_EQ, wx, ok[j]);
+			c = arg(2, SCMP_CMP_MASKED_EQ, wx, ok[j]);
 			rc |= rule(ctx, SCMP_ACT_ALLOW, prot_calls[i], 1, &c, j ? &dummy : allowed);
 		}
-		c = SCMP_A2(SCMP_CMP_MASKED_EQ, wx, wx);
+		c = arg(2, SCMP_CMP_MASKED_EQ, wx, wx);
 		rc |= rule(ctx, SCMP_ACT_ERRNO(EPERM), prot_calls[i], 1, &c, NULL);
 	}
 
 	/* ioctl: the listed requests; others fail (those between two listed ones
 	 * are terminal requests, TIOCSTI among them, and stop the process) */
 	for (size_t i = 0; i < sizeof ioctls / sizeof ioctls[0]; i++) {
-		c = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
+		c = arg(1, SCMP_CMP_EQ, ioctls[i], 0);
 		rc |= rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &c, i ? &dummy : allowed);
 		lo = ioctls[i] < lo ? ioctls[i] : lo;
 		hi = ioctls[i] > hi ? ioctls[i] : hi;
 	}
-	c = SCMP_A1(SCMP_CMP_LT, lo);
+	c = arg(1, SCMP_CMP_LT, lo, 0);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &c, NULL);
-	c = SCMP_A1(SCMP_CMP_GT, hi);
+	c = arg(1, SCMP_CMP_GT, hi, 0);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &c, NULL);
 
 	/* prctl: thread names, and reading the dump flag */
 	for (size_t i = 0; i < sizeof prctls / sizeof prctls[0]; i++) {
-		c = SCMP_A0(SCMP_CMP_EQ, prctls[i]);
+		c = arg(0, SCMP_CMP_EQ, prctls[i], 0);
 		rc |= rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &c, i ? &dummy : allowed);
 	}
 
 	/* prlimit64: reading only (no new limit) */
-	c = SCMP_A2(SCMP_CMP_EQ, 0);
+	c = arg(2, SCMP_CMP_EQ, 0, 0);
 	rc |= rule(ctx, SCMP_ACT_ALLOW, "prlimit64", 1, &c, allowed);
-	c = SCMP_A2(SCMP_CMP_NE, 0);
+	c = arg(2, SCMP_CMP_NE, 0, 0);
 	rc |= rule(ctx, SCMP_ACT_ERRNO(EPERM), "prlimit64", 1, &c, NULL);
 	return rc;
 }
