@@ -523,7 +523,7 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 			 struct kinko_err *e)
 {
 	struct termios old, quiet;
-	bool restore = false, too_long = false;
+	bool restore = false, too_long = false, failed = false;
 	size_t got = 0;
 	char c;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -541,6 +541,7 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 		ssize_t r = read(fd, &c, 1);
 		if (r < 0 && errno == EINTR)
 			continue;
+		failed = r < 0;
 		if (r <= 0 || c == '\n')
 			break;
 		if (got + 1 < cap)
@@ -555,9 +556,11 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 	close(fd);
 	out[got] = '\0';
 	*n = got;
-	if (too_long) {
+	if (too_long || failed) {
 		kinko_wipe(out, cap);
-		return kinko_err_set(e, KINKO_EINVAL, "the secret is too long");
+		return kinko_err_set(e, too_long ? KINKO_EINVAL : KINKO_EIO,
+				     too_long ? "the secret is too long"
+					      : "cannot read the secret from the terminal");
 	}
 	return 0;
 }

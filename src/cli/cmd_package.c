@@ -83,9 +83,12 @@ static int read_identities(const char *path, uint8_t (*ids)[PACKAGE_X25519_LEN],
 	if (!buf)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
 	rc = cli_read_secret_file(path, buf, IDENTITY_FILE_MAX + 1, &len, e);
+	if (rc == 0 && memchr(buf, '\0', len))
+		rc = kinko_err_set(e, KINKO_EINVAL, "the identity file holds a NUL byte: it is not "
+				   "a text file of age identities");
 	for (line = buf; rc == 0 && line < buf + len; line = next) {
 		size_t ll = strcspn(line, "\n");
-		next = line + ll + (line[ll] == '\n');
+		next = line + ll + 1; /* past the line end, or the NUL after the last line */
 		line[ll] = '\0';
 		while (ll > 0 && line[ll - 1] == '\r')
 			line[--ll] = '\0';

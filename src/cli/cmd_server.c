@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -223,6 +224,40 @@ static void warn_server_cert(const char *dir, int64_t end, time_t *last)
 		end <= (int64_t)now ? "expired" : "expires", when, dir);
 }
 
+/* Gives up root for the owner of dir (if root), then installs the system-call
+ * filter (if on). Either failing stops the start: fail closed. */
+static int confine(struct vault *v, const char *dir, struct kinko_err *e)
+{
+	uid_t uid = 0;
+	bool dropped = false;
+	unsigned allowed = 0;
+	int rc = privdrop_to_owner(dir, &uid, &dropped, e);
+
+	if (rc)
+		return rc;
+	if (dropped)
+		fprintf(stderr, "kinko: running as uid %u (the owner of %s), not root\n",
+			(unsigned)uid, dir);
+	else if (uid == 0)
+		fprintf(stderr, "kinko: WARNING: running as root; give %s to a dedicated account "
+				"(chown -R kinko: %s) and kinko serve drops to it\n",
+			dir, dir);
+	if (!vault_config(v)->syscall_filter) {
+		fprintf(stderr, "kinko: WARNING: system-call filter off ([server] syscall_filter "
+				"= false)\n");
+		return 0;
+	}
+	rc = sandbox_enter(&allowed, e);
+	if (rc) {
+		fprintf(stderr, "kinko: refusing to serve without the system-call filter ([server] "
+				"syscall_filter = false turns it off)\n");
+		return rc;
+	}
+	fprintf(stderr, "kinko: system-call filter on: %u calls allowed, any other stops the "
+			"server\n", allowed);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -238,7 +273,7 @@ int cmd_serve(int argc, char **argv)
 	time_t cert_warned = 0;
 	int64_t cert_end = 0;
 	sigset_t set;
-	int c, sig, rc;
+	int c, sig, rc, listen_fd = -1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -306,46 +341,21 @@ int cmd_serve(int argc, char **argv)
 		rc = tls_server_not_after(tlsdir, &cert_end, &e);
 	}
 	if (rc == 0)
-		rc = server_start(v, &s, &e);
+		rc = server_listen(vault_config(v), &listen_fd, &e);
 	if (rc) {
 		vault_close(v);
 		return cli_fail(&e);
 	}
-	/* Listening, key read: root (if we had it) is no longer needed. */
-	{
-		uid_t uid = 0;
-		bool dropped = false;
-		rc = privdrop_to_owner(dir, &uid, &dropped, &e);
-		if (rc) {
-			server_stop(s);
-			vault_close(v);
-			return cli_fail(&e);
-		}
-		if (dropped)
-			fprintf(stderr, "kinko: running as uid %u (the owner of %s), not root\n",
-				(unsigned)uid, dir);
-		else if (uid == 0)
-			fprintf(stderr, "kinko: WARNING: running as root; give %s to a dedicated "
-					"account (chown -R kinko: %s) and kinko serve drops to it\n",
-				dir, dir);
-	}
-	/* From here on the process needs only the calls a running server makes. A
-	 * filter that cannot be installed stops the start (fail closed). */
-	if (vault_config(v)->syscall_filter) {
-		unsigned allowed = 0;
-		rc = sandbox_enter(&allowed, &e);
-		if (rc) {
-			server_stop(s);
-			vault_close(v);
-			fprintf(stderr, "kinko: refusing to serve without the system-call filter "
-					"([server] syscall_filter = false turns it off)\n");
-			return cli_fail(&e);
-		}
-		fprintf(stderr, "kinko: system-call filter on: %u calls allowed, any other stops "
-				"the server\n", allowed);
-	} else {
-		fprintf(stderr, "kinko: WARNING: system-call filter off ([server] syscall_filter "
-				"= false)\n");
+	/* Bound, key read: root (if we had it) is no longer needed, nor the calls that
+	 * set up a process. Both go before the first connection is served. */
+	rc = confine(v, dir, &e);
+	if (rc == 0)
+		rc = server_start(v, listen_fd, &s, &e);
+	else
+		close(listen_fd);
+	if (rc) {
+		vault_close(v);
+		return cli_fail(&e);
 	}
 	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
@@ -489,6 +499,16 @@ int cmd_config_check(int argc, char **argv)
 	if (config_load(path, false, &cfg, &e))
 		return cli_fail(&e);
 	w = config_report(&cfg, stdout);
+	{
+		struct stat st;
+		if (stat(dir, &st) == 0 && st.st_uid == 0) {
+			printf("warning: S4: %s is owned by root, so kinko serve keeps root there "
+			       "and its system-call filter does not stop it writing system files; "
+			       "give it to a dedicated account (chown -R kinko: %s)\n",
+			       dir, dir);
+			w++;
+		}
+	}
 	printf("%d warning(s)\n", w);
 	return 0;
 }

@@ -116,7 +116,8 @@ static struct source *find_locked(struct addrblock *b, const struct source *k)
 }
 
 /* A slot for a new source: a free one, else the least recently failing source
- * that is not blocked, else the block that ends first. */
+ * that is not blocked; NULL when every slot holds a block (blocks are never
+ * given up to make room: flooding the table must not lift them). */
 static struct source *slot_locked(struct addrblock *b)
 {
 	struct source *victim = NULL;
@@ -125,8 +126,7 @@ static struct source *slot_locked(struct addrblock *b)
 		return &b->s[b->n++];
 	for (size_t i = 0; i < b->n; i++) {
 		struct source *s = &b->s[i];
-		if (!victim || (!s->until && (victim->until || s->last < victim->last)) ||
-		    (s->until && victim->until && s->until < victim->until))
+		if (!s->until && (!victim || s->last < victim->last))
 			victim = s;
 	}
 	return victim;
@@ -143,12 +143,11 @@ bool addrblock_fail(struct addrblock *b, const struct sockaddr *sa, int64_t now,
 	pthread_mutex_lock(&b->mu);
 	prune_locked(b, now);
 	s = find_locked(b, &k);
-	if (!s) {
-		s = slot_locked(b);
+	if (!s && (s = slot_locked(b)) != NULL) {
 		*s = k;
 		s->first = now;
 	}
-	if (!s->until) { /* a blocked source has nothing more to count */
+	if (s && !s->until) { /* a blocked source has nothing more to count */
 		if (now - s->first >= b->window) {
 			s->failures = 0;
 			s->first = now;

@@ -11,7 +11,8 @@
  *
  * The table lives in memory and holds at most ADDRBLOCK_MAX sources; when it is
  * full, a new source replaces the one that failed least recently and is not
- * blocked (or, if all are, the block that ends first). Thread-safe.
+ * blocked. Blocks are never given up for room: while every slot holds a block, a
+ * new source's failures are not counted. Thread-safe.
  */
 #ifndef KINKO_CORE_ADDRBLOCK_H
 #define KINKO_CORE_ADDRBLOCK_H

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -68,6 +69,7 @@ int privdrop_check(const char *dir, struct kinko_err *e)
 int privdrop_to_owner(const char *dir, uid_t *uid, bool *dropped, struct kinko_err *e)
 {
 	struct stat st;
+	struct passwd *pw;
 	int rc = check(dir, &st, e);
 
 	*dropped = false;
@@ -75,12 +77,15 @@ int privdrop_to_owner(const char *dir, uid_t *uid, bool *dropped, struct kinko_e
 	if (rc <= 0)
 		return rc;
 	/* Groups first (needs root), then the group, then the user: in that order, no
-	 * step needs a privilege an earlier one gave up. */
-	if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
+	 * step needs a privilege an earlier one gave up. The owner's own groups, if it
+	 * is an account (clamd's socket may be open to a group only); none otherwise. */
+	pw = getpwuid(st.st_uid);
+	if ((pw ? initgroups(pw->pw_name, st.st_gid) : setgroups(0, NULL)) != 0 ||
+	    setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
 		return kinko_err_set(e, KINKO_EPERM, "cannot give up root for uid %u: %s",
 				     (unsigned)st.st_uid, strerror(errno));
 	if (getuid() != st.st_uid || geteuid() != st.st_uid || getgid() != st.st_gid ||
-	    getegid() != st.st_gid || setuid(0) == 0 || getgroups(0, NULL) != 0)
+	    getegid() != st.st_gid || setuid(0) == 0 || setgid(0) == 0)
 		return kinko_err_set(e, KINKO_EPERM, "giving up root for uid %u did not hold",
 				     (unsigned)st.st_uid);
 	/* A change of user resets the dump flag to the system's default: no dumps. */

@@ -8,8 +8,9 @@
  * directory belongs to another account, privdrop_to_owner checks that everything
  * in the directory belongs to that account too (a root-owned file there would be
  * unreadable or unwritable afterwards: better refused now, with the chown to run,
- * than failing mid-request), then sets the groups to none, the group and user IDs
- * to the owner's, and checks that root cannot be regained. All capabilities go
+ * than failing mid-request), then sets the groups to the owner's own (those of
+ * its account; none if the user ID has no account), the group and user IDs to the
+ * owner's, and checks that root cannot be regained. All capabilities go
  * with the user ID. A directory owned by root leaves the process as it is (the
  * caller warns).
  */

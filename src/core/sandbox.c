@@ -37,6 +37,8 @@ static const char *const ALLOW[] = {
 	"renameat", "renameat2", "fchmod", "fchown", "fsync", "fdatasync",
 	"sync_file_range", "fallocate", "ftruncate", "flock", "fadvise64", "fcntl", "dup",
 	"dup3", "pipe2", "eventfd2", "memfd_create",
+	/* what glibc before 2.33 calls for stat(), open(), dup2(), pipe() */
+	"stat", "open", "dup2", "pipe",
 	/* sockets: accepted connections, clamd, journald and syslog (socket() itself
 	 * is allowed for AF_UNIX only, below) */
 	"accept", "accept4", "connect", "recvfrom", "recvmsg", "sendto", "sendmsg",
@@ -46,7 +48,7 @@ static const char *const ALLOW[] = {
 	"munmap", "mremap", "madvise", "brk", "mlock", "munlock",
 	/* threads and synchronisation (clone below) */
 	"futex", "set_robust_list", "rseq", "set_tid_address", "sched_yield",
-	"sched_getaffinity", "exit", "exit_group", "gettid", "getpid", "tgkill",
+	"sched_getaffinity", "exit", "exit_group", "gettid", "getpid",
 	/* signals */
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
 	"restart_syscall",
@@ -186,6 +188,11 @@ static int add_argument_rules(scmp_filter_ctx ctx, unsigned *allowed)
 		c = arg(0, SCMP_CMP_EQ, prctls[i], 0);
 		rc |= rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &c, i ? &dummy : allowed);
 	}
+
+	/* tgkill: signals to this process's own threads only (raise, abort,
+	 * glibc's set*id broadcast); any other process stops it */
+	c = arg(0, SCMP_CMP_EQ, (uint64_t)getpid(), 0);
+	rc |= rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &c, allowed);
 
 	/* prlimit64: reading only (no new limit) */
 	c = arg(2, SCMP_CMP_EQ, 0, 0);

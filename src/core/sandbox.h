@@ -8,16 +8,21 @@
  * ptrace, mount, bpf, new namespaces, a new listening socket, ...) stops the
  * process: the call is never run, the offending call's name goes to stderr and
  * the process exits with status SANDBOX_EXIT. A few calls are allowed only in the
- * forms kinko uses, and fail with an error otherwise (they are also made by
- * libraries probing for features, which must not crash the server):
+ * forms kinko uses. Where libraries may probe for a feature, other forms fail with
+ * an error instead of stopping the server:
  *   - socket: AF_UNIX only (clamd, journald, syslog), else EAFNOSUPPORT;
  *   - clone: new threads only (CLONE_THREAD), else EPERM: no child processes;
  *     clone3, whose flags a filter cannot read, fails with ENOSYS so that glibc
  *     falls back to clone;
- *   - mmap, mprotect, pkey_mprotect: never writable and executable at once (EPERM);
- *   - ioctl: FIONREAD, FIONBIO, FIOCLEX, FIONCLEX and TCGETS only (ENOTTY);
- *   - prctl: PR_SET_NAME, PR_GET_NAME and PR_GET_DUMPABLE only (EPERM);
+ *   - mmap, mprotect, pkey_mprotect: never writable and executable at once (EPERM;
+ *     a mapping written first and made executable later is not prevented);
+ *   - ioctl: FIONREAD, FIONBIO, FIOCLEX, FIONCLEX and TCGETS; requests outside
+ *     their range (0x5401-0x5451 on x86-64 and arm64) fail with ENOTTY; the other
+ *     terminal requests inside it (TIOCSTI among them) stop the process;
  *   - prlimit64: reading a limit only (EPERM).
+ * and others stop the process in any other form:
+ *   - prctl: PR_SET_NAME, PR_GET_NAME and PR_GET_DUMPABLE only;
+ *   - tgkill: to this process's own threads only (raise, abort).
  * The process also gets no_new_privs: nothing it could execute would gain
  * privileges (and execve is refused anyway).
  *

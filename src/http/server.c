@@ -1021,16 +1021,13 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	vfprintf(stderr, fmt, ap);
 }
 
-int server_start(struct vault *v, struct server **out, struct kinko_err *e)
+int server_listen(const struct kinko_config *cfg, int *fd_out, struct kinko_err *e)
 {
-	const struct kinko_config *cfg = vault_config(v);
-	struct server *s;
 	struct sockaddr_storage ss;
-	char host[64], tlsdir[4096];
+	socklen_t len;
+	char host[64];
 	uint16_t port;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
-	int rc;
+	int fd, one = 1, rc;
 
 	memset(&ss, 0, sizeof ss);
 	rc = config_listen_addr(cfg, host, sizeof host, &port, e);
@@ -1039,28 +1036,70 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
 		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		len = sizeof(struct sockaddr_in);
 	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-		flags |= MHD_USE_IPv6;
+		len = sizeof(struct sockaddr_in6);
 	} else {
 		return kinko_err_set(e, KINKO_EINVAL, "listen = %s: the host must be an IP address",
 				     cfg->listen);
 	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kinko_err_set(e, KINKO_EIO, "cannot listen on %s: %s", cfg->listen,
+				     strerror(errno));
+	/* As libmicrohttpd does: restart at once after a stop; IPv6 only on IPv6. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
+		int err = errno;
+		close(fd);
+		return kinko_err_set(e, KINKO_EIO, "cannot listen on %s: %s%s", cfg->listen,
+				     strerror(err), err == EADDRINUSE ? " (is kinko already running?)"
+				     : err == EACCES ? " (a port below 1024 needs root at start)" : "");
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int server_start(struct vault *v, int listen_fd, struct server **out, struct kinko_err *e)
+{
+	const struct kinko_config *cfg = vault_config(v);
+	struct server *s;
+	char tlsdir[4096];
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int rc;
+
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sl) != 0) {
+		rc = kinko_err_set(e, KINKO_EINVAL, "the listening socket is not one: %s",
+				   strerror(errno));
+		close(listen_fd);
+		return rc;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
 	s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s) {
+		close(listen_fd);
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
 	s->v = v;
 	snprintf(tlsdir, sizeof tlsdir, "%s/tls", vault_dir(v));
 	rc = tls_server_creds_load(tlsdir, &s->creds, e);
 	if (rc) {
+		close(listen_fd);
 		free(s);
 		return rc;
 	}
 	s->d = MHD_start_daemon(
-		flags, port, on_accept, s, on_request, s,
+		flags, 0, on_accept, s, on_request, s,
 		/* First, so every message libmicrohttpd prints goes through it. */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 		MHD_OPTION_HTTPS_MEM_KEY, s->creds.key_pem, MHD_OPTION_HTTPS_MEM_CERT,
 		s->creds.cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, s->creds.trust_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, tls_priorities(), MHD_OPTION_URI_LOG_CALLBACK, uri_log,
@@ -1077,8 +1116,7 @@ int server_start(struct vault *v, struct server **out, struct kinko_err *e)
 	if (!s->d) {
 		tls_server_creds_free(&s->creds);
 		free(s);
-		return kinko_err_set(e, KINKO_EIO,
-				     "cannot start the HTTPS server on %s (is the port in use?)",
+		return kinko_err_set(e, KINKO_EIO, "cannot start the HTTPS server on %s",
 				     cfg->listen);
 	}
 	*out = s;

@@ -18,7 +18,13 @@
 
 struct server;
 
-int server_start(struct vault *v, struct server **out, struct kinko_err *e) KINKO_WUR;
+/* Binds and listens on [server] listen (a port below 1024 needs root): done
+ * before root and the system calls to bind are given up. */
+int server_listen(const struct kinko_config *cfg, int *fd, struct kinko_err *e) KINKO_WUR;
+/* Serves on listen_fd (from server_listen), which it takes: closed by
+ * server_stop, or on failure (when libmicrohttpd itself fails to start, it may
+ * keep it open: the caller is about to exit then). */
+int server_start(struct vault *v, int listen_fd, struct server **out, struct kinko_err *e) KINKO_WUR;
 void server_stop(struct server *s);
 
 #endif

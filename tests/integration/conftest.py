@@ -95,18 +95,28 @@ class Vault:
         return self
 
     def wait_ready(self):
+        """Until the server says it serves: the port takes connections (into its
+        backlog) a little earlier, while the server gives up root and installs its
+        system-call filter."""
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("kinko serve exited: " + open(self.log).read())
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                with open(self.log, errors="replace") as f:
+                    serving = "kinko: serving https://" in f.read()
+                if serving:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError("kinko serve did not start")
 
     def stop(self, sig=signal.SIGTERM):
+        # Stopped by the system-call filter before being told to stop?
+        died = self.proc.poll() if self.proc else None
+        assert died not in (159, -signal.SIGSYS), "kinko serve exited %s" % died
         if self.proc and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, sig)

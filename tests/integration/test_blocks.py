@@ -189,6 +189,8 @@ def test_default_is_twenty_in_ten_minutes(vault):
     attacker = session_from(vault, "127.0.0.10")
     for i in range(19):
         assert bad_login(attacker, vault, "nobody").status_code == 401
-    assert admin.get(vault.url + "blocks").json()["items"][0]["blocked_until"] is None
+    l = admin.get(vault.url + "blocks").json()["items"]
+    assert [(b["source"], b["failures"], b["blocked_until"]) for b in l] == \
+        [("127.0.0.10", 19, None)]
     assert bad_login(attacker, vault, "nobody").status_code == 401
     assert admin.get(vault.url + "blocks").json()["items"][0]["blocked_until"] is not None

@@ -156,6 +156,16 @@ def test_age_several_recipients_and_foreign_stanzas(w):
     open_fails(w, w / "n.age", "none of the given identities", key=["--identity", str(ident1)])
 
 
+def test_identity_files_with_a_nul_byte_are_refused_at_once(w):
+    ident, pub = keypair(w, "good.txt")
+    (w / "f").write_bytes(b"x" * 100)
+    subprocess.run(["age", "-e", "-r", pub, "-o", str(w / "p.age"), str(w / "f")], check=True)
+    for name, text in [("nul-line", b"\0\n"),
+                       ("after-comment", b"# c\0x\n" + ident.read_bytes())]:
+        (w / name).write_bytes(text)
+        open_fails(w, w / "p.age", "holds a NUL byte", key=["--identity", str(w / name)])
+
+
 def test_age_wrong_password(w):
     (w / "f").write_bytes(b"secret data")
     pkg = seal(w, "age", w / "f")

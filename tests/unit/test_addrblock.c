@@ -3,7 +3,8 @@
  * for exactly the duration; a window that runs out starts the count again; IPv6
  * counts per /64 and mapped IPv4 as IPv4; the list puts blocks first and drops
  * what is no longer live; clearing takes any address of the source and refuses
- * text that is not one; a full table keeps its blocks.
+ * text that is not one; a full table keeps its blocks, however many new sources
+ * fail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -204,6 +205,24 @@ static void a_full_table_keeps_its_blocks(void **state)
 	assert_true(addrblock_blocked(b, ip(&a, "203.0.113.1"), ADDRBLOCK_MAX + 1, NULL));
 	for (unsigned i = 0; i < ADDRBLOCK_MAX; i++)
 		assert_string_not_equal(l[i].source, "10.0.1.1");
+	addrblock_free(b);
+
+	/* A table full of blocks keeps them all: a flood of new sources is not counted
+	 * and lifts nothing. */
+	b = make(1, 100000, 100000);
+	for (unsigned i = 0; i < ADDRBLOCK_MAX; i++) {
+		snprintf(t, sizeof t, "10.%u.%u.1", i / 256, i % 256);
+		assert_true(addrblock_fail(b, ip(&a, t), (int64_t)i, NULL));
+	}
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(t, sizeof t, "172.16.%u.1", i);
+		assert_false(addrblock_fail(b, ip(&a, t), ADDRBLOCK_MAX + (int64_t)i, NULL));
+		assert_false(addrblock_blocked(b, ip(&a, t), ADDRBLOCK_MAX + (int64_t)i, NULL));
+	}
+	assert_int_equal(addrblock_list(b, ADDRBLOCK_MAX + 100, l, ADDRBLOCK_MAX), ADDRBLOCK_MAX);
+	for (unsigned i = 0; i < ADDRBLOCK_MAX; i++)
+		assert_true(l[i].until != 0);
+	assert_true(addrblock_blocked(b, ip(&a, "10.0.0.1"), ADDRBLOCK_MAX + 100, NULL));
 	addrblock_free(b);
 }
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -134,6 +136,14 @@ static int server_work(void)
 	return 0;
 }
 
+static int call_raise_own(void)
+{
+	if (enter())
+		return 10;
+	signal(SIGUSR1, SIG_IGN);
+	return raise(SIGUSR1) == 0 ? 0 : 11; /* tgkill on itself is allowed */
+}
+
 /* fn, in a child, returns 0: every check in it passed. */
 static void expect_success(int (*fn)(void))
 {
@@ -149,6 +159,7 @@ static void server_work_goes_on(void **state)
 {
 	(void)state;
 	expect_success(server_work);
+	expect_success(call_raise_own);
 }
 
 /* ---- refused forms fail with their error ---- */
@@ -250,6 +261,15 @@ static int call_bind(void)
 	return 20;
 }
 
+static int call_tgkill_other(void)
+{
+	pid_t parent = getppid();
+	if (enter())
+		return 10;
+	syscall(SYS_tgkill, parent, parent, 0); /* signal 0: only asks */
+	return 20;
+}
+
 /* A thread started before the filter is under it too. */
 static int go[2];
 static void *ptrace_later(void *arg)
@@ -301,6 +321,7 @@ static void anything_else_stops_the_process(void **state)
 		{call_unshare, "unshare"}, {call_tiocsti, "ioctl"},
 		{call_dumpable, "prctl"},  {call_bind, "listen"},
 		{call_in_older_thread, "ptrace"}, {call_in_newer_thread, "execve"},
+		{call_tgkill_other, "tgkill"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
