@@ -28,15 +28,15 @@ unsigned vault_perms(enum store_role account, enum store_role member, unsigned a
 	return 0;
 }
 
-/* C1 controls and bidirectional marks and overrides, which can disguise a name (a
- * reversed extension, a contract that reads like another): true when s has one.
- * s is valid UTF-8. */
+/* C1 controls and bidirectional marks (U+061C, U+200E, U+200F), embeddings,
+ * overrides and isolates, which can disguise a name (a reversed extension, a
+ * contract that reads like another): true when s has one. s is valid UTF-8. */
 static bool has_disguise(const uint8_t *s, size_t len)
 {
 	for (const uint8_t *p = s; p < s + len;) {
 		ucs4_t c;
 		int n = u8_mbtouc(&c, p, (size_t)(s + len - p));
-		if ((c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+		if ((c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
 		    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
 			return true;
 		p += n > 0 ? n : 1;

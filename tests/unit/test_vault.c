@@ -364,6 +364,7 @@ static void name_check(void **state)
 	BAD("report\xc2\x85.csv");          /* U+0085 NEL */
 	BAD("invoice\xe2\x80\xaetxt.exe");  /* U+202E RIGHT-TO-LEFT OVERRIDE */
 	BAD("a\xe2\x81\xa6" "b");              /* U+2066 LEFT-TO-RIGHT ISOLATE */
+	BAD("a\xd8\x9c" "b");                  /* U+061C ARABIC LETTER MARK */
 	OK("a\xe2\x80\x94" "b");               /* U+2014 EM DASH is fine */
 #undef OK
 #undef BAD
