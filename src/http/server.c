@@ -243,9 +243,9 @@ static bool audit_request(struct req *r, int *status, json_t **doc, json_t **own
 	struct kinko_err e;
 	const char *action;
 
+	count_failure(r, *status);
 	/* The vault appends an event only in a transaction that then commits as its
 	 * last step, so a recorded event stands for this request, whatever its status. */
-	count_failure(r, *status);
 	if (r->note.recorded)
 		return true;
 	action = r->kind == -2 ? "tls.refused" : r->kind == -3 ? "net.blocked" : api_action(&r->api);
