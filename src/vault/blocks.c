@@ -30,12 +30,15 @@ bool vault_addr_blocked(struct vault *v, const struct sockaddr *sa, int64_t *unt
 int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct sockaddr *sa,
 		      struct addrblock_entry *blocked, struct kinko_err *e)
 {
+	struct addrblock_entry b;
 	struct vault_actor sys;
 	int rc;
 
-	if (!v->blocks || !addrblock_fail(v->blocks, sa, vault_now(), blocked))
+	if (!v->blocks || !addrblock_fail(v->blocks, sa, vault_now(), &b))
 		return 0;
-	source_actor(a, blocked->source, &sys);
+	if (blocked)
+		*blocked = b;
+	source_actor(a, b.source, &sys);
 	rc = vault_audit_standalone(v, &sys, "net.block", 200, e);
 	return rc ? rc : 1;
 }

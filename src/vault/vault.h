@@ -281,7 +281,7 @@ int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err 
 bool vault_addr_blocked(struct vault *v, const struct sockaddr *sa, int64_t *until);
 /* Counts a failed request (a refused client certificate, 401, 423) from sa, made
  * by a (the request's actor). Returns 1 when it blocked the source, with *blocked
- * filled and a net.block event appended (the source as its address, the request's
+ * (may be NULL) filled and a net.block event appended (the source as its address, the request's
  * ID); 0 when it did not; <0 when that event could not be appended (the block
  * stands all the same). */
 int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct sockaddr *sa,
