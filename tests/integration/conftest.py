@@ -73,6 +73,7 @@ class Vault:
         with open(os.path.join(self.dir, "kinko.conf"), "a") as f:
             f.write("\n[scan]\nclamd_socket = %s\n" % CLAMD["sock"])
             f.write("\n[server]\nlisten = 127.0.0.1:%d\n%s" % (self.port, extra_conf))
+        self.host = "127.0.0.1"
         self.url = "https://127.0.0.1:%d/api/v1/" % self.port
         self.ca = os.path.join(self.dir, "tls", "ca.pem")
         self.admin_cert = (os.path.join(self.dir, "clients", "admin", "client.pem"),
@@ -106,7 +107,7 @@ class Vault:
                 with open(self.log, errors="replace") as f:
                     serving = "kinko: serving https://" in f.read()
                 if serving:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    with socket.create_connection((self.host, self.port), timeout=1):
                         return
             except OSError:
                 pass

@@ -142,3 +142,44 @@ def test_started_as_root_on_roots_directory_it_warns(vault):
         pytest.skip("needs root")
     assert proc_status(vault.proc.pid)["Uid"].split()[1] == "0"
     assert "WARNING: running as root" in log_text(vault)
+
+
+def listen_on(v, listen, allow=None):
+    """Rewrites the vault's listen line (and allow), before it starts."""
+    conf = os.path.join(v.dir, "kinko.conf")
+    with open(conf) as f:
+        text = f.read().replace("listen = 127.0.0.1:%d" % v.port,
+                                "listen = %s%s" % (listen, "\nallow = " + allow if allow else ""))
+    with open(conf, "w") as f:
+        f.write(text)
+
+
+def test_a_port_in_use_is_named_and_nothing_starts(vault, tmp_path):
+    other = Vault(str(tmp_path), name="w")
+    listen_on(other, "127.0.0.1:%d" % vault.port)
+    other.port = vault.port
+    with pytest.raises(RuntimeError) as ex:
+        other.start()
+    assert "cannot listen on 127.0.0.1:%d: Address already in use" % vault.port in str(ex.value)
+    other.stop()
+    assert vault.login().get(vault.url + "me").status_code == 200
+
+
+def test_ipv6_listen_is_served_and_confined(tmp_path):
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    v = Vault(str(tmp_path))
+    listen_on(v, "[::1]:%d" % v.port, "::1/128")
+    v.host, v.url = "::1", "https://[::1]:%d/api/v1/" % v.port
+    v.start()
+    try:
+        assert proc_status(v.proc.pid)["Seccomp"] == "2"
+        r = v.session().get(v.url + "status")
+        assert r.status_code == 200 and r.json()["sealed"] is False
+        assert v.login().get(v.url + "me").status_code == 200
+    finally:
+        v.stop()
