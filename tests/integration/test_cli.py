@@ -321,7 +321,8 @@ def test_passphrase_vault_starts_sealed_and_unseals(tmp_path):
     proc = subprocess.Popen([KINKO, "serve", "--dir", d], stdout=log, stderr=log)
     try:
         v = Vault.__new__(Vault)
-        v.proc, v.port, v.log = proc, port, os.path.join(base, "pv.log")
+        v.proc, v.port, v.host = proc, port, "127.0.0.1"
+        v.log = os.path.join(base, "pv.log")
         v.wait_ready()
         conn = ["--dir", d, "--as", "admin"]
         assert cli.json("status", *conn)["sealed"] is True
