@@ -1,7 +1,7 @@
 /*
  * sandbox — see sandbox.h.
  *
- * The allowlist was built from what the server does once it listens (every route
+ * The allowlist was built from what the server does while it serves (every route
  * of the integration suite runs under it; a call missing here stops the server
  * with the call's name, so a gap shows up as a failed test, not as a silent
  * weakening). Calls made only before the filter is entered (bind, listen,

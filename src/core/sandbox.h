@@ -1,9 +1,10 @@
 /*
  * sandbox — kinko serve's own system-call filter (seccomp, through libseccomp).
  *
- * Once the server is listening, sandbox_enter confines every thread of the
- * process, present and future, to the system calls a running server makes: file
- * and socket I/O on what it has open or opens in its data directory, threads,
+ * Once the server's port is bound (and before anything is served),
+ * sandbox_enter confines every thread of the process, present and future, to the
+ * system calls a running server makes: file and socket I/O on what it has open
+ * or opens (paths are not checked: that is the account's job), threads,
  * memory, time, signals, the clamd and journald sockets. Anything else (execve,
  * ptrace, mount, bpf, new namespaces, a new listening socket, ...) stops the
  * process: the call is never run, the offending call's name goes to stderr and
