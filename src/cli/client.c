@@ -489,29 +489,19 @@ int cli_read_secret_file(const char *path, void *buf, size_t cap, size_t *n, str
 {
 	uint8_t *p = buf;
 	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	struct kinko_reader r = {kinko_fd_read, &fd};
+	struct kinko_err inner;
 
 	if (fd < 0)
 		return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", path, strerror(errno));
-	while (got < cap) {
-		ssize_t r = read(fd, p + got, cap - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int err = errno;
-			close(fd);
-			kinko_wipe(p, got);
-			return kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", path, strerror(err));
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
+	rc = kinko_read_full(&r, p, cap, &got, &inner); /* cap: one byte more tells "too large" */
 	close(fd);
-	if (got == cap) {
+	if (rc || got == cap) {
 		kinko_wipe(p, cap);
-		return kinko_err_set(e, KINKO_EINVAL, "%s is too large to hold a secret (at most %zu "
-				     "bytes)", path, cap - 1);
+		return rc ? kinko_err_set(e, KINKO_EIO, "cannot read %s: %s", path, inner.msg)
+			  : kinko_err_set(e, KINKO_EINVAL, "%s is too large to hold a secret (at "
+					  "most %zu bytes)", path, cap - 1);
 	}
 	p[got] = 0;
 	*n = got;
