@@ -224,21 +224,20 @@ static void warn_server_cert(const char *dir, int64_t end, time_t *last)
 		end <= (int64_t)now ? "expired" : "expires", when, dir);
 }
 
-/* Gives up root for the owner of dir (if root), then installs the system-call
+/* Gives up root as pd says (privdrop_check), then installs the system-call
  * filter (if on). Either failing stops the start: fail closed. */
-static int confine(struct vault *v, const char *dir, struct kinko_err *e)
+static int confine(struct vault *v, const char *dir, const struct privdrop *pd,
+		   struct kinko_err *e)
 {
-	uid_t uid = 0;
-	bool dropped = false;
 	unsigned allowed = 0;
-	int rc = privdrop_to_owner(dir, &uid, &dropped, e);
+	int rc = privdrop_apply(pd, dir, e);
 
 	if (rc)
 		return rc;
-	if (dropped)
+	if (pd->drop)
 		fprintf(stderr, "kinko: running as uid %u (the owner of %s), not root\n",
-			(unsigned)uid, dir);
-	else if (uid == 0)
+			(unsigned)pd->uid, dir);
+	else if (geteuid() == 0)
 		fprintf(stderr, "kinko: WARNING: running as root; give %s to a dedicated account "
 				"(chown -R kinko: %s) and kinko serve drops to it\n",
 			dir, dir);
@@ -273,6 +272,7 @@ int cmd_serve(int argc, char **argv)
 	time_t cert_warned = 0;
 	int64_t cert_end = 0;
 	sigset_t set;
+	struct privdrop pd;
 	int c, sig, rc, listen_fd = -1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -287,7 +287,7 @@ int cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	harden_process();
-	rc = privdrop_check(dir, &e);
+	rc = privdrop_check(dir, &pd, &e);
 	if (rc)
 		return cli_fail(&e);
 	rc = vault_open(dir, &v, &e);
@@ -348,7 +348,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* Bound, key read: root (if we had it) is no longer needed, nor the calls that
 	 * set up a process. Both go before the first connection is served. */
-	rc = confine(v, dir, &e);
+	rc = confine(v, dir, &pd, &e);
 	if (rc == 0)
 		rc = server_start(v, listen_fd, &s, &e);
 	else

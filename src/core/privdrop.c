@@ -31,19 +31,19 @@ static int owned(const char *path, const struct stat *st, int flag, struct FTW *
 	return 1; /* stop at the first */
 }
 
-/* 1 when the process would drop to dir's owner (*st: dir's), 0 when it stays as it
- * is, <0 on error (a file with another owner included). */
-static int check(const char *dir, struct stat *st, struct kinko_err *e)
+int privdrop_check(const char *dir, struct privdrop *pd, struct kinko_err *e)
 {
+	struct stat st;
 	int rc;
 
+	memset(pd, 0, sizeof *pd);
 	if (geteuid() != 0)
 		return 0;
-	if (stat(dir, st) != 0)
+	if (stat(dir, &st) != 0)
 		return kinko_err_set(e, KINKO_EIO, "cannot stat %s: %s", dir, strerror(errno));
-	if (st->st_uid == 0)
+	if (st.st_uid == 0)
 		return 0;
-	walk.owner = st->st_uid;
+	walk.owner = st.st_uid;
 	walk.bad[0] = '\0';
 	rc = nftw(dir, owned, 16, FTW_PHYS);
 	if (rc < 0)
@@ -53,49 +53,38 @@ static int check(const char *dir, struct stat *st, struct kinko_err *e)
 		return kinko_err_set(e, KINKO_EPERM,
 				     "%s belongs to uid %u, not to uid %u, which owns %s and which "
 				     "kinko serve started as root runs as; run chown -R %u:%u %s",
-				     walk.bad, (unsigned)walk.bad_uid, (unsigned)st->st_uid, dir,
-				     (unsigned)st->st_uid, (unsigned)st->st_gid, dir);
-	return 1;
+				     walk.bad, (unsigned)walk.bad_uid, (unsigned)st.st_uid, dir,
+				     (unsigned)st.st_uid, (unsigned)st.st_gid, dir);
+	pd->drop = true;
+	pd->uid = st.st_uid;
+	pd->gid = st.st_gid;
+	return 0;
 }
 
-int privdrop_check(const char *dir, struct kinko_err *e)
+int privdrop_apply(const struct privdrop *pd, const char *dir, struct kinko_err *e)
 {
-	struct stat st;
-	int rc = check(dir, &st, e);
-
-	return rc < 0 ? rc : 0;
-}
-
-int privdrop_to_owner(const char *dir, uid_t *uid, bool *dropped, struct kinko_err *e)
-{
-	struct stat st;
 	struct passwd *pw;
-	int rc = check(dir, &st, e);
 
-	*dropped = false;
-	*uid = geteuid();
-	if (rc <= 0)
-		return rc;
+	if (!pd->drop)
+		return 0;
 	/* Groups first (needs root), then the group, then the user: in that order, no
 	 * step needs a privilege an earlier one gave up. The owner's own groups, if it
 	 * is an account (clamd's socket may be open to a group only); none otherwise. */
-	pw = getpwuid(st.st_uid);
-	if ((pw ? initgroups(pw->pw_name, st.st_gid) : setgroups(0, NULL)) != 0 ||
-	    setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0)
+	pw = getpwuid(pd->uid);
+	if ((pw ? initgroups(pw->pw_name, pd->gid) : setgroups(0, NULL)) != 0 ||
+	    setgid(pd->gid) != 0 || setuid(pd->uid) != 0)
 		return kinko_err_set(e, KINKO_EPERM, "cannot give up root for uid %u: %s",
-				     (unsigned)st.st_uid, strerror(errno));
-	if (getuid() != st.st_uid || geteuid() != st.st_uid || getgid() != st.st_gid ||
-	    getegid() != st.st_gid || setuid(0) == 0 || setgid(0) == 0)
+				     (unsigned)pd->uid, strerror(errno));
+	if (getuid() != pd->uid || geteuid() != pd->uid || getgid() != pd->gid ||
+	    getegid() != pd->gid || setuid(0) == 0 || setgid(0) == 0)
 		return kinko_err_set(e, KINKO_EPERM, "giving up root for uid %u did not hold",
-				     (unsigned)st.st_uid);
+				     (unsigned)pd->uid);
 	/* A change of user resets the dump flag to the system's default: no dumps. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (access(dir, R_OK | W_OK | X_OK) != 0)
 		return kinko_err_set(e, KINKO_EPERM,
 				     "uid %u cannot reach %s (%s): every directory above it must "
 				     "let that account through (mode o+x)",
-				     (unsigned)st.st_uid, dir, strerror(errno));
-	*dropped = true;
-	*uid = st.st_uid;
+				     (unsigned)pd->uid, dir, strerror(errno));
 	return 0;
 }
