@@ -13,7 +13,8 @@
 
 #include "core/stream.h"
 
-/* The temporary name: the target's, this suffix, and mkostemp's six characters. */
+/* The temporary name: the target's, this suffix, and six characters that
+ * mkostemp puts in place of the template's six X's (the template is complete). */
 #define TMP_SUFFIX ".tmp-"
 #define TMP_TEMPLATE TMP_SUFFIX "XXXXXX"
 

@@ -121,6 +121,24 @@ static char *read_text(const char *dir, const char *name)
 	return p;
 }
 
+/* The server pair in dir is (same) or is not (!same) the one read before. */
+static void pair_is(const char *dir, const char *pem, const char *key, bool same)
+{
+	char *p = read_text(dir, "server.pem"), *k = read_text(dir, "server.key");
+
+	assert_non_null(p);
+	assert_non_null(k);
+	if (same) {
+		assert_string_equal(p, pem);
+		assert_string_equal(k, key);
+	} else {
+		assert_string_not_equal(p, pem);
+		assert_string_not_equal(k, key);
+	}
+	free(p);
+	free(k);
+}
+
 static int group_setup(void **state)
 {
 	const char *names[] = {"localhost", "127.0.0.1", "::1"};
@@ -1007,7 +1025,7 @@ static void server_renewal(void **state)
 	struct tls_server_creds creds = {0};
 	struct kinko_err e = {0};
 	char dir[160], p[256];
-	char *pem0, *key0, *pem1;
+	char *pem0, *key0;
 	int64_t end = 0;
 	(void)state;
 
@@ -1044,12 +1062,7 @@ static void server_renewal(void **state)
 	tls_server_renew_discard(&r);
 	tls_server_renew_discard(&r); /* twice is harmless */
 	assert_int_equal(dir_count(dir), 4);
-	pem1 = read_text(dir, "server.pem");
-	assert_string_equal(pem1, pem0);
-	free(pem1);
-	pem1 = read_text(dir, "server.key");
-	assert_string_equal(pem1, key0);
-	free(pem1);
+	pair_is(dir, pem0, key0, true);
 
 	/* Made and installed: a matching pair for the new names, two years, with the
 	 * old key's mode (group-readable here, as Debian's ssl-cert group has it). */
@@ -1061,12 +1074,7 @@ static void server_renewal(void **state)
 	assert_int_equal(mode_of(p), 0640);
 	path_join(p, sizeof p, dir, "server.pem");
 	assert_int_equal(mode_of(p), 0644);
-	pem1 = read_text(dir, "server.pem");
-	assert_string_not_equal(pem1, pem0);
-	free(pem1);
-	pem1 = read_text(dir, "server.key");
-	assert_string_not_equal(pem1, key0);
-	free(pem1);
+	pair_is(dir, pem0, key0, false);
 	assert_int_equal(tls_server_creds_load(dir, &creds, &e), 0);
 	tls_server_creds_free(&creds);
 	assert_int_equal(tls_server_names_read(dir, &got, &e), 0);
