@@ -521,12 +521,15 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 	if (fd < 0)
 		return kinko_err_set(e, KINKO_EINVAL, "no terminal to ask on; give the secret in a "
 				     "file (--password-file / --passphrase-file)");
-	(void)!write(fd, prompt, strlen(prompt));
+	/* Echo goes off (and what was typed ahead is dropped) before the prompt shows:
+	 * an answer typed as soon as the prompt appears is then neither echoed nor
+	 * flushed away. */
 	if (tcgetattr(fd, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
 	}
+	(void)!write(fd, prompt, strlen(prompt));
 	for (;;) {
 		ssize_t r = read(fd, &c, 1);
 		if (r < 0 && errno == EINTR)
@@ -541,7 +544,7 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 	}
 	c = 0;
 	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
+		tcsetattr(fd, TCSANOW, &old);
 	(void)!write(fd, "\n", 1);
 	close(fd);
 	out[got] = '\0';
