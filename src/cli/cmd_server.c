@@ -1,4 +1,5 @@
-/* kinko init, kinko serve, kinko config check: the commands that work on DIR. */
+/* kinko init, serve, cert server, check, config check: the commands that work on DIR. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <time.h>
 #include <pthread.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cli/cli.h"
 #include "cli/client.h"
@@ -379,6 +382,49 @@ int cmd_serve(int argc, char **argv)
 /* kinko cert server: a new server key and certificate, from the vault's CA. Works on
  * DIR, not through the API: the server's own credentials are the operator's, and
  * a server whose certificate has expired cannot be reached to renew it. */
+static bool have_terminal(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Unseals a vault opened offline: with the key file given, else the one kinko.conf
+ * names, else the passphrase from its file or typed on the terminal. */
+static int unseal_offline(struct vault *v, const char *keyfile, const char *ppfile,
+			  struct kinko_err *e)
+{
+	uint8_t *secret;
+	size_t n = 0;
+	int rc;
+
+	if (!keyfile && !ppfile && vault_config(v)->key_file[0])
+		keyfile = vault_config(v)->key_file;
+	if (keyfile)
+		return vault_unseal_keyfile(v, keyfile, e);
+	if (!ppfile && !have_terminal())
+		return kinko_err_set(e, KINKO_EINVAL,
+				     "the vault's key is needed and there is no terminal to type the "
+				     "passphrase on: give --key-file F or --passphrase-file F");
+	secret = kinko_secure_alloc(4096);
+	if (!secret)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
+	if (ppfile) {
+		rc = cli_read_secret_file(ppfile, secret, 4096, &n, e);
+		n = rc ? 0 : passphrase_len(secret, n);
+	} else {
+		rc = cli_read_secret(NULL, "Unseal passphrase: ", (char *)secret, 4096, e);
+		n = rc ? 0 : strlen((char *)secret);
+	}
+	if (rc == 0)
+		rc = vault_unseal(v, KEYRING_PASSPHRASE, secret, n, e);
+	kinko_secure_free(secret);
+	return rc;
+}
+
 int cmd_cert_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -396,8 +442,6 @@ int cmd_cert_server(int argc, char **argv)
 	struct vault_server_cert out;
 	struct vault *v = NULL;
 	struct kinko_err e;
-	uint8_t *secret = NULL;
-	size_t n = 0;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -426,25 +470,7 @@ int cmd_cert_server(int argc, char **argv)
 	rc = vault_open(dir, &v, &e);
 	if (rc)
 		return cli_fail(&e);
-	if (!keyfile && !ppfile && vault_config(v)->key_file[0])
-		keyfile = vault_config(v)->key_file;
-	if (keyfile) {
-		rc = vault_unseal_keyfile(v, keyfile, &e);
-	} else {
-		secret = kinko_secure_alloc(4096);
-		if (!secret)
-			rc = kinko_err_set(&e, KINKO_ENOMEM, "out of secure memory");
-		else if (ppfile) {
-			rc = cli_read_secret_file(ppfile, secret, 4096, &n, &e);
-			n = rc ? 0 : passphrase_len(secret, n);
-		} else {
-			rc = cli_read_secret(NULL, "Unseal passphrase: ", (char *)secret, 4096, &e);
-			n = rc ? 0 : strlen((char *)secret);
-		}
-		if (rc == 0)
-			rc = vault_unseal(v, KEYRING_PASSPHRASE, secret, n, &e);
-		kinko_secure_free(secret);
-	}
+	rc = unseal_offline(v, keyfile, ppfile, &e);
 	if (rc == 0)
 		rc = vault_server_cert_renew(v, named ? names : NULL, named ? nnames : 0, &out, &e);
 	vault_close(v);
@@ -471,6 +497,114 @@ int cmd_cert_server(int argc, char **argv)
 		printf("Restart kinko serve to use it. / kinko serve を再起動すると使われます。\n");
 	}
 	return 0;
+}
+
+static void check_problem(void *ctx, const char *object_id, const char *what)
+{
+	json_t *list = ctx;
+
+	if (list) {
+		json_t *p = json_pack("{s:s?, s:s}", "object", object_id, "problem", what);
+		if (!p || json_array_append_new(list, p))
+			fprintf(stderr, "kinko: out of memory listing the problems\n");
+		return;
+	}
+	if (object_id)
+		printf("NG  object %s: %s\n", object_id, what);
+	else
+		printf("NG  %s\n", what);
+	fflush(stdout);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"passphrase-file", required_argument, NULL, 'p'},
+		{"key-file", required_argument, NULL, 'k'},
+		{"quick", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL, *ppfile = NULL, *keyfile = NULL;
+	bool quick = false, as_json = false, clean;
+	struct vault_check_opts o = {0};
+	struct vault_check_report r;
+	struct vault *v = NULL;
+	struct kinko_err e;
+	json_t *problems = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'p': ppfile = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'q': quick = true; break;
+		case 'j': as_json = true; break;
+		default: return 2;
+		}
+	}
+	if (!dir || optind != argc || (ppfile && keyfile) || (quick && (ppfile || keyfile))) {
+		cli_usage_error("usage: kinko check --dir DIR [--passphrase-file F | --key-file F | "
+				"--quick] [--json]");
+		return 2;
+	}
+	harden_process();
+	rc = vault_open(dir, &v, &e);
+	if (rc)
+		return cli_fail(&e);
+	if (!quick)
+		rc = unseal_offline(v, keyfile, ppfile, &e);
+	if (rc == 0 && as_json && !(problems = json_array()))
+		rc = kinko_err_set(&e, KINKO_ENOMEM, "out of memory");
+	o.deep = !quick;
+	o.problem = check_problem;
+	o.ctx = problems;
+	if (rc == 0)
+		rc = vault_check(v, &o, &r, &e);
+	vault_close(v);
+	if (rc) {
+		json_decref(problems);
+		return cli_fail(&e);
+	}
+	clean = r.store_ok && r.log_ok && r.damaged == 0;
+	if (as_json) {
+		json_t *doc = json_pack("{s:b, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o}",
+					"intact", clean, "depth", r.deep ? "content" : "files",
+					"database_ok", r.store_ok, "log_ok", r.log_ok,
+					"log_events", (json_int_t)r.events,
+					"log_checkpoints", (json_int_t)r.checkpoints,
+					"objects", (json_int_t)r.objects, "bytes", (json_int_t)r.bytes,
+					"damaged", (json_int_t)r.damaged,
+					"orphan_blobs", (json_int_t)r.orphans, "seconds", r.seconds,
+					"problems", problems);
+		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4)) || fputc('\n', stdout) == EOF) {
+			json_decref(doc);
+			fprintf(stderr, "kinko: cannot write the report\n");
+			return 1;
+		}
+		json_decref(doc);
+		return clean ? 0 : 3;
+	}
+	printf("%s  database / データベース: SQLite integrity and reference checks\n",
+	       r.store_ok ? "OK" : "NG");
+	printf("%s  audit log / 監査ログ: %llu events, %llu signed checkpoints\n",
+	       r.log_ok ? "OK" : "NG", (unsigned long long)r.events,
+	       (unsigned long long)r.checkpoints);
+	printf("%s  objects / オブジェクト: %llu checked (%s), %llu bytes, %llu damaged\n",
+	       r.damaged ? "NG" : "OK", (unsigned long long)r.objects,
+	       r.deep ? "content authenticated and SHA-256 compared / 内容を認証しハッシュを照合"
+		      : "files only, content not read / ファイルのみ、内容は未読",
+	       (unsigned long long)r.bytes, (unsigned long long)r.damaged);
+	if (r.orphans)
+		printf("--  %llu blob file(s) no object refers to (left by an interrupted upload; "
+		       "kinko serve removes them when it starts) / 参照されないファイル\n",
+		       (unsigned long long)r.orphans);
+	printf("%s in %.1f s; the result is in the audit log (%s)\n",
+	       clean ? "intact / 異常なし" : "DAMAGED / 異常あり: restore what is named from a backup",
+	       r.seconds, r.deep ? "store.check" : "store.check_quick");
+	return clean ? 0 : 3;
 }
 
 int cmd_config_check(int argc, char **argv)

@@ -198,6 +198,8 @@ struct store_ops {
 	int (*object_find)(struct store *s, const char *folder_id, const uint8_t name_mac[32],
 			   struct store_object *out, struct kinko_err *e);
 	int (*object_delete)(struct store *s, const char *id, struct kinko_err *e);
+	/* A folder's objects after after_seq in seq order; every folder's when
+	 * folder_id is NULL (the integrity check). */
 	int (*object_list)(struct store *s, const char *folder_id, int64_t after_seq,
 			   unsigned limit, store_object_cb cb, void *ctx, struct kinko_err *e);
 	/* The audit log: append-only events (canonical bytes), the Merkle tree's
@@ -225,6 +227,10 @@ struct store_ops {
 
 	/* Every blob name referenced by an object row (for garbage collection). */
 	int (*blob_refs)(struct store *s, int (*cb)(void *ctx, const char *blob), void *ctx,
+			 struct kinko_err *e);
+	/* The database engine's own consistency checks (pages, indexes, foreign keys):
+	 * each problem found is passed to cb as one line of text; none when sound. */
+	int (*integrity)(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			 struct kinko_err *e);
 };
 

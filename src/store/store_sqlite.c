@@ -1052,12 +1052,15 @@ static int sq_object_list(struct store *s, const char *folder_id, int64_t after_
 			  unsigned limit, store_object_cb cb, void *ctx, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " OBJECT_COLS " FROM objects WHERE folder_id = ? AND seq > ? "
-			 "ORDER BY seq LIMIT ?",
+	int rc = prep(s, folder_id ? "SELECT " OBJECT_COLS " FROM objects WHERE seq > ?2 AND "
+				     "folder_id = ?1 ORDER BY seq LIMIT ?3"
+				   : "SELECT " OBJECT_COLS " FROM objects WHERE seq > ?2 "
+				     "ORDER BY seq LIMIT ?3",
 		      &st, e);
 	if (rc)
 		return rc;
-	bind_text(st, 1, folder_id);
+	if (folder_id)
+		bind_text(st, 1, folder_id);
 	sqlite3_bind_int64(st, 2, after_seq);
 	sqlite3_bind_int(st, 3, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1095,6 +1098,46 @@ static int sq_blob_refs(struct store *s, int (*cb)(void *ctx, const char *blob),
 	return rc;
 }
 
+/* integrity_check lists at most 100 problems, then stops looking. */
+static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
+			struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	char line[512];
+	int rc = prep(s, "PRAGMA integrity_check", &st, e);
+
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		int r = t && strcmp(t, "ok") ? cb(ctx, t) : 0;
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "check the database");
+	sqlite3_finalize(st);
+	if (rc || (rc = prep(s, "PRAGMA foreign_key_check", &st, e)))
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r;
+		snprintf(line, sizeof line, "a row (rowid %lld) of %s refers to a missing row of %s",
+			 sqlite3_column_type(st, 1) == SQLITE_NULL
+				 ? -1LL
+				 : (long long)sqlite3_column_int64(st, 1),
+			 (const char *)sqlite3_column_text(st, 0),
+			 (const char *)sqlite3_column_text(st, 2));
+		r = cb(ctx, line);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "check the database's references");
+	sqlite3_finalize(st);
+	return rc;
+}
 
 /* ---------------------------------------------------------------- audit log */
 
@@ -1353,6 +1396,7 @@ static const struct store_ops sqlite_ops = {
 	.checkpoint_latest = sq_checkpoint_latest,
 	.checkpoint_scan = sq_checkpoint_scan,
 	.blob_refs = sq_blob_refs,
+	.integrity = sq_integrity,
 };
 
 static int migrate(sqlite3 *db, struct kinko_err *e)

@@ -902,27 +902,29 @@ struct vault_download {
 	size_t slot_off;           /* reader: bytes consumed from the current slot */
 };
 
-static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err *e)
+/* Reads up to BATCH_CHUNKS sealed chunks of a blob, from chunk `first`, and opens
+ * them into plain (BATCH_BYTES); *plain_len is the plaintext's length. */
+static int open_chunks(const struct objstream *os, int fd, uint64_t size, uint64_t nchunks,
+		       uint64_t first, uint8_t *sealed, uint8_t *plain, size_t *plain_len,
+		       struct kinko_err *e)
 {
-	uint64_t first = s->first;
-	uint64_t n = d->nchunks - first < BATCH_CHUNKS ? d->nchunks - first : BATCH_CHUNKS;
+	uint64_t n = nchunks - first < BATCH_CHUNKS ? nchunks - first : BATCH_CHUNKS;
 	uint64_t plain_end = (first + n) * OBJ_CHUNK_SIZE;
-	size_t plain_len, sealed_len;
+	size_t len, sealed_len;
 	ssize_t got;
 
-	if (plain_end > d->size)
-		plain_end = d->size;
-	plain_len = (size_t)(plain_end - first * OBJ_CHUNK_SIZE);
-	sealed_len = plain_len + (size_t)n * OBJ_TAG_LEN;
-	got = pread(d->fd, s->sealed, sealed_len,
-		    (off_t)(BLOB_HEADER + first * SEALED_CHUNK));
+	if (plain_end > size)
+		plain_end = size;
+	len = (size_t)(plain_end - first * OBJ_CHUNK_SIZE);
+	sealed_len = len + (size_t)n * OBJ_TAG_LEN;
+	got = pread(fd, sealed, sealed_len, (off_t)(BLOB_HEADER + first * SEALED_CHUNK));
 	if (got < 0 || (size_t)got != sealed_len)
 		return kinko_err_set(e, KINKO_EINTEGRITY,
 				     "the object's blob file is short or unreadable");
 	for (uint64_t i = 0, in = 0, out = 0; i < n; i++) {
-		size_t cl = plain_len - out < OBJ_CHUNK_SIZE ? plain_len - out : OBJ_CHUNK_SIZE;
-		int rc = objstream_open_chunk(d->os, first + i, first + i == d->nchunks - 1,
-					      s->sealed + in, cl + OBJ_TAG_LEN, s->plain + out, e);
+		size_t cl = len - out < OBJ_CHUNK_SIZE ? len - out : OBJ_CHUNK_SIZE;
+		int rc = objstream_open_chunk(os, first + i, first + i == nchunks - 1, sealed + in,
+					      cl + OBJ_TAG_LEN, plain + out, e);
 		if (rc)
 			return kinko_err_set(e, KINKO_EINTEGRITY,
 					     "chunk %llu of the object failed authentication: the "
@@ -931,8 +933,18 @@ static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err
 		in += cl + OBJ_TAG_LEN;
 		out += cl;
 	}
-	s->len = plain_len;
-	s->last = first + n >= d->nchunks;
+	*plain_len = len;
+	return 0;
+}
+
+static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err *e)
+{
+	int rc = open_chunks(d->os, d->fd, d->size, d->nchunks, s->first, s->sealed, s->plain,
+			     &s->len, e);
+
+	if (rc)
+		return rc;
+	s->last = s->first + BATCH_CHUNKS >= d->nchunks;
 	return 0;
 }
 
@@ -1006,6 +1018,121 @@ static int download_start(struct vault_download *d, uint64_t offset, struct kink
 	return 0;
 }
 
+/* Opens o's blob read-only and checks what needs no key: the file is there, exactly
+ * as long as o's size makes it, and its header names o. */
+static int blob_open_checked(struct vault *v, const struct store_object *o, int *out,
+			     struct kinko_err *e)
+{
+	uint8_t hdr[BLOB_HEADER], want[BLOB_HEADER], oid[OBJ_ID_LEN];
+	char path[4096];
+	struct stat st;
+	const char *why = NULL;
+	int fd = -1;
+
+	if (vault_blob_path(v, o->id, false, path, sizeof path) == 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	uuid_bytes(o->id, oid);
+	blob_header(want, o->alg, oid);
+	if (fd < 0)
+		why = errno == ENOENT ? "is missing" : "cannot be opened";
+	else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		why = "is not a regular file";
+	else if ((uint64_t)st.st_size != blob_size(o->size))
+		why = (uint64_t)st.st_size < blob_size(o->size) ? "is cut short"
+							       : "is longer than its content";
+	else if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
+		why = "cannot be read";
+	else if (memcmp(hdr, want, sizeof hdr))
+		why = "has a header that does not name this object";
+	if (!why) {
+		*out = fd;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return kinko_err_set(e, KINKO_EINTEGRITY,
+			     "the object's blob file %s; restore it from a backup", why);
+}
+
+int vault_object_verify(struct vault *v, const struct store_object *o, bool deep,
+			struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_folder f;
+	struct kinko_key *fk = NULL, *ok = NULL;
+	struct objstream *os = NULL;
+	struct kinko_sha256 h;
+	struct kbuf name;
+	uint8_t *sealed = NULL, *plain = NULL, oid[OBJ_ID_LEN], digest[KINKO_SHA256_LEN];
+	uint64_t nchunks = chunk_count(o->size), done = 0;
+	char ctx[64];
+	bool hashing = false;
+	int fd = -1, rc;
+
+	rc = blob_open_checked(v, o, &fd, e);
+	if (rc || !deep) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	rc = vault_enter(v, e);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	kbuf_init(&name, VAULT_NAME_MAX + 64);
+	rc = s->ops->folder_get(s, o->folder_id, &f, e);
+	if (rc == 0) {
+		rc = vault_folder_key(v, &f, &fk, e);
+		store_folder_clear(&f);
+		if (rc)
+			rc = kinko_err_set(e, KINKO_EINTEGRITY, "its folder's key does not open");
+	}
+	snprintf(ctx, sizeof ctx, "object:%s", o->id);
+	if (rc == 0 && kinko_key_unwrap(fk, ctx, o->key_wrapped.data, o->key_wrapped.len, &ok, e))
+		rc = kinko_err_set(e, KINKO_EINTEGRITY, "its key does not open under its folder's key");
+	snprintf(ctx, sizeof ctx, "object-name:%s", o->id);
+	if (rc == 0 && kinko_key_open(fk, ctx, o->name_sealed.data, o->name_sealed.len, &name, e))
+		rc = kinko_err_set(e, KINKO_EINTEGRITY, "its sealed name does not open");
+	uuid_bytes(o->id, oid);
+	if (rc == 0)
+		rc = objstream_new(ok, (enum obj_alg)o->alg, oid, &os, e);
+	if (rc == 0 && (!(sealed = malloc(BATCH_CHUNKS * SEALED_CHUNK)) ||
+			!(plain = malloc(BATCH_BYTES))))
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the check's buffers");
+	if (rc == 0 && (rc = kinko_sha256_init(&h)) != 0)
+		kinko_err_set(e, rc, "cannot start SHA-256");
+	hashing = rc == 0;
+	/* Every chunk, in order, through the same authentication a download does; then
+	 * the digest of all of it against the one recorded at upload. */
+	for (uint64_t first = 0; rc == 0 && first < nchunks; first += BATCH_CHUNKS) {
+		size_t len = 0;
+		rc = open_chunks(os, fd, o->size, nchunks, first, sealed, plain, &len, e);
+		if (rc == 0)
+			kinko_sha256_update(&h, plain, len);
+		done += len;
+	}
+	if (hashing) {
+		kinko_sha256_final(&h, digest);
+		if (rc == 0 && (done != o->size || memcmp(digest, o->sha256, sizeof digest)))
+			rc = kinko_err_set(e, KINKO_EINTEGRITY,
+					   "its content does not match the SHA-256 recorded at upload");
+	}
+	/* The check reads every blob once: leave the page cache to the server. */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	if (plain)
+		kinko_wipe(plain, BATCH_BYTES);
+	free(plain);
+	free(sealed);
+	objstream_free(os);
+	kinko_key_free(fk);
+	kinko_key_free(ok);
+	kbuf_free(&name);
+	vault_leave(v);
+	return rc;
+}
+
 int vault_download_open(struct vault *v, const struct vault_actor *a, const char *object_id,
 			struct vault_object_info *info, struct vault_download **out,
 			struct kinko_err *e)
@@ -1018,9 +1145,8 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 	struct kbuf name;
 	enum store_role member;
 	unsigned perms = 0;
-	uint8_t hdr[BLOB_HEADER], want[BLOB_HEADER], oid[OBJ_ID_LEN];
-	char path[4096], ctx[64];
-	struct stat st;
+	uint8_t oid[OBJ_ID_LEN];
+	char ctx[64];
 	int rc;
 
 	if (!store_id_valid(object_id))
@@ -1070,16 +1196,9 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 		rc = objstream_new(ok, (enum obj_alg)o.alg, oid, &d->os, e);
 	if (rc)
 		goto fail;
-	if (vault_blob_path(v, o.id, false, path, sizeof path) == 0)
-		d->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	blob_header(want, o.alg, oid);
-	if (d->fd < 0 || fstat(d->fd, &st) != 0 || (uint64_t)st.st_size != blob_size(o.size) ||
-	    pread(d->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-	    memcmp(hdr, want, sizeof hdr)) {
-		rc = kinko_err_set(e, KINKO_EINTEGRITY,
-				   "the object's blob file is missing or damaged; restore it from a backup");
+	rc = blob_open_checked(v, &o, &d->fd, e);
+	if (rc)
 		goto fail;
-	}
 	/* A blob leaves the page cache as it is written, so a download usually reads
 	 * from the device: ask for the larger sequential read-ahead. */
 	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);

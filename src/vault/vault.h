@@ -82,6 +82,31 @@ int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e
 int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
 		     struct kinko_err *e) KINKO_WUR;
 struct store *vault_store(struct vault *v);
+
+/* The integrity check (kinko check, offline on DIR; a server may be running on it).
+ * Quick: the database engine's checks, the audit log, and every object's blob file
+ * present, of the right length, with its header. Deep (needs the vault unsealed)
+ * also opens every object's key and name, authenticates every chunk, and compares
+ * the SHA-256 of the content with the one recorded at upload. Each problem found
+ * goes to `problem` (object_id NULL for the store and the log) as it is found. The
+ * result is appended to the audit log (store.check or store.check_quick: 200 when
+ * clean, 500 when not); a result that cannot be recorded fails the check. Returns
+ * 0 when the check ran, whatever it found. */
+struct vault_check_opts {
+	bool deep;
+	void (*problem)(void *ctx, const char *object_id, const char *what);
+	void *ctx;
+};
+struct vault_check_report {
+	bool deep, store_ok, log_ok;
+	uint64_t events, checkpoints; /* the audit log's */
+	uint64_t objects, bytes;      /* objects checked and their content's size */
+	uint64_t damaged;             /* objects with a problem */
+	uint64_t orphans;             /* blob files no object refers to */
+	double seconds;
+};
+int vault_check(struct vault *v, const struct vault_check_opts *o, struct vault_check_report *r,
+		struct kinko_err *e) KINKO_WUR;
 /* Who may read the log and ask for checkpoints: managers, auditors, operators. */
 int vault_log_access(const struct vault_actor *a, struct kinko_err *e) KINKO_WUR;
 /* Reading the log (managers, auditors, operators): the newest signed checkpoint;

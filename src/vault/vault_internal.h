@@ -59,6 +59,13 @@ int vault_folder_access(struct vault *v, const struct vault_actor *a,
 int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char *out,
 		    size_t cap);
 
+/* Checks one object's blob (vault_check): with deep, also opens its key and name,
+ * authenticates every chunk and compares the SHA-256 of the content with the one
+ * recorded at upload. KINKO_EINTEGRITY, with what is wrong, when it is damaged;
+ * other codes when the check itself could not run. */
+int vault_object_verify(struct vault *v, const struct store_object *o, bool deep,
+			struct kinko_err *e) KINKO_WUR;
+
 int vault_user_to_info(const struct store_user *u, int64_t now, struct vault_user_info *out);
 int64_t vault_now(void);
 /* A generated password (crypto/password.h): grouped, no look-alikes, >= 128 bits. */

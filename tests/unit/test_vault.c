@@ -588,7 +588,7 @@ static void tamper_and_truncate(void **state)
 		assert_int_equal(ftruncate(fd, st.st_size - 1), 0);
 		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e),
 				 KINKO_EINTEGRITY);
-		assert_non_null(strstr(e.msg, "missing or damaged"));
+		assert_non_null(strstr(e.msg, "cut short"));
 		assert_int_equal(ftruncate(fd, 64), 0);
 		assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e),
 				 KINKO_EINTEGRITY);
@@ -1042,6 +1042,154 @@ static int64_t events_like(const char *pattern_)
 	return db_count(sql);
 }
 
+static void db_exec(const char *sql)
+{
+	char p[1024];
+	sqlite3 *db;
+
+	snprintf(p, sizeof p, "%s/kinko.db", dir);
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+struct found {
+	unsigned n;
+	char ids[8][STORE_ID_LEN];
+	char what[8][256];
+};
+
+static void found_problem(void *ctx, const char *object_id, const char *what)
+{
+	struct found *f = ctx;
+
+	if (f->n < 8) {
+		snprintf(f->ids[f->n], STORE_ID_LEN, "%s", object_id ? object_id : "");
+		snprintf(f->what[f->n], sizeof f->what[0], "%s", what);
+	}
+	f->n++;
+}
+
+static struct vault_check_report check(bool deep, struct found *f)
+{
+	struct vault_check_opts o = {.deep = deep, .problem = found_problem, .ctx = f};
+	struct vault_check_report r;
+	struct kinko_err e;
+
+	memset(f, 0, sizeof *f);
+	assert_int_equal(vault_check(V, &o, &r, &e), 0);
+	return r;
+}
+
+static void flip(const char *path, off_t at)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t c;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, at), 1);
+	c ^= 0x04;
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+/* vault_check: intact, then each kind of damage, found by the depth that can see
+ * it, named by object, and recorded in the audit log. */
+static void integrity_check(void **state)
+{
+	struct vault_object_info a, b, empty;
+	struct vault_check_report r;
+	struct found f;
+	struct kinko_err e;
+	char pa[1024], pb[1024], sql[256];
+	size_t n = 200000;
+	uint8_t *data = pattern(n, 91);
+	int64_t checks = events_like("%\"action\":\"store.check\"%");
+	uint64_t objects;
+	(void)state;
+
+	assert_int_equal(upload(&handler, "check-a.bin", data, n, &a, &e), 0);
+	assert_int_equal(upload(&handler, "check-b.bin", data, n, &b, &e), 0);
+	assert_int_equal(upload(&handler, "check-empty.bin", data, 0, &empty, &e), 0);
+	blob_path(a.id, pa, sizeof pa);
+	blob_path(b.id, pb, sizeof pb);
+
+	r = check(true, &f);
+	assert_true(r.store_ok && r.log_ok);
+	assert_int_equal(r.damaged, 0);
+	assert_int_equal(f.n, 0);
+	assert_true(r.objects >= 3);
+	assert_true(r.bytes >= 2 * n);
+	objects = r.objects;
+	assert_int_equal(events_like("%\"action\":\"store.check\"%"), checks + 1);
+
+	/* One byte of a's second chunk: only reading the content back finds it. */
+	flip(pa, 64 + 65536 + 16 + 7);
+	r = check(false, &f);
+	assert_int_equal(r.damaged, 0);
+	r = check(true, &f);
+	assert_int_equal(r.damaged, 1);
+	assert_int_equal(r.objects, objects);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.ids[0], a.id);
+	assert_non_null(strstr(f.what[0], "chunk 1 of the object failed authentication"));
+	flip(pa, 64 + 65536 + 16 + 7);
+
+	/* b cut short: both depths find it. */
+	assert_int_equal(truncate(pb, 64 + 65536), 0);
+	r = check(false, &f);
+	assert_int_equal(r.damaged, 1);
+	assert_string_equal(f.ids[0], b.id);
+	assert_non_null(strstr(f.what[0], "cut short"));
+
+	/* A recorded digest that the content does not match (authentic chunks, wrong
+	 * row), and a's blob gone: two objects named, b still cut short. */
+	snprintf(sql, sizeof sql, "UPDATE objects SET sha256 = zeroblob(32) WHERE id = '%s'",
+		 empty.id);
+	db_exec(sql);
+	assert_int_equal(rename(pa, "/tmp/kinko-test-check-a"), 0);
+	r = check(true, &f);
+	assert_int_equal(r.damaged, 3);
+	assert_int_equal(f.n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		if (!strcmp(f.ids[i], a.id))
+			assert_non_null(strstr(f.what[i], "is missing"));
+		else if (!strcmp(f.ids[i], empty.id))
+			assert_non_null(strstr(f.what[i], "SHA-256"));
+		else
+			assert_string_equal(f.ids[i], b.id);
+	}
+	assert_true(r.store_ok && r.log_ok);
+	assert_int_equal(events_like("%\"action\":\"store.check\",%\"status\":500%"), 2);
+
+	/* A reference the database cannot resolve is the engine's check's to find. */
+	db_exec("PRAGMA foreign_keys = OFF; INSERT INTO acl (folder_id, user_id, perms) "
+		"VALUES ('00000000-0000-4000-8000-000000000001', 'nobody', 1)");
+	r = check(false, &f);
+	assert_false(r.store_ok);
+	db_exec("DELETE FROM acl WHERE folder_id = '00000000-0000-4000-8000-000000000001'");
+
+	/* A deep check needs the key. */
+	vault_seal(V);
+	{
+		struct vault_check_opts o = {.deep = true};
+		assert_int_equal(vault_check(V, &o, &r, &e), KINKO_ESEALED);
+		assert_non_null(strstr(e.msg, "--quick"));
+	}
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, sizeof keyfile_secret, &e),
+			 0);
+
+	/* Put back as they were, for the tests after this one. */
+	assert_int_equal(rename("/tmp/kinko-test-check-a", pa), 0);
+	assert_int_equal(vault_object_delete(V, &handler, a.id, &e), 0);
+	assert_int_equal(vault_object_delete(V, &handler, b.id, &e), 0);
+	assert_int_equal(vault_object_delete(V, &handler, empty.id, &e), 0);
+	r = check(true, &f);
+	assert_int_equal(r.damaged, 0);
+	free(data);
+}
+
 /* An IPv6 source is its /64, recorded as the /64's first address (the events'
  * address field takes one inet_ntop spelling); listing and lifting are role
  * checked; a lift whose events cannot be committed changes nothing. */
@@ -1195,6 +1343,7 @@ int main(void)
 		cmocka_unit_test(upload_download_round_trip),
 		cmocka_unit_test(upload_refusals),
 		cmocka_unit_test(tamper_and_truncate),
+		cmocka_unit_test(integrity_check),
 		cmocka_unit_test(garbage_collection),
 		cmocka_unit_test(login_and_sessions),
 		cmocka_unit_test(manager_password_is_their_own),
