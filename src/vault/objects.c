@@ -902,29 +902,27 @@ struct vault_download {
 	size_t slot_off;           /* reader: bytes consumed from the current slot */
 };
 
-/* Reads up to BATCH_CHUNKS sealed chunks of a blob, from chunk `first`, and opens
- * them into plain (BATCH_BYTES); *plain_len is the plaintext's length. */
-static int open_chunks(const struct objstream *os, int fd, uint64_t size, uint64_t nchunks,
-		       uint64_t first, uint8_t *sealed, uint8_t *plain, size_t *plain_len,
-		       struct kinko_err *e)
+static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err *e)
 {
-	uint64_t n = nchunks - first < BATCH_CHUNKS ? nchunks - first : BATCH_CHUNKS;
+	uint64_t first = s->first;
+	uint64_t n = d->nchunks - first < BATCH_CHUNKS ? d->nchunks - first : BATCH_CHUNKS;
 	uint64_t plain_end = (first + n) * OBJ_CHUNK_SIZE;
-	size_t len, sealed_len;
+	size_t plain_len, sealed_len;
 	ssize_t got;
 
-	if (plain_end > size)
-		plain_end = size;
-	len = (size_t)(plain_end - first * OBJ_CHUNK_SIZE);
-	sealed_len = len + (size_t)n * OBJ_TAG_LEN;
-	got = pread(fd, sealed, sealed_len, (off_t)(BLOB_HEADER + first * SEALED_CHUNK));
+	if (plain_end > d->size)
+		plain_end = d->size;
+	plain_len = (size_t)(plain_end - first * OBJ_CHUNK_SIZE);
+	sealed_len = plain_len + (size_t)n * OBJ_TAG_LEN;
+	got = pread(d->fd, s->sealed, sealed_len,
+		    (off_t)(BLOB_HEADER + first * SEALED_CHUNK));
 	if (got < 0 || (size_t)got != sealed_len)
 		return kinko_err_set(e, KINKO_EINTEGRITY,
 				     "the object's blob file is short or unreadable");
 	for (uint64_t i = 0, in = 0, out = 0; i < n; i++) {
-		size_t cl = len - out < OBJ_CHUNK_SIZE ? len - out : OBJ_CHUNK_SIZE;
-		int rc = objstream_open_chunk(os, first + i, first + i == nchunks - 1, sealed + in,
-					      cl + OBJ_TAG_LEN, plain + out, e);
+		size_t cl = plain_len - out < OBJ_CHUNK_SIZE ? plain_len - out : OBJ_CHUNK_SIZE;
+		int rc = objstream_open_chunk(d->os, first + i, first + i == d->nchunks - 1,
+					      s->sealed + in, cl + OBJ_TAG_LEN, s->plain + out, e);
 		if (rc)
 			return kinko_err_set(e, KINKO_EINTEGRITY,
 					     "chunk %llu of the object failed authentication: the "
@@ -933,18 +931,8 @@ static int open_chunks(const struct objstream *os, int fd, uint64_t size, uint64
 		in += cl + OBJ_TAG_LEN;
 		out += cl;
 	}
-	*plain_len = len;
-	return 0;
-}
-
-static int open_batch(struct vault_download *d, struct slot *s, struct kinko_err *e)
-{
-	int rc = open_chunks(d->os, d->fd, d->size, d->nchunks, s->first, s->sealed, s->plain,
-			     &s->len, e);
-
-	if (rc)
-		return rc;
-	s->last = s->first + BATCH_CHUNKS >= d->nchunks;
+	s->len = plain_len;
+	s->last = first + n >= d->nchunks;
 	return 0;
 }
 
@@ -1054,82 +1042,130 @@ static int blob_open_checked(struct vault *v, const struct store_object *o, int 
 			     "the object's blob file %s; restore it from a backup", why);
 }
 
+/* The part of a download after the right to read was decided: opens o's key and
+ * name (into name) with its folder's key fk, checks and opens its blob, and sets up
+ * the read-ahead. The caller holds the seal lock; vault_download_close gives it
+ * back. */
+static int download_prepare(struct vault *v, const struct store_object *o,
+			    const struct kinko_key *fk, struct kbuf *name,
+			    struct vault_download **out, struct kinko_err *e)
+{
+	struct vault_download *d = calloc(1, sizeof *d);
+	struct kinko_key *ok = NULL;
+	uint8_t oid[OBJ_ID_LEN];
+	char ctx[64];
+	int rc;
+
+	if (!d)
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	d->v = v;
+	d->fd = -1;
+	snprintf(ctx, sizeof ctx, "object:%s", o->id);
+	rc = kinko_key_unwrap(fk, ctx, o->key_wrapped.data, o->key_wrapped.len, &ok, e);
+	snprintf(ctx, sizeof ctx, "object-name:%s", o->id);
+	if (rc == 0)
+		rc = kinko_key_open(fk, ctx, o->name_sealed.data, o->name_sealed.len, name, e);
+	uuid_bytes(o->id, oid);
+	if (rc == 0)
+		rc = objstream_new(ok, (enum obj_alg)o->alg, oid, &d->os, e);
+	kinko_key_free(ok);
+	if (rc == 0)
+		rc = blob_open_checked(v, o, &d->fd, e);
+	/* A blob leaves the page cache as it is written, so a download usually reads
+	 * from the device: ask for the larger sequential read-ahead. */
+	if (rc == 0)
+		(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (rc == 0 && ring_init(&d->ring, true))
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");
+	if (rc) {
+		if (d->fd >= 0)
+			close(d->fd);
+		objstream_free(d->os);
+		if (d->ring.slot[0].plain || d->ring.slot[0].sealed)
+			ring_free(&d->ring);
+		free(d);
+		return rc;
+	}
+	d->size = o->size;
+	d->nchunks = chunk_count(o->size);
+	d->pos = UINT64_MAX; /* not started */
+	*out = d;
+	return 0;
+}
+
 int vault_object_verify(struct vault *v, const struct store_object *o, bool deep,
 			struct kinko_err *e)
 {
 	struct store *s = v->store;
 	struct store_folder f;
-	struct kinko_key *fk = NULL, *ok = NULL;
-	struct objstream *os = NULL;
+	struct kinko_key *fk = NULL;
+	struct vault_download *d = NULL;
 	struct kinko_sha256 h;
 	struct kbuf name;
-	uint8_t *sealed = NULL, *plain = NULL, oid[OBJ_ID_LEN], digest[KINKO_SHA256_LEN];
-	uint64_t nchunks = chunk_count(o->size), done = 0;
-	char ctx[64];
-	bool hashing = false;
+	uint8_t *buf, digest[KINKO_SHA256_LEN];
+	uint64_t off = 0;
 	int fd = -1, rc;
 
-	rc = blob_open_checked(v, o, &fd, e);
-	if (rc || !deep) {
+	if (!deep) {
+		rc = blob_open_checked(v, o, &fd, e);
 		if (fd >= 0)
 			close(fd);
 		return rc;
 	}
 	rc = vault_enter(v, e);
-	if (rc) {
-		close(fd);
+	if (rc)
 		return rc;
-	}
 	kbuf_init(&name, VAULT_NAME_MAX + 64);
 	rc = s->ops->folder_get(s, o->folder_id, &f, e);
 	if (rc == 0) {
-		rc = vault_folder_key(v, &f, &fk, e);
-		store_folder_clear(&f);
-		if (rc)
+		if (vault_folder_key(v, &f, &fk, e))
 			rc = kinko_err_set(e, KINKO_EINTEGRITY, "its folder's key does not open");
+		store_folder_clear(&f);
 	}
-	snprintf(ctx, sizeof ctx, "object:%s", o->id);
-	if (rc == 0 && kinko_key_unwrap(fk, ctx, o->key_wrapped.data, o->key_wrapped.len, &ok, e))
-		rc = kinko_err_set(e, KINKO_EINTEGRITY, "its key does not open under its folder's key");
-	snprintf(ctx, sizeof ctx, "object-name:%s", o->id);
-	if (rc == 0 && kinko_key_open(fk, ctx, o->name_sealed.data, o->name_sealed.len, &name, e))
-		rc = kinko_err_set(e, KINKO_EINTEGRITY, "its sealed name does not open");
-	uuid_bytes(o->id, oid);
 	if (rc == 0)
-		rc = objstream_new(ok, (enum obj_alg)o->alg, oid, &os, e);
-	if (rc == 0 && (!(sealed = malloc(BATCH_CHUNKS * SEALED_CHUNK)) ||
-			!(plain = malloc(BATCH_BYTES))))
-		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the check's buffers");
-	if (rc == 0 && (rc = kinko_sha256_init(&h)) != 0)
-		kinko_err_set(e, rc, "cannot start SHA-256");
-	hashing = rc == 0;
-	/* Every chunk, in order, through the same authentication a download does; then
-	 * the digest of all of it against the one recorded at upload. */
-	for (uint64_t first = 0; rc == 0 && first < nchunks; first += BATCH_CHUNKS) {
-		size_t len = 0;
-		rc = open_chunks(os, fd, o->size, nchunks, first, sealed, plain, &len, e);
-		if (rc == 0)
-			kinko_sha256_update(&h, plain, len);
-		done += len;
+		rc = download_prepare(v, o, fk, &name, &d, e);
+	kinko_key_free(fk);
+	kbuf_free(&name);
+	if (rc == KINKO_ECRYPTO || rc == KINKO_EFORMAT)
+		rc = kinko_err_set(e, KINKO_EINTEGRITY,
+				   "its key or its sealed name does not open under its folder's key");
+	if (rc) {
+		vault_leave(v);
+		return rc;
 	}
-	if (hashing) {
-		kinko_sha256_final(&h, digest);
-		if (rc == 0 && (done != o->size || memcmp(digest, o->sha256, sizeof digest)))
-			rc = kinko_err_set(e, KINKO_EINTEGRITY,
-					   "its content does not match the SHA-256 recorded at upload");
+	/* Every chunk, in order, through the download's own read-ahead and
+	 * authentication (a second thread opens batches while this one hashes); then
+	 * the digest of all of it against the one recorded at upload. */
+	buf = malloc(BATCH_BYTES);
+	if (!buf)
+		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the check's buffer");
+	else if ((rc = kinko_sha256_init(&h)) != 0)
+		kinko_err_set(e, rc, "cannot start SHA-256");
+	while (rc == 0) {
+		size_t got = 0;
+		rc = vault_download_read(d, off, buf, BATCH_BYTES, &got, e);
+		if (rc) {
+			kinko_sha256_abort(&h);
+			break;
+		}
+		if (got == 0) {
+			kinko_sha256_final(&h, digest);
+			if (off != o->size || memcmp(digest, o->sha256, sizeof digest))
+				rc = kinko_err_set(e, KINKO_EINTEGRITY,
+						   "its content does not match the SHA-256 "
+						   "recorded at upload");
+			break;
+		}
+		kinko_sha256_update(&h, buf, got);
+		off += got;
+	}
+	if (buf) {
+		kinko_wipe(buf, BATCH_BYTES);
+		free(buf);
 	}
 	/* The check reads every blob once: leave the page cache to the server. */
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	close(fd);
-	if (plain)
-		kinko_wipe(plain, BATCH_BYTES);
-	free(plain);
-	free(sealed);
-	objstream_free(os);
-	kinko_key_free(fk);
-	kinko_key_free(ok);
-	kbuf_free(&name);
-	vault_leave(v);
+	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_DONTNEED);
+	vault_download_close(d);
 	return rc;
 }
 
@@ -1140,13 +1176,11 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 	struct store *s = v->store;
 	struct store_object o;
 	struct store_folder f;
-	struct kinko_key *fk = NULL, *ok = NULL;
-	struct vault_download *d;
+	struct kinko_key *fk = NULL;
+	struct vault_download *d = NULL;
 	struct kbuf name;
 	enum store_role member;
 	unsigned perms = 0;
-	uint8_t oid[OBJ_ID_LEN];
-	char ctx[64];
 	int rc;
 
 	if (!store_id_valid(object_id))
@@ -1154,21 +1188,13 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 	rc = vault_enter(v, e);
 	if (rc)
 		return rc;
-	d = calloc(1, sizeof *d);
-	if (!d) {
-		vault_leave(v);
-		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
-	}
-	d->v = v;
-	d->fd = -1;
 	kbuf_init(&name, VAULT_NAME_MAX + 64);
 	memset(&o, 0, sizeof o);
 	rc = s->ops->begin(s, e);
-	if (rc)
-		goto fail;
-	rc = s->ops->object_get(s, object_id, &o, e);
 	if (rc == 0) {
-		rc = s->ops->folder_get(s, o.folder_id, &f, e);
+		rc = s->ops->object_get(s, object_id, &o, e);
+		if (rc == 0)
+			rc = s->ops->folder_get(s, o.folder_id, &f, e);
 		if (rc == 0) {
 			rc = vault_folder_access(v, a, &f, &perms, &member, e);
 			if (rc == 0 && member != ROLE_NONE)
@@ -1182,61 +1208,30 @@ int vault_download_open(struct vault *v, const struct vault_actor *a, const char
 				rc = vault_folder_key(v, &f, &fk, e);
 			store_folder_clear(&f);
 		}
+		s->ops->rollback(s);
 	}
-	s->ops->rollback(s);
-	if (rc)
-		goto fail;
-	snprintf(ctx, sizeof ctx, "object:%s", o.id);
-	rc = kinko_key_unwrap(fk, ctx, o.key_wrapped.data, o.key_wrapped.len, &ok, e);
-	snprintf(ctx, sizeof ctx, "object-name:%s", o.id);
 	if (rc == 0)
-		rc = kinko_key_open(fk, ctx, o.name_sealed.data, o.name_sealed.len, &name, e);
-	uuid_bytes(o.id, oid);
-	if (rc == 0)
-		rc = objstream_new(ok, (enum obj_alg)o.alg, oid, &d->os, e);
-	if (rc)
-		goto fail;
-	rc = blob_open_checked(v, &o, &d->fd, e);
-	if (rc)
-		goto fail;
-	/* A blob leaves the page cache as it is written, so a download usually reads
-	 * from the device: ask for the larger sequential read-ahead. */
-	(void)posix_fadvise(d->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (ring_init(&d->ring, true)) {
-		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory for the download buffers");
-		goto fail;
+		rc = download_prepare(v, &o, fk, &name, &d, e);
+	if (rc == 0) {
+		memset(info, 0, sizeof *info);
+		memcpy(info->id, o.id, sizeof info->id);
+		memcpy(info->folder_id, o.folder_id, sizeof info->folder_id);
+		if (name.len <= VAULT_NAME_MAX)
+			memcpy(info->name, name.data, name.len);
+		info->size = o.size;
+		memcpy(info->sha256, o.sha256, 32);
+		info->created_at = o.created_at;
+		info->seq = o.seq;
 	}
-	d->size = o.size;
-	d->nchunks = chunk_count(o.size);
-	d->pos = UINT64_MAX; /* not started */
-	memset(info, 0, sizeof *info);
-	memcpy(info->id, o.id, sizeof info->id);
-	memcpy(info->folder_id, o.folder_id, sizeof info->folder_id);
-	if (name.len <= VAULT_NAME_MAX)
-		memcpy(info->name, name.data, name.len);
-	info->size = o.size;
-	memcpy(info->sha256, o.sha256, 32);
-	info->created_at = o.created_at;
-	info->seq = o.seq;
 	kinko_key_free(fk);
-	kinko_key_free(ok);
 	kbuf_free(&name);
 	store_object_clear(&o);
+	if (rc) {
+		vault_leave(v);
+		return rc;
+	}
 	*out = d;
 	return 0;
-fail:
-	kinko_key_free(fk);
-	kinko_key_free(ok);
-	kbuf_free(&name);
-	store_object_clear(&o);
-	if (d->fd >= 0)
-		close(d->fd);
-	objstream_free(d->os);
-	if (d->ring.slot[0].plain || d->ring.slot[0].sealed)
-		ring_free(&d->ring);
-	free(d);
-	vault_leave(v);
-	return rc;
 }
 
 int vault_download_read(struct vault_download *d, uint64_t offset, uint8_t *buf, size_t cap,
