@@ -304,6 +304,18 @@ int cmd_serve(int argc, char **argv)
 	if (removed)
 		fprintf(stderr, "kinko: removed %u unreferenced blob file(s) left by an interrupted "
 				"upload\n", removed);
+	/* Addresses blocked before a restart stay blocked. */
+	{
+		size_t kept = 0;
+		rc = vault_blocks_restore(v, &kept, &e);
+		if (rc) {
+			vault_close(v);
+			return cli_fail(&e);
+		}
+		if (kept)
+			fprintf(stderr, "kinko: %zu address(es) blocked before the restart stay "
+					"blocked (kinko block list)\n", kept);
+	}
 	/* Refuse to serve a log that was rolled back or altered. */
 	{
 		uint64_t events = 0, cps = 0;

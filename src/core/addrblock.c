@@ -248,6 +248,31 @@ static int lookup(struct addrblock *b, const char *text, int64_t now, bool remov
 	return rc;
 }
 
+int addrblock_restore(struct addrblock *b, const struct addrblock_entry *entry, int64_t now,
+		      struct kinko_err *e)
+{
+	struct source k, *s;
+	int rc = parse_source(entry->source, &k, e);
+
+	if (rc || entry->until <= now)
+		return rc;
+	pthread_mutex_lock(&b->mu);
+	prune_locked(b, now);
+	s = find_locked(b, &k);
+	if (!s && (s = slot_locked(b)) != NULL)
+		*s = k;
+	if (s) {
+		s->failures = entry->failures;
+		s->first = entry->first;
+		s->last = entry->last;
+		s->until = entry->until;
+	} else {
+		rc = kinko_err_set(e, KINKO_ELIMIT, "the table of blocked addresses is full");
+	}
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
 int addrblock_get(struct addrblock *b, const char *text, int64_t now,
 		  struct addrblock_entry *entry, struct kinko_err *e)
 {

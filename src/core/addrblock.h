@@ -9,7 +9,8 @@
  * within `window` seconds of its first counted failure, it is blocked for
  * `duration` seconds; a window that runs out starts the count again.
  *
- * The table lives in memory and holds at most ADDRBLOCK_MAX sources; when it is
+ * The table lives in memory (the vault keeps blocks in its store too, and puts them
+ * back at start) and holds at most ADDRBLOCK_MAX sources; when it is
  * full, a new source replaces the one that failed least recently and is not
  * blocked. Blocks are never given up for room: while every slot holds a block, a
  * new source's failures are not counted. Thread-safe.
@@ -60,6 +61,12 @@ size_t addrblock_list(struct addrblock *b, int64_t now, struct addrblock_entry *
  * *entry (may be NULL) gets the entry as it was. */
 int addrblock_clear(struct addrblock *b, const char *text, int64_t now,
 		    struct addrblock_entry *entry, struct kinko_err *e) KINKO_WUR;
+/* Puts back a block read from storage at start: the source as entry->source names
+ * it, blocked until entry->until. Nothing happens when that is not after now.
+ * KINKO_EINVAL for a source that is not an address; KINKO_ELIMIT when every slot
+ * already holds a block. */
+int addrblock_restore(struct addrblock *b, const struct addrblock_entry *entry, int64_t now,
+		      struct kinko_err *e) KINKO_WUR;
 /* As addrblock_clear, without changing anything. */
 int addrblock_get(struct addrblock *b, const char *text, int64_t now,
 		  struct addrblock_entry *entry, struct kinko_err *e) KINKO_WUR;

@@ -96,6 +96,15 @@ const char *const store_migrations[] = {
 	"  revoked_at INTEGER NOT NULL DEFAULT 0,"
 	"  revoked_by TEXT NOT NULL DEFAULT '') STRICT;"
 	"CREATE INDEX certificates_user ON certificates(user_id);",
+	/* 5: addresses blocked after repeated failures, so a restart does not lift them
+	 * (checklist S4); a row whose block has ended is dead and dropped when the next
+	 * block is written */
+	"CREATE TABLE addr_block ("
+	"  source TEXT PRIMARY KEY CHECK (length(source) BETWEEN 7 AND 63),"
+	"  failures INTEGER NOT NULL,"
+	"  first_at INTEGER NOT NULL,"
+	"  last_at INTEGER NOT NULL,"
+	"  until INTEGER NOT NULL) STRICT;",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

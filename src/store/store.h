@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/addrblock.h"
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -228,6 +229,15 @@ struct store_ops {
 	/* Every blob name referenced by an object row (for garbage collection). */
 	int (*blob_refs)(struct store *s, int (*cb)(void *ctx, const char *blob), void *ctx,
 			 struct kinko_err *e);
+	/* Blocked addresses (core/addrblock's entries; source as addrblock writes it).
+	 * put replaces the source's row and drops rows whose block ended before now;
+	 * list passes the rows whose block lasts past now. */
+	int (*block_put)(struct store *s, const struct addrblock_entry *b, int64_t now,
+			 struct kinko_err *e);
+	int (*block_delete)(struct store *s, const char *source, struct kinko_err *e);
+	int (*block_list)(struct store *s, int64_t now,
+			  int (*cb)(void *ctx, const struct addrblock_entry *b), void *ctx,
+			  struct kinko_err *e);
 	/* The database engine's own consistency checks (pages, indexes, foreign keys):
 	 * each problem found is passed to cb as one line of text; none when sound. */
 	int (*integrity)(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,

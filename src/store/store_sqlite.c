@@ -1098,6 +1098,77 @@ static int sq_blob_refs(struct store *s, int (*cb)(void *ctx, const char *blob),
 	return rc;
 }
 
+/* ---------------------------------------------------------------- blocked addresses */
+
+static int sq_block_put(struct store *s, const struct addrblock_entry *b, int64_t now,
+			struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM addr_block WHERE until <= ?", &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, e, "drop ended blocks");
+	sqlite3_finalize(st);
+	if (rc || (rc = prep(s, "INSERT OR REPLACE INTO addr_block (source, failures, first_at, "
+				"last_at, until) VALUES (?, ?, ?, ?, ?)",
+			     &st, e)))
+		return rc;
+	bind_text(st, 1, b->source);
+	sqlite3_bind_int64(st, 2, b->failures);
+	sqlite3_bind_int64(st, 3, b->first);
+	sqlite3_bind_int64(st, 4, b->last);
+	sqlite3_bind_int64(st, 5, b->until);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, e, "record a block");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_block_delete(struct store *s, const char *source, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM addr_block WHERE source = ?", &st, e);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, source);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(s, e, "remove a block");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_block_list(struct store *s, int64_t now,
+			 int (*cb)(void *ctx, const struct addrblock_entry *b), void *ctx,
+			 struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT source, failures, first_at, last_at, until FROM addr_block "
+			 "WHERE until > ? ORDER BY source",
+		      &st, e);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct addrblock_entry b = {0};
+		int r;
+		snprintf(b.source, sizeof b.source, "%s", (const char *)sqlite3_column_text(st, 0));
+		b.failures = (unsigned)sqlite3_column_int64(st, 1);
+		b.first = sqlite3_column_int64(st, 2);
+		b.last = sqlite3_column_int64(st, 3);
+		b.until = sqlite3_column_int64(st, 4);
+		r = cb(ctx, &b);
+		if (r) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "list blocks");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* integrity_check lists at most 100 problems, then stops looking. */
 static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			struct kinko_err *e)
@@ -1397,6 +1468,9 @@ static const struct store_ops sqlite_ops = {
 	.checkpoint_scan = sq_checkpoint_scan,
 	.blob_refs = sq_blob_refs,
 	.integrity = sq_integrity,
+	.block_put = sq_block_put,
+	.block_delete = sq_block_delete,
+	.block_list = sq_block_list,
 };
 
 static int migrate(sqlite3 *db, struct kinko_err *e)

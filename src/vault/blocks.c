@@ -1,6 +1,8 @@
 /*
  * Addresses that keep failing: counted, blocked, listed and lifted (checklist S4).
- * The table is core/addrblock's, in memory; the acts on it are audited here. A
+ * The table is core/addrblock's, in memory; blocks are also kept in the store
+ * (addr_block), written with their event and put back when the server starts, so
+ * a restart lifts none. The acts on it are audited here. A
  * block is an event of its own ("net.block", the source as its address); lifting one is
  * the manager's or operator's act ("net.unblock") plus the system event that names
  * the source ("net.unblocked"), committed together before the block is lifted.
@@ -38,9 +40,51 @@ int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct
 		return 0;
 	if (blocked)
 		*blocked = b;
+	/* The block stands in memory whatever happens next (fail closed); its event
+	 * and its row, which keeps it across a restart, commit together. */
 	source_actor(a, b.source, &sys);
-	rc = vault_audit_standalone(v, &sys, "net.block", 200, e);
+	rc = v->store->ops->begin(v->store, e);
+	if (rc)
+		return rc;
+	rc = vault_audit(v, &sys, "net.block", NULL, NULL, NULL, 0, 200, e);
+	if (rc == 0)
+		rc = v->store->ops->block_put(v->store, &b, vault_now(), e);
+	if (rc) {
+		v->store->ops->rollback(v->store);
+		return rc;
+	}
+	rc = v->store->ops->commit(v->store, e);
 	return rc ? rc : 1;
+}
+
+struct restore_ctx {
+	struct vault *v;
+	size_t n;
+};
+
+static int restore_one(void *ctx, const struct addrblock_entry *b)
+{
+	struct restore_ctx *c = ctx;
+	struct kinko_err e;
+
+	/* A row this kinko cannot put back is skipped, not fatal: the source's
+	 * failures are then counted again from nothing. */
+	if (addrblock_restore(c->v->blocks, b, vault_now(), &e))
+		fprintf(stderr, "kinko: warning: the block on %.64s was not restored: %s\n",
+			b->source, e.msg);
+	else
+		c->n++;
+	return 0;
+}
+
+int vault_blocks_restore(struct vault *v, size_t *n, struct kinko_err *e)
+{
+	struct restore_ctx c = {.v = v};
+	int rc = v->blocks ? v->store->ops->block_list(v->store, vault_now(), restore_one, &c, e)
+			   : 0;
+
+	*n = c.n;
+	return rc;
 }
 
 int vault_blocks_list(struct vault *v, const struct vault_actor *a,
@@ -77,6 +121,8 @@ int vault_block_clear(struct vault *v, const struct vault_actor *a, const char *
 	rc = vault_audit(v, a, "net.unblock", NULL, NULL, NULL, 0, 200, e);
 	if (rc == 0)
 		rc = vault_audit(v, &sys, "net.unblocked", NULL, NULL, NULL, 0, 200, e);
+	if (rc == 0)
+		rc = s->ops->block_delete(s, cur.source, e);
 	if (rc) {
 		s->ops->rollback(s);
 		return rc;

@@ -313,6 +313,9 @@ int vault_addr_failed(struct vault *v, const struct vault_actor *a, const struct
 		      struct addrblock_entry *blocked, struct kinko_err *e);
 /* The sources being counted or blocked, blocked first (managers, operators,
  * auditors); at most cap. */
+/* Puts the blocks kept in the store back into the table (serve, at start); *n gets
+ * how many are in force. */
+int vault_blocks_restore(struct vault *v, size_t *n, struct kinko_err *e) KINKO_WUR;
 int vault_blocks_list(struct vault *v, const struct vault_actor *a,
 		      struct addrblock_entry *out, size_t cap, size_t *n,
 		      struct kinko_err *e) KINKO_WUR;

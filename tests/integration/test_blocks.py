@@ -194,3 +194,27 @@ def test_default_is_twenty_in_ten_minutes(vault):
         [("127.0.0.10", 19, None)]
     assert bad_login(attacker, vault, "nobody").status_code == 401
     assert admin.get(vault.url + "blocks").json()["items"][0]["blocked_until"] is not None
+
+
+def test_a_restart_lifts_no_block(strict):
+    v = strict
+    attacker = session_from(v, "127.0.0.11")
+    for i in range(3):
+        bad_login(attacker, v)
+    before = v.login().get(v.url + "blocks").json()["items"]
+    assert [b["source"] for b in before] == ["127.0.0.11"]
+    v.stop()
+    v.start()
+    with open(v.log) as f:
+        assert "1 address(es) blocked before the restart stay blocked" in f.read()
+    with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+        tls_connect(v, "127.0.0.11")
+    admin = v.login()
+    after = admin.get(v.url + "blocks").json()["items"]
+    assert after == before  # same source, count, times and end
+    # Lifted, it stays lifted across the next restart.
+    assert admin.delete(v.url + "blocks/127.0.0.11").status_code == 200
+    v.stop()
+    v.start()
+    assert tls_connect(v, "127.0.0.11").startswith(b"HTTP/1.1 200")
+    assert v.login().get(v.url + "blocks").json()["items"] == []

@@ -226,6 +226,62 @@ static void a_full_table_keeps_its_blocks(void **state)
 	addrblock_free(b);
 }
 
+/* Blocks read back from storage at start: in force until their end, whatever the
+ * count; an ended one, or a source that is no address, puts nothing back. */
+static void restored_blocks_stand_until_their_end(void **state)
+{
+	struct addrblock *b = make(5, 600, 900);
+	struct addrblock_entry in = {.failures = 5, .first = 900, .last = 990, .until = 1500};
+	struct addrblock_entry l[4];
+	struct kinko_err e;
+	struct addr a;
+	int64_t until = 0;
+	(void)state;
+
+	snprintf(in.source, sizeof in.source, "2001:db8:5:6::/64");
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), 0);
+	assert_true(addrblock_blocked(b, ip(&a, "2001:db8:5:6::99"), 1000, &until));
+	assert_int_equal(until, 1500);
+	assert_false(addrblock_blocked(b, ip(&a, "2001:db8:5:7::99"), 1000, NULL));
+	assert_false(addrblock_blocked(b, ip(&a, "2001:db8:5:6::99"), 1500, NULL));
+	assert_int_equal(addrblock_list(b, 1000, l, 4), 1);
+	assert_string_equal(l[0].source, "2001:db8:5:6::/64");
+	assert_int_equal(l[0].failures, 5);
+	assert_int_equal(l[0].last, 990);
+
+	/* Ended already: nothing. */
+	snprintf(in.source, sizeof in.source, "192.0.2.9");
+	in.until = 1000;
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), 0);
+	assert_false(addrblock_blocked(b, ip(&a, "192.0.2.9"), 1000, NULL));
+	/* An IPv4 source, and a later restore of the same one replacing it. */
+	in.until = 2000;
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), 0);
+	in.until = 3000;
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), 0);
+	assert_true(addrblock_blocked(b, ip(&a, "192.0.2.9"), 1000, &until));
+	assert_int_equal(until, 3000);
+	assert_int_equal(addrblock_list(b, 1000, l, 4), 2);
+	/* Failures of a restored source add nothing while it is blocked. */
+	assert_false(addrblock_fail(b, ip(&a, "192.0.2.9"), 1001, NULL));
+
+	snprintf(in.source, sizeof in.source, "not-an-address");
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), KINKO_EINVAL);
+	assert_int_equal(addrblock_list(b, 1000, l, 4), 2);
+	addrblock_free(b);
+
+	/* A table full of blocks takes no more. */
+	b = make(1, 600, 900);
+	for (unsigned i = 0; i < ADDRBLOCK_MAX; i++) {
+		char t[32];
+		snprintf(t, sizeof t, "10.%u.%u.1", i / 256, i % 256);
+		assert_true(addrblock_fail(b, ip(&a, t), 1000, NULL));
+	}
+	snprintf(in.source, sizeof in.source, "192.0.2.10");
+	assert_int_equal(addrblock_restore(b, &in, 1000, &e), KINKO_ELIMIT);
+	addrblock_free(b);
+}
+
 static void limits_are_checked(void **state)
 {
 	struct addrblock *b = NULL;
@@ -248,6 +304,7 @@ int main(void)
 		cmocka_unit_test(the_list_puts_blocks_first_and_drops_the_dead),
 		cmocka_unit_test(clearing_takes_any_address_of_the_source),
 		cmocka_unit_test(a_full_table_keeps_its_blocks),
+		cmocka_unit_test(restored_blocks_stand_until_their_end),
 		cmocka_unit_test(limits_are_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1213,6 +1213,19 @@ static void blocked_ipv6_source_is_audited_and_lifted(void **state)
 	assert_int_equal(events_like("%\"addr\":\"2001:db8:1:2::\"%\"action\":\"net.block\"%"
 				     "0123456789abcdef0123456789abcdef%"), 1);
 	assert_true(vault_addr_blocked(V, (struct sockaddr *)&a6, NULL));
+	assert_int_equal(db_count("SELECT count(*) FROM addr_block WHERE source = "
+				  "'2001:db8:1:2::/64' AND until > strftime('%s','now')"), 1);
+	/* A server started again on the same directory puts the block back. */
+	{
+		struct vault *again = NULL;
+		size_t kept = 0;
+		assert_int_equal(vault_open(dir, &again, &e), 0);
+		assert_false(vault_addr_blocked(again, (struct sockaddr *)&a6, NULL));
+		assert_int_equal(vault_blocks_restore(again, &kept, &e), 0);
+		assert_int_equal(kept, 1);
+		assert_true(vault_addr_blocked(again, (struct sockaddr *)&a6, NULL));
+		vault_close(again);
+	}
 
 	assert_int_equal(vault_blocks_list(V, &handler, l, 4, &n, &e), KINKO_EPERM);
 	assert_int_equal(vault_blocks_list(V, &admin, l, 4, &n, &e), 0);
@@ -1230,9 +1243,11 @@ static void blocked_ipv6_source_is_audited_and_lifted(void **state)
 	assert_true(vault_addr_blocked(V, (struct sockaddr *)&a6, NULL));
 	assert_int_equal(events_like("%\"action\":\"net.unblock%"), 0);
 
+	assert_int_equal(db_count("SELECT count(*) FROM addr_block"), 1);
 	assert_int_equal(vault_block_clear(V, &admin, "2001:db8:1:2:ffff::", &got, &e), 0);
 	assert_string_equal(got.source, "2001:db8:1:2::/64");
 	assert_false(vault_addr_blocked(V, (struct sockaddr *)&a6, NULL));
+	assert_int_equal(db_count("SELECT count(*) FROM addr_block"), 0);
 	assert_int_equal(events_like("%\"role\":\"manager\"%\"action\":\"net.unblock\"%"), 1);
 	assert_int_equal(events_like("%\"addr\":\"2001:db8:1:2::\"%\"action\":\"net.unblocked\"%"),
 			 1);
