@@ -1,7 +1,8 @@
 /* Fuzzes the address a client names to lift a block (DELETE /blocks/{address}):
  * an input that parses names the source it would block, and the table's own
  * spelling of that source parses back to it. The same bytes also drive a table
- * as a stream of failures at growing times, checked against its invariants. */
+ * as a stream of failures at growing times, checked against its invariants, and
+ * the same text put back as a stored block must be taken exactly when it parses. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -67,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct addrblock *b = NULL;
 	struct addrblock_entry got, again;
 	struct kinko_err e;
+	int64_t until = 0;
 	int rc;
 
 	run_table(data, size > 3000 ? 3000 : size);
@@ -111,8 +113,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (addrblock_blocked(b, (struct sockaddr *)&ss, 1, NULL))
 			abort();
+		/* Put back from storage by the table's spelling, it blocks the same
+		 * source again, until the same end. */
+		if (addrblock_restore(b, &got, 1, &e) != 0 ||
+		    !addrblock_blocked(b, (struct sockaddr *)&ss, 1, &until) || until != got.until)
+			abort();
 	} else if (!e.msg[0]) {
 		abort();
+	}
+	/* Restoring takes the text exactly as a lift does. */
+	if (size < ADDRBLOCK_TEXT) {
+		struct addrblock_entry r = {.failures = 1, .first = 0, .last = 0, .until = 5};
+		int rr;
+		memcpy(r.source, s, size + 1);
+		rr = addrblock_restore(b, &r, 1, &e);
+		if ((rr == 0) != (rc == KINKO_ENOENT) || (rr != 0 && rr != KINKO_EINVAL))
+			abort();
 	}
 	addrblock_free(b);
 	return 0;
