@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
 	{"cert", "server", cmd_cert_server, "renew the server's TLS certificate (on DIR, offline)"},
 	{"block", "list", cmd_block_list, "list addresses counted or blocked after failed requests"},
 	{"block", "rm", cmd_block_rm, "lift the block on an address"},
+	{NULL, "firewall", cmd_firewall, "print nftables rules: only [server] allow reaches the port"},
 	{NULL, "contract", cmd_contract, "create and list contracts; designate people"},
 	{NULL, "folder", cmd_folder, "create and list folders; grant access"},
 	{NULL, "put", cmd_put, "upload a file into a folder"},

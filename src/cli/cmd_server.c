@@ -1,4 +1,5 @@
-/* kinko init, serve, cert server, check, config check: the commands that work on DIR. */
+/* kinko init, serve, cert server, check, firewall, config check: the commands that
+ * work on DIR. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "core/config.h"
+#include "core/firewall.h"
 #include "core/parse.h"
 #include "core/privdrop.h"
 #include "core/sandbox.h"
@@ -619,28 +621,65 @@ int cmd_check(int argc, char **argv)
 	return clean ? 0 : 3;
 }
 
-int cmd_config_check(int argc, char **argv)
+/* The arguments of a command that takes --dir DIR and nothing else: DIR, or NULL
+ * after printing usage. */
+static const char *dir_only(int argc, char **argv, const char *usage)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'd')
+			return NULL;
+		dir = optarg;
+	}
+	if (!dir || optind != argc) {
+		cli_usage_error("%s", usage);
+		return NULL;
+	}
+	return dir;
+}
+
+int cmd_firewall(int argc, char **argv)
+{
+	const char *dir = dir_only(argc, argv, "usage: kinko firewall --dir DIR   (prints "
+						"nftables rules)");
+	struct kinko_config cfg;
+	struct kinko_err e;
+	struct kbuf out;
+	char path[4096], host[80];
+	uint16_t port = 0;
+	int rc;
+
+	if (!dir)
+		return 2;
+	snprintf(path, sizeof path, "%s/kinko.conf", dir);
+	kbuf_init(&out, 1 << 20);
+	rc = config_load(path, false, &cfg, &e);
+	if (rc == 0)
+		rc = config_listen_addr(&cfg, host, sizeof host, &port, &e);
+	if (rc == 0)
+		rc = firewall_nft(&cfg.allow, port, path, &out, &e);
+	if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout)))
+		rc = kinko_err_set(&e, KINKO_EIO, "cannot write the rules");
+	kbuf_free(&out);
+	return rc ? cli_fail(&e) : 0;
+}
+
+int cmd_config_check(int argc, char **argv)
+{
+	const char *dir = dir_only(argc, argv, "usage: kinko config check --dir DIR");
 	struct kinko_config cfg;
 	struct kinko_err e;
 	char path[4096];
-	int c, w;
+	int w;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'd')
-			dir = optarg;
-		else
-			return 2;
-	}
-	if (!dir || optind != argc) {
-		cli_usage_error("usage: kinko config check --dir DIR");
+	if (!dir)
 		return 2;
-	}
 	snprintf(path, sizeof path, "%s/kinko.conf", dir);
 	if (config_load(path, false, &cfg, &e))
 		return cli_fail(&e);
