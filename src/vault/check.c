@@ -4,9 +4,11 @@
  *
  * It is meant to run beside a server on the same DIR. Apart from the audit log's
  * verification, it reads outside transactions: every statement is its own
- * snapshot of the write-ahead log, so the server's writes are never held up. An
- * object deleted while the check runs is therefore not reported as missing: a blob
- * that fails is looked up again, and only an object still there counts.
+ * snapshot of the write-ahead log, so the server's writes are never held up and no
+ * snapshot stays open while blobs are read. An object deleted while the check runs
+ * is therefore not reported as missing: objects are listed a page of IDs at a
+ * time, each is looked up afresh, and one whose blob fails is looked up again;
+ * only an object still there counts.
  */
 #include "vault/vault_internal.h"
 
@@ -22,10 +24,15 @@ struct check_run {
 	struct vault *v;
 	const struct vault_check_opts *o;
 	struct vault_check_report *r;
+};
+
+/* A page of objects to check: only their IDs, so that no read of the store stays
+ * open while blobs are read (each object is then looked up afresh, and one
+ * deleted meanwhile is seen to be gone). */
+struct page {
+	unsigned n;
 	int64_t last_seq;
-	unsigned in_page;
-	int rc;
-	struct kinko_err *e;
+	char id[CHECK_PAGE][STORE_ID_LEN];
 };
 
 static void problem(struct check_run *c, const char *object_id, const char *what)
@@ -43,35 +50,57 @@ static int store_problem(void *ctx, const char *what)
 	return 0;
 }
 
-static int check_object(void *ctx, const struct store_object *o)
+static int page_add(void *ctx, const struct store_object *o)
 {
-	struct check_run *c = ctx;
-	struct kinko_err oe;
-	int rc;
+	struct page *p = ctx;
 
-	c->last_seq = o->seq;
-	c->in_page++;
-	kinko_err_clear(&oe);
-	rc = vault_object_verify(c->v, o, c->o->deep, &oe);
-	if (rc == KINKO_EINTEGRITY) {
-		struct store_object again;
-		struct kinko_err ge;
-		int gone = c->v->store->ops->object_get(c->v->store, o->id, &again, &ge);
-		if (gone == KINKO_ENOENT)
-			return 0; /* deleted while the check ran */
-		if (gone == 0)
-			store_object_clear(&again);
-		c->r->damaged++;
-		problem(c, o->id, oe.msg);
-	} else if (rc) {
-		/* The check could not run (sealed, out of memory): stop, say why. */
-		if (c->e)
-			*c->e = oe;
-		return rc;
-	}
-	c->r->objects++;
-	c->r->bytes += o->size;
+	memcpy(p->id[p->n++], o->id, STORE_ID_LEN);
+	p->last_seq = o->seq;
 	return 0;
+}
+
+static bool still_there(struct vault *v, const char *id)
+{
+	struct store_object o;
+	struct kinko_err ge;
+	int rc = v->store->ops->object_get(v->store, id, &o, &ge);
+
+	if (rc == 0)
+		store_object_clear(&o);
+	return rc != KINKO_ENOENT;
+}
+
+static int check_object(struct check_run *c, const char *id, struct kinko_err *e)
+{
+	struct store_object o;
+	struct kinko_err oe;
+	int rc = c->v->store->ops->object_get(c->v->store, id, &o, &oe);
+
+	if (rc == KINKO_ENOENT)
+		return 0; /* deleted since the page was listed */
+	if (rc == 0) {
+		kinko_err_clear(&oe);
+		rc = vault_object_verify(c->v, &o, c->o->deep, &oe);
+		if (rc == 0 || rc == KINKO_EINTEGRITY) {
+			c->r->objects++;
+			c->r->bytes += o.size;
+		}
+		store_object_clear(&o);
+	}
+	if (rc == KINKO_EINTEGRITY) {
+		if (!still_there(c->v, id)) { /* deleted while its blob was read */
+			c->r->objects--;
+			return 0;
+		}
+		c->r->damaged++;
+		problem(c, id, oe.msg);
+		return 0;
+	}
+	/* Anything else means the check could not run (sealed, out of memory, the
+	 * store unreadable): stop, and say why. */
+	if (rc && e)
+		*e = oe;
+	return rc;
 }
 
 /* Blob files no object refers to: left by a crash mid-upload (the server removes
@@ -117,7 +146,7 @@ int vault_check(struct vault *v, const struct vault_check_opts *o, struct vault_
 		struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct check_run c = {.v = v, .o = o, .r = r, .e = e};
+	struct check_run c = {.v = v, .o = o, .r = r};
 	struct kinko_err le;
 	struct timespec t0, t1;
 	int rc;
@@ -141,12 +170,22 @@ int vault_check(struct vault *v, const struct vault_check_opts *o, struct vault_
 	if (!r->log_ok)
 		problem(&c, NULL, le.msg);
 
-	do {
-		c.in_page = 0;
-		rc = s->ops->object_list(s, NULL, c.last_seq, CHECK_PAGE, check_object, &c, e);
-	} while (rc == 0 && c.in_page == CHECK_PAGE);
-	if (rc)
-		return rc;
+	{
+		struct page *p = calloc(1, sizeof *p);
+		unsigned got;
+		if (!p)
+			return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+		do {
+			p->n = 0;
+			rc = s->ops->object_list(s, NULL, p->last_seq, CHECK_PAGE, page_add, p, e);
+			got = p->n;
+			for (unsigned i = 0; rc == 0 && i < got; i++)
+				rc = check_object(&c, p->id[i], e);
+		} while (rc == 0 && got == CHECK_PAGE);
+		free(p);
+		if (rc)
+			return rc;
+	}
 
 	rc = count_orphans(v, &r->orphans, e);
 	if (rc)

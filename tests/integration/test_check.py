@@ -44,10 +44,10 @@ def test_intact_vault_checks_clean_while_the_server_uploads(vault, admin):
     sizes = [0, 1, 65536, 65537, 3 * 1024 * 1024 + 5]
     for i, n in enumerate(sizes):
         put(vault, admin, f, "住民%d.csv" % i, os.urandom(n))
-    # Uploads go on while the check reads: it never blocks the server, and objects
-    # that appear meanwhile are either checked whole or not at all.
+    # Uploads and deletes go on while the check reads: it never blocks the server,
+    # and objects that appear or go meanwhile are checked whole or not at all.
     stop, going = threading.Event(), threading.Event()
-    uploaded = []
+    uploaded, kept = [], []
 
     def keep_uploading():
         s = vault.session()
@@ -56,6 +56,13 @@ def test_intact_vault_checks_clean_while_the_server_uploads(vault, admin):
             r = s.put(vault.url + "folders/%s/objects" % f,
                       params={"name": "during-%d" % len(uploaded)}, data=os.urandom(200000))
             assert r.status_code == 201, r.text
+            # Every other one is deleted again: objects that go while the check
+            # reads are not reported either.
+            if len(uploaded) % 2:
+                d = s.delete(vault.url + "objects/" + r.json()["id"])
+                assert d.status_code in (200, 204), d.text
+            else:
+                kept.append(r.json()["id"])
             uploaded.append(r.json()["id"])
             going.set()
 
@@ -73,8 +80,8 @@ def test_intact_vault_checks_clean_while_the_server_uploads(vault, admin):
     rc, rep = check_json(vault, "--key-file", vault.keyfile)
     assert rc == 0 and rep["intact"] is True and rep["problems"] == []
     assert rep["depth"] == "content" and rep["database_ok"] and rep["log_ok"]
-    assert rep["objects"] == len(sizes) + len(uploaded)
-    assert rep["bytes"] == sum(sizes) + 200000 * len(uploaded)
+    assert rep["objects"] == len(sizes) + len(kept)
+    assert rep["bytes"] == sum(sizes) + 200000 * len(kept)
     assert rep["damaged"] == 0 and rep["orphan_blobs"] == 0
     assert rep["log_events"] > 0
     # Each check is evidence in the audit log, by the system, with what it read.
