@@ -393,9 +393,6 @@ int cmd_serve(int argc, char **argv)
 	return 0;
 }
 
-/* kinko cert server: a new server key and certificate, from the vault's CA. Works on
- * DIR, not through the API: the server's own credentials are the operator's, and
- * a server whose certificate has expired cannot be reached to renew it. */
 static bool have_terminal(void)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
@@ -439,6 +436,9 @@ static int unseal_offline(struct vault *v, const char *keyfile, const char *ppfi
 	return rc;
 }
 
+/* kinko cert server: a new server key and certificate, from the vault's CA. Works on
+ * DIR, not through the API: the server's own credentials are the operator's, and
+ * a server whose certificate has expired cannot be reached to renew it. */
 int cmd_cert_server(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -513,6 +513,7 @@ int cmd_cert_server(int argc, char **argv)
 	return 0;
 }
 
+/* kinko check: a problem found, as a line now, or into the JSON report's list. */
 static void check_problem(void *ctx, const char *object_id, const char *what)
 {
 	json_t *list = ctx;
@@ -593,7 +594,8 @@ int cmd_check(int argc, char **argv)
 					"damaged", (json_int_t)r.damaged,
 					"orphan_blobs", (json_int_t)r.orphans, "seconds", r.seconds,
 					"problems", problems);
-		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4)) || fputc('\n', stdout) == EOF) {
+		if (!doc || json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4)) ||
+		    fputc('\n', stdout) == EOF) {
 			json_decref(doc);
 			fprintf(stderr, "kinko: cannot write the report\n");
 			return 1;
