@@ -755,12 +755,19 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		return begin_import(r, cl_present, cl);
 	if (r->kind == API_JSON) {
 		r->max_body = cfg->max_json_bytes;
+		kbuf_init(&r->body, (size_t)r->max_body);
 		if (cl_present && cl > r->max_body) {
 			kinko_err_set(&e, KINKO_ELIMIT, "the JSON body exceeds %" PRIu64 " bytes",
 				      r->max_body);
-			return fail(r, KINKO_ELIMIT, &e);
+			/* Most clients send the whole body before they read an answer:
+			 * answered now, they would see the connection close under them.
+			 * A body that can be read and dropped is, and answered then. */
+			if (cl > DRAIN_MAX)
+				return fail(r, KINKO_ELIMIT, &e);
+			note_failure(r, KINKO_ELIMIT, &e);
+			r->fail_pending = true;
+			r->failed_at = 0;
 		}
-		kbuf_init(&r->body, (size_t)r->max_body);
 		r->state = REQ_BODY;
 		return MHD_YES;
 	}
