@@ -100,7 +100,7 @@ const char *const store_migrations[] = {
 	 * (checklist S4); a row whose block has ended is dead and dropped when the next
 	 * block is written */
 	"CREATE TABLE addr_block ("
-	"  source TEXT PRIMARY KEY CHECK (length(source) BETWEEN 7 AND 63),"
+	"  source TEXT PRIMARY KEY CHECK (length(source) BETWEEN 5 AND 63),"
 	"  failures INTEGER NOT NULL,"
 	"  first_at INTEGER NOT NULL,"
 	"  last_at INTEGER NOT NULL,"

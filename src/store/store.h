@@ -121,6 +121,10 @@ struct store;
 struct store_ops {
 	void (*close)(struct store *s);
 	int (*begin)(struct store *s, struct kinko_err *e);
+	/* A transaction that only reads: one snapshot of the store for all its
+	 * statements, without the write lock (in WAL mode writers, also those of other
+	 * processes, go on beside it). Ended by rollback. */
+	int (*begin_read)(struct store *s, struct kinko_err *e);
 	int (*commit)(struct store *s, struct kinko_err *e);
 	void (*rollback)(struct store *s);
 

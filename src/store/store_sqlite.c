@@ -159,6 +159,24 @@ static int sq_begin(struct store *s, struct kinko_err *e)
 	return 0;
 }
 
+static int sq_begin_read(struct store *s, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	pthread_mutex_lock(&q->lock);
+	/* BEGIN DEFERRED takes its snapshot at the first read: read at once, so that
+	 * the snapshot is the one of this moment. */
+	if (sqlite3_exec(q->db, "BEGIN DEFERRED; SELECT count(*) FROM meta", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		int rc = db_err(s, e, "begin reading");
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		pthread_mutex_unlock(&q->lock);
+		return rc;
+	}
+	q->in_tx = true;
+	return 0;
+}
+
 static int sq_commit(struct store *s, struct kinko_err *e)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
@@ -1419,6 +1437,7 @@ static void sq_close(struct store *s)
 static const struct store_ops sqlite_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
+	.begin_read = sq_begin_read,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.meta_get = sq_meta_get,

@@ -274,7 +274,7 @@ int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
 	FILE *f;
 	int rc;
 
-	rc = s->ops->begin(s, e);
+	rc = s->ops->begin_read(s, e);
 	if (rc)
 		return rc;
 	rc = load_verifier(v, &vk, e);

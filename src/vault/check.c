@@ -2,10 +2,11 @@
  * The integrity check of a vault (kinko check): the database engine's own checks,
  * the audit log against its signed checkpoints, and every object's blob read back.
  *
- * It is meant to run beside a server on the same DIR. Apart from the audit log's
- * verification, it reads outside transactions: every statement is its own
- * snapshot of the write-ahead log, so the server's writes are never held up and no
- * snapshot stays open while blobs are read. An object deleted while the check runs
+ * It is meant to run beside a server on the same DIR, and takes no write lock: the
+ * audit log is verified in one read-only snapshot (begin_read), and everything
+ * else is read outside transactions, every statement its own snapshot of the
+ * write-ahead log, so that none stays open while blobs are read. The server's
+ * writes go on meanwhile. An object deleted while the check runs
  * is therefore not reported as missing: objects are listed a page of IDs at a
  * time, each is looked up afresh, and one whose blob fails is looked up again;
  * only an object still there counts.
@@ -59,52 +60,57 @@ static int page_add(void *ctx, const struct store_object *o)
 	return 0;
 }
 
-static bool still_there(struct vault *v, const char *id)
+/* Damage the store or a blob shows, as against a check that could not run. */
+static bool is_damage(int rc)
 {
-	struct store_object o;
-	struct kinko_err ge;
-	int rc = v->store->ops->object_get(v->store, id, &o, &ge);
-
-	if (rc == 0)
-		store_object_clear(&o);
-	return rc != KINKO_ENOENT;
+	return rc == KINKO_EINTEGRITY || rc == KINKO_ECRYPTO || rc == KINKO_EFORMAT;
 }
 
 static int check_object(struct check_run *c, const char *id, struct kinko_err *e)
 {
 	struct store_object o;
 	struct kinko_err oe;
+	uint64_t size = 0;
 	int rc = c->v->store->ops->object_get(c->v->store, id, &o, &oe);
 
 	if (rc == KINKO_ENOENT)
 		return 0; /* deleted since the page was listed */
 	if (rc == 0) {
+		size = o.size;
 		kinko_err_clear(&oe);
 		rc = vault_object_verify(c->v, &o, c->o->deep, &oe);
-		if (rc == 0 || rc == KINKO_EINTEGRITY) {
-			c->r->objects++;
-			c->r->bytes += o.size;
-		}
 		store_object_clear(&o);
 	}
 	if (rc == KINKO_EINTEGRITY) {
-		if (!still_there(c->v, id)) { /* deleted while its blob was read */
-			c->r->objects--;
+		/* Deleted while its blob was read? Then it is gone, not damaged. */
+		struct kinko_err ge;
+		int again = c->v->store->ops->object_get(c->v->store, id, &o, &ge);
+		if (again == KINKO_ENOENT)
 			return 0;
+		if (again) {
+			if (e)
+				*e = ge;
+			return again;
 		}
+		store_object_clear(&o);
 		c->r->damaged++;
 		problem(c, id, oe.msg);
-		return 0;
+		rc = 0;
+	} else if (rc) {
+		/* The check could not run (sealed, out of memory, the store
+		 * unreadable): stop, and say why. */
+		if (e)
+			*e = oe;
+		return rc;
 	}
-	/* Anything else means the check could not run (sealed, out of memory, the
-	 * store unreadable): stop, and say why. */
-	if (rc && e)
-		*e = oe;
-	return rc;
+	c->r->objects++;
+	c->r->bytes += size;
+	return 0;
 }
 
-/* Blob files no object refers to: left by a crash mid-upload (the server removes
- * them at its next start) or an upload committing right now. Counted, not damage. */
+/* Blob files no object refers to: left by a crash mid-upload or mid-import (the
+ * server removes them at its next start), or an upload or import committing right
+ * now. Counted, not damage. */
 static int count_orphans(struct vault *v, uint64_t *n, struct kinko_err *e)
 {
 	char path[4096];
@@ -166,9 +172,15 @@ int vault_check(struct vault *v, const struct vault_check_opts *o, struct vault_
 		return rc;
 
 	kinko_err_clear(&le);
-	r->log_ok = vault_log_verify(v, &r->events, &r->checkpoints, &le) == 0;
-	if (!r->log_ok)
+	rc = vault_log_verify(v, &r->events, &r->checkpoints, &le);
+	r->log_ok = rc == 0;
+	if (is_damage(rc)) {
 		problem(&c, NULL, le.msg);
+	} else if (rc) {
+		if (e)
+			*e = le;
+		return rc;
+	}
 
 	{
 		struct page *p = calloc(1, sizeof *p);

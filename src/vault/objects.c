@@ -1118,7 +1118,8 @@ int vault_object_verify(struct vault *v, const struct store_object *o, bool deep
 	kbuf_init(&name, VAULT_NAME_MAX + 64);
 	rc = s->ops->folder_get(s, o->folder_id, &f, e);
 	if (rc == 0) {
-		if (vault_folder_key(v, &f, &fk, e))
+		rc = vault_folder_key(v, &f, &fk, e);
+		if (rc == KINKO_ECRYPTO || rc == KINKO_EFORMAT)
 			rc = kinko_err_set(e, KINKO_EINTEGRITY, "its folder's key does not open");
 		store_folder_clear(&f);
 	}

@@ -41,15 +41,24 @@ def events(vault, action):
 
 def test_intact_vault_checks_clean_while_the_server_uploads(vault, admin):
     f = folder(vault, admin)
-    sizes = [0, 1, 65536, 65537, 3 * 1024 * 1024 + 5]
+    # The largest makes the check last long enough (a few tenths of a second) for
+    # several requests to run beside it.
+    sizes = [0, 1, 65536, 65537, 3 * 1024 * 1024 + 5, 128 * 1024 * 1024]
     for i, n in enumerate(sizes):
         put(vault, admin, f, "住民%d.csv" % i, os.urandom(n))
     # Uploads and deletes go on while the check reads: it never blocks the server,
     # and objects that appear or go meanwhile are checked whole or not at all.
     stop, going = threading.Event(), threading.Event()
-    uploaded, kept = [], []
+    uploaded, kept, errors = [], [], []
 
     def keep_uploading():
+        try:
+            upload_and_delete()
+        except BaseException as e:  # an assertion here must fail the test
+            errors.append(e)
+            going.set()
+
+    def upload_and_delete():
         s = vault.session()
         s.headers["Authorization"] = admin.headers["Authorization"]
         while not stop.is_set():
@@ -70,10 +79,16 @@ def test_intact_vault_checks_clean_while_the_server_uploads(vault, admin):
     t.start()
     try:
         assert going.wait(60)
+        at_start = len(uploaded)
         r = check(vault, "--key-file", vault.keyfile)
+        during = len(uploaded) - at_start
     finally:
         stop.set()
         t.join()
+    assert errors == []
+    # The server went on answering while the check ran (it takes no write lock,
+    # not even while it verifies the audit log).
+    assert during >= 2, during
     assert r.returncode == 0, r.stdout + r.stderr
     assert "intact / 異常なし" in r.stdout
     assert "住民" not in r.stdout + r.stderr  # names are personal data: never printed
@@ -107,7 +122,9 @@ def test_each_kind_of_damage_is_found_and_named(vault, admin):
     os.unlink(blob(vault, gone))
     with open(blob(vault, header), "r+b") as b:
         b.seek(20)
-        b.write(b"\0")
+        c = b.read(1)
+        b.seek(20)
+        b.write(bytes([c[0] ^ 1]))
     # A blob no object refers to (an interrupted upload) is counted, not damage.
     orphan = os.path.join(vault.dir, "blobs", "00", "00000000-0000-4000-8000-00000000abcd")
     os.makedirs(os.path.dirname(orphan), exist_ok=True)

@@ -275,6 +275,30 @@ static void meta_ops(void **state)
 	store_close(s);
 }
 
+/* A read transaction keeps one snapshot and holds no write lock: a writer on
+ * another connection (the server, beside `kinko check`) commits meanwhile. */
+static void a_read_transaction_lets_writers_on(void **state)
+{
+	struct store *s = fresh(), *w = NULL;
+	struct kinko_err e;
+	struct kbuf b;
+	(void)state;
+
+	kbuf_init(&b, 4096);
+	assert_int_equal(TX(s, s->ops->meta_put(s, "k", "1", 1, &e_)), 0);
+	assert_int_equal(store_sqlite_open(dbpath, false, &w, &e), 0);
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(TX(w, w->ops->meta_put(w, "k", "2", 1, &e_)), 0);
+	assert_int_equal(s->ops->meta_get(s, "k", &b, &e), 0);
+	assert_memory_equal(b.data, "1", 1); /* the snapshot of its start */
+	s->ops->rollback(s);
+	assert_int_equal(s->ops->meta_get(s, "k", &b, &e), 0);
+	assert_memory_equal(b.data, "2", 1);
+	kbuf_free(&b);
+	store_close(w);
+	store_close(s);
+}
+
 struct names {
 	char v[8][65];
 	int n;
@@ -1064,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(reopen_keeps_data),
 		cmocka_unit_test(newer_schema_refused),
 		cmocka_unit_test(meta_ops),
+		cmocka_unit_test(a_read_transaction_lets_writers_on),
 		cmocka_unit_test(user_ops),
 		cmocka_unit_test(session_ops),
 		cmocka_unit_test(cert_ops),

@@ -1094,6 +1094,17 @@ static void flip(const char *path, off_t at)
 	close(fd);
 }
 
+/* An object_get that finds the object the first time only: as if it were deleted
+ * between the check's lookup and its second look. */
+static char vanishing_id[STORE_ID_LEN];
+static int vanishing_get(struct store *s, const char *id, struct store_object *out,
+			 struct kinko_err *e)
+{
+	if (!strcmp(id, vanishing_id) && faults++ > 0)
+		return kinko_err_set(e, KINKO_ENOENT, "injected: deleted meanwhile");
+	return real_ops->object_get(s, id, out, e);
+}
+
 /* vault_check: intact, then each kind of damage, found by the depth that can see
  * it, named by object, and recorded in the audit log. */
 static void integrity_check(void **state)
@@ -1180,6 +1191,28 @@ static void integrity_check(void **state)
 	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, sizeof keyfile_secret, &e),
 			 0);
 
+	/* An object deleted while its blob was read is neither damaged nor counted
+	 * (its blob already gone, its row gone at the second look). */
+	{
+		struct vault_check_report before = check(true, &f);
+		struct vault_object_info gone;
+		char pg[1024];
+		assert_int_equal(upload(&handler, "check-gone.bin", data, 1000, &gone, &e), 0);
+		blob_path(gone.id, pg, sizeof pg);
+		assert_int_equal(unlink(pg), 0);
+		memcpy(vanishing_id, gone.id, STORE_ID_LEN);
+		inject_begin();
+		faulty.object_get = vanishing_get;
+		V->store->ops = &faulty;
+		r = check(true, &f);
+		inject_end();
+		assert_int_equal(faults, 2); /* looked up, verified, looked up again */
+		assert_int_equal(r.damaged, before.damaged);
+		assert_int_equal(r.objects, before.objects);
+		assert_int_equal(r.bytes, before.bytes);
+		assert_int_equal(vault_object_delete(V, &handler, gone.id, &e), 0);
+	}
+
 	/* Put back as they were, for the tests after this one. */
 	assert_int_equal(rename("/tmp/kinko-test-check-a", pa), 0);
 	assert_int_equal(vault_object_delete(V, &handler, a.id, &e), 0);
@@ -1252,6 +1285,19 @@ static void blocked_ipv6_source_is_audited_and_lifted(void **state)
 	assert_int_equal(events_like("%\"addr\":\"2001:db8:1:2::\"%\"action\":\"net.unblocked\"%"),
 			 1);
 	assert_int_equal(vault_block_clear(V, &admin, "2001:db8:1:2::", NULL, &e), KINKO_ENOENT);
+
+	/* The shortest spelling of a source, the IPv6 loopback's /64, is kept too. */
+	memset(&a6.sin6_addr, 0, sizeof a6.sin6_addr);
+	a6.sin6_addr.s6_addr[15] = 1;
+	rc = 0;
+	for (unsigned i = 0; i < V->cfg.block_failures && rc == 0; i++)
+		rc = vault_addr_failed(V, &req, (struct sockaddr *)&a6, &got, &e);
+	assert_int_equal(rc, 1);
+	assert_string_equal(got.source, "::/64");
+	assert_int_equal(db_count("SELECT count(*) FROM addr_block WHERE source = '::/64'"), 1);
+	assert_int_equal(events_like("%\"addr\":\"::\"%\"action\":\"net.block\"%"), 1);
+	assert_int_equal(vault_block_clear(V, &admin, "::1", NULL, &e), 0);
+	assert_int_equal(db_count("SELECT count(*) FROM addr_block"), 0);
 }
 
 static void fault_upload_changes_nothing(void **state)
