@@ -221,9 +221,9 @@ static void count_failure(struct req *r, int status)
 	rc = vault_addr_failed(r->srv->v, &r->api.actor, r->api.addr, &b, &e);
 	if (rc == 0)
 		return;
-	if (rc < 0)
-		fprintf(stderr, "kinko: req=%s ALERT: audit log unavailable: %s\n", r->request_id,
-			e.msg);
+	if (rc < 0) /* the block stands; its event and stored row could not be written */
+		fprintf(stderr, "kinko: req=%s ALERT: the block below was not recorded (it holds "
+				"until a restart): %s\n", r->request_id, e.msg);
 	t = (time_t)b.until;
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
