@@ -13,7 +13,6 @@
  */
 #include "vault/vault_internal.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,40 +110,22 @@ static int check_object(struct check_run *c, const char *id, struct kinko_err *e
 /* Blob files no object refers to: left by a crash mid-upload or mid-import (the
  * server removes them at its next start), or an upload or import committing right
  * now. Counted, not damage. */
-static int count_orphans(struct vault *v, uint64_t *n, struct kinko_err *e)
+static int count_orphan(void *ctx, const char *path, const char *name, bool tmp)
 {
-	char path[4096];
-	DIR *top;
-	struct dirent *de;
+	struct check_run *c = ctx;
+	struct store_object o;
+	struct kinko_err ge;
+	int rc;
 
-	*n = 0;
-	if (vault_path(v, path, sizeof path, "blobs") || !(top = opendir(path)))
-		return kinko_err_set(e, KINKO_EIO, "cannot read the blob directory");
-	while ((de = readdir(top))) {
-		char sub[4096];
-		DIR *d;
-		struct dirent *f;
-		if (de->d_name[0] == '.' || !strcmp(de->d_name, "tmp"))
-			continue;
-		if (vault_path(v, sub, sizeof sub, "blobs/%s", de->d_name) || !(d = opendir(sub)))
-			continue;
-		while ((f = readdir(d))) {
-			struct store_object o;
-			struct kinko_err ge;
-			int rc;
-			if (f->d_name[0] == '.')
-				continue;
-			rc = store_id_valid(f->d_name)
-				     ? v->store->ops->object_get(v->store, f->d_name, &o, &ge)
-				     : KINKO_ENOENT;
-			if (rc == 0)
-				store_object_clear(&o);
-			else if (rc == KINKO_ENOENT)
-				(*n)++;
-		}
-		closedir(d);
-	}
-	closedir(top);
+	(void)path;
+	if (tmp)
+		return 0; /* uploads in flight */
+	rc = store_id_valid(name) ? c->v->store->ops->object_get(c->v->store, name, &o, &ge)
+				  : KINKO_ENOENT;
+	if (rc == 0)
+		store_object_clear(&o);
+	else if (rc == KINKO_ENOENT)
+		c->r->orphans++;
 	return 0;
 }
 
@@ -199,7 +180,7 @@ int vault_check(struct vault *v, const struct vault_check_opts *o, struct vault_
 			return rc;
 	}
 
-	rc = count_orphans(v, &r->orphans, e);
+	rc = vault_blob_files(v, count_orphan, &c, e);
 	if (rc)
 		return rc;
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -621,34 +621,18 @@ static int ref_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e)
+int vault_blob_files(const struct vault *v, int (*cb)(void *ctx, const char *path,
+						      const char *name, bool tmp),
+		     void *ctx, struct kinko_err *e)
 {
-	struct ref_set refs = {0};
 	char path[4096];
-	unsigned count = 0;
 	DIR *top;
 	struct dirent *de;
-	int rc;
+	int rc = 0;
 
-	/* The store lock is held while scanning, so no upload can commit a blob between
-	 * the listing of references and the removal of files. Uploads in flight live in
-	 * blobs/tmp and are only collected at start-up (before any upload can begin). */
-	rc = v->store->ops->begin(v->store, e);
-	if (rc)
-		return rc;
-	rc = v->store->ops->blob_refs(v->store, ref_add, &refs, e);
-	if (rc) {
-		v->store->ops->rollback(v->store);
-		free(refs.ids);
-		return rc == KINKO_ENOMEM ? kinko_err_set(e, rc, "out of memory") : rc;
-	}
-	qsort(refs.ids, refs.n, sizeof *refs.ids, ref_cmp);
-	if (vault_path(v, path, sizeof path, "blobs") || !(top = opendir(path))) {
-		v->store->ops->rollback(v->store);
-		free(refs.ids);
+	if (vault_path(v, path, sizeof path, "blobs") || !(top = opendir(path)))
 		return kinko_err_set(e, KINKO_EIO, "cannot read the blob directory");
-	}
-	while ((de = readdir(top))) {
+	while (rc == 0 && (de = readdir(top))) {
 		char sub[4096];
 		DIR *d;
 		struct dirent *f;
@@ -657,21 +641,57 @@ int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *
 			continue;
 		if (vault_path(v, sub, sizeof sub, "blobs/%s", de->d_name) || !(d = opendir(sub)))
 			continue;
-		while ((f = readdir(d))) {
+		while (rc == 0 && (f = readdir(d))) {
 			char fp[4096 + 300];
 			if (f->d_name[0] == '.')
 				continue;
-			if (!tmp && bsearch(f->d_name, refs.ids, refs.n, sizeof *refs.ids, ref_cmp))
-				continue;
 			snprintf(fp, sizeof fp, "%s/%s", sub, f->d_name);
-			if (unlink(fp) == 0)
-				count++;
+			rc = cb(ctx, fp, f->d_name, tmp);
 		}
 		closedir(d);
 	}
 	closedir(top);
+	return rc;
+}
+
+struct gc_run {
+	struct ref_set refs;
+	unsigned count;
+};
+
+static int collect_one(void *ctx, const char *path, const char *name, bool tmp)
+{
+	struct gc_run *g = ctx;
+
+	if ((tmp || !bsearch(name, g->refs.ids, g->refs.n, sizeof *g->refs.ids, ref_cmp)) &&
+	    unlink(path) == 0)
+		g->count++;
+	return 0;
+}
+
+int vault_collect_garbage(struct vault *v, unsigned *removed, struct kinko_err *e)
+{
+	struct gc_run g = {0};
+	int rc;
+
+	/* The store lock is held while scanning, so no upload can commit a blob between
+	 * the listing of references and the removal of files. Uploads in flight live in
+	 * blobs/tmp and are only collected at start-up (before any upload can begin). */
+	rc = v->store->ops->begin(v->store, e);
+	if (rc)
+		return rc;
+	rc = v->store->ops->blob_refs(v->store, ref_add, &g.refs, e);
+	if (rc) {
+		v->store->ops->rollback(v->store);
+		free(g.refs.ids);
+		return rc == KINKO_ENOMEM ? kinko_err_set(e, rc, "out of memory") : rc;
+	}
+	qsort(g.refs.ids, g.refs.n, sizeof *g.refs.ids, ref_cmp);
+	rc = vault_blob_files(v, collect_one, &g, e);
 	v->store->ops->rollback(v->store);
-	free(refs.ids);
-	*removed = count;
+	free(g.refs.ids);
+	if (rc)
+		return rc;
+	*removed = g.count;
 	return 0;
 }
