@@ -70,7 +70,16 @@ static int check_object(struct check_run *c, const char *id, struct kinko_err *e
 	struct store_object o;
 	struct kinko_err oe;
 	uint64_t size = 0;
-	int rc = c->v->store->ops->object_get(c->v->store, id, &o, &oe);
+	int rc;
+
+	/* IDs name blob files and go into the report: one that is not an ID (an
+	 * altered row) is damage, and is neither opened nor printed. */
+	if (!store_id_valid(id)) {
+		c->r->damaged++;
+		problem(c, NULL, "an object row has a malformed ID: the database was altered");
+		return 0;
+	}
+	rc = c->v->store->ops->object_get(c->v->store, id, &o, &oe);
 
 	if (rc == KINKO_ENOENT)
 		return 0; /* deleted since the page was listed */

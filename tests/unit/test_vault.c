@@ -1213,6 +1213,20 @@ static void integrity_check(void **state)
 		assert_int_equal(vault_object_delete(V, &handler, gone.id, &e), 0);
 	}
 
+	/* A row whose ID is not an ID (the file altered) is damage, not a path. */
+	{
+		struct vault_check_report before = check(true, &f);
+		db_exec("INSERT INTO objects (id, folder_id, name_mac, name_sealed, key_wrapped, alg, "
+			"size, sha256, created_by, created_at) VALUES ('../../../etc/passwd', "
+			"'x', zeroblob(32), x'00', x'00', 1, 0, zeroblob(32), 'x', 0)");
+		r = check(true, &f);
+		assert_int_equal(r.damaged, before.damaged + 1);
+		assert_int_equal(r.objects, before.objects);
+		assert_non_null(strstr(f.what[f.n - 1], "malformed ID"));
+		assert_string_equal(f.ids[f.n - 1], "");
+		db_exec("DELETE FROM objects WHERE id = '../../../etc/passwd'");
+	}
+
 	/* Put back as they were, for the tests after this one. */
 	assert_int_equal(rename("/tmp/kinko-test-check-a", pa), 0);
 	assert_int_equal(vault_object_delete(V, &handler, a.id, &e), 0);
