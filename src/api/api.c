@@ -28,6 +28,7 @@ int api_status_for(int code)
 	case KINKO_ELOCKED: return 423;
 	case KINKO_EINFECTED: return 422;
 	case KINKO_ESEALED:
+	case KINKO_ENOTDURABLE:
 	case KINKO_EUNAVAIL: return 503;
 	default: return 500;
 	}
@@ -47,7 +48,8 @@ const char *api_problem_slug(int code)
 	case KINKO_ELOCKED: return "locked";
 	case KINKO_EINFECTED: return "infected";
 	case KINKO_ESEALED: return "sealed";
-	case KINKO_EUNAVAIL: return "unavailable";
+	case KINKO_EUNAVAIL:
+	case KINKO_ENOTDURABLE: return "unavailable";
 	case KINKO_EINTEGRITY: return "integrity";
 	default: return "internal";
 	}

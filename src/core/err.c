@@ -59,6 +59,7 @@ const char *kinko_strerror(int code)
 	case KINKO_EFORMAT: return "malformed data";
 	case KINKO_ELOCKED: return "account locked";
 	case KINKO_EINFECTED: return "malware detected";
+	case KINKO_ENOTDURABLE: return "stored, but not made durable";
 	}
 	return "unknown error";
 }

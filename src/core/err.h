@@ -33,6 +33,7 @@ enum kinko_code {
 	KINKO_EFORMAT = -14,   /* malformed file or message */
 	KINKO_ELOCKED = -15,   /* account locked out */
 	KINKO_EINFECTED = -16, /* the scanner found malware */
+	KINKO_ENOTDURABLE = -17, /* committed, but could not be made durable */
 };
 
 struct kinko_err {

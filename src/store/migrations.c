@@ -105,6 +105,13 @@ const char *const store_migrations[] = {
 	"  first_at INTEGER NOT NULL,"
 	"  last_at INTEGER NOT NULL,"
 	"  until INTEGER NOT NULL) STRICT;",
+	/* 6: rights of people who are no longer members. Removing a member used to
+	 * leave their folder rights behind, hidden while they were not a member and
+	 * back in force if they were designated again. Removal now deletes them with
+	 * the membership; this drops the ones left by earlier versions. */
+	"DELETE FROM acl WHERE NOT EXISTS ("
+	"  SELECT 1 FROM members m JOIN folders f ON f.contract_id = m.contract_id"
+	"  WHERE f.id = acl.folder_id AND m.user_id = acl.user_id);",
 };
 
 const size_t store_migrations_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -125,6 +125,10 @@ struct store_ops {
 	 * statements, without the write lock (in WAL mode writers, also those of other
 	 * processes, go on beside it). Ended by rollback. */
 	int (*begin_read)(struct store *s, struct kinko_err *e);
+	/* Commits and makes the change durable before it returns. KINKO_ENOTDURABLE:
+	 * the change IS committed (visible, and kept unless the power fails), but the
+	 * log could not be flushed; from then on begin refuses (KINKO_EUNAVAIL) until
+	 * the store is reopened. Any other error: nothing was committed. */
 	int (*commit)(struct store *s, struct kinko_err *e);
 	void (*rollback)(struct store *s);
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,11 @@ struct sqlite_store {
 	 * One fdatasync covers every commit made before it started, so concurrent
 	 * requests share it: commits/s can exceed the disk's fsync rate. */
 	pthread_mutex_t sync_lock;
+	/* A flush of the WAL failed. After a failed fsync the kernel may have dropped
+	 * the dirty pages and a retry can report success for data that never reached
+	 * the disk, so the store takes no more changes until it is reopened (the way
+	 * PostgreSQL stops on a failed fsync). Set under sync_lock, read anywhere. */
+	atomic_bool flush_failed;
 	uint64_t committed; /* commits finished (under lock) */
 	uint64_t durable;   /* commits known flushed (under sync_lock) */
 	int wal_fd;
@@ -149,6 +155,10 @@ static int sq_begin(struct store *s, struct kinko_err *e)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 
+	if (atomic_load(&q->flush_failed))
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: an earlier flush of the write-ahead log failed, so the "
+				     "store takes no more changes; check the disk, then restart kinko");
 	pthread_mutex_lock(&q->lock);
 	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		int rc = db_err(s, e, "begin transaction");
@@ -193,22 +203,34 @@ static int sq_commit(struct store *s, struct kinko_err *e)
 	pthread_mutex_unlock(&q->lock);
 	if (rc)
 		return rc;
-	/* Durable before we return: the caller answers the client after this. */
+	/* Durable before we return: the caller answers the client after this. The
+	 * change is committed whatever happens here; a failed flush says so with
+	 * KINKO_ENOTDURABLE, never with a code that reads as rolled back. */
 	pthread_mutex_lock(&q->sync_lock);
-	if (q->durable < mine) {
+	if (atomic_load(&q->flush_failed)) {
+		rc = kinko_err_set(e, KINKO_ENOTDURABLE,
+				   "store: the change was stored, but the write-ahead log can no "
+				   "longer be flushed, so it may not survive a power loss; check "
+				   "the disk, then restart kinko");
+	} else if (q->durable < mine) {
 		uint64_t target;
 		pthread_mutex_lock(&q->lock);
 		target = q->committed;
 		pthread_mutex_unlock(&q->lock);
 		if (q->wal_fd < 0)
 			q->wal_fd = open(q->wal_path, O_RDONLY | O_CLOEXEC);
-		if (q->wal_fd < 0 || fdatasync(q->wal_fd) != 0)
-			rc = kinko_err_set(e, KINKO_EUNAVAIL,
-					   "store: cannot flush the write-ahead log: %s; the change "
-					   "may not survive a power loss",
-					   strerror(errno));
-		else
+		if (q->wal_fd < 0 || fdatasync(q->wal_fd) != 0) {
+			int errnum = errno;
+			atomic_store(&q->flush_failed, true);
+			rc = kinko_err_set(e, KINKO_ENOTDURABLE,
+					   "store: the change was stored, but flushing the write-ahead "
+					   "log failed (%s), so it may not survive a power loss; the "
+					   "store takes no more changes: check the disk, then restart "
+					   "kinko",
+					   strerror(errnum));
+		} else {
 			q->durable = target;
+		}
 	}
 	pthread_mutex_unlock(&q->sync_lock);
 	return rc;
@@ -719,7 +741,19 @@ static int sq_member_delete(struct store *s, const char *contract_id, const char
 	rc = step_done(s, st, "delete member", e);
 	if (rc == 0 && sqlite3_changes(DB(s)) == 0)
 		return kinko_err_set(e, KINKO_ENOENT, "the user is not a member of this contract");
-	return rc;
+	if (rc)
+		return rc;
+	/* Their folder rights go with the membership: designated again, they start
+	 * with none until a manager grants them anew. */
+	rc = prep(s,
+		  "DELETE FROM acl WHERE user_id = ? AND folder_id IN "
+		  "(SELECT id FROM folders WHERE contract_id = ?)",
+		  &st, e);
+	if (rc)
+		return rc;
+	bind_text(st, 1, user_id);
+	bind_text(st, 2, contract_id);
+	return step_done(s, st, "delete the member's folder rights", e);
 }
 
 static int sq_member_role(struct store *s, const char *contract_id, const char *user_id,

@@ -869,7 +869,8 @@ int vault_upload_commit(struct vault_upload **ups, size_t n, const char *action,
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0 && out)
 			upload_info(ups[i], &out[i]);
-		ups[i]->committed = rc == 0;
+		/* Committed but not durable: the row refers to the blob, which stays. */
+		ups[i]->committed = rc == 0 || rc == KINKO_ENOTDURABLE;
 		upload_free(ups[i]);
 		ups[i] = NULL;
 	}

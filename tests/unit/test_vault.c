@@ -7,6 +7,7 @@
  * a failed act must change nothing.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -1410,6 +1412,116 @@ static void fault_login_changes_nothing(void **state)
 	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
 }
 
+/* ---------------------------------------------------------------- store durability */
+
+static volatile int fail_wal_sync;
+
+/* Interposes libc's fdatasync for this test binary (kinkolib is linked
+ * statically, so its calls come here); fails only for the store's WAL. */
+int fdatasync(int fd)
+{
+	if (fail_wal_sync) {
+		char l[64], p[4096];
+		ssize_t n;
+		snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+		n = readlink(l, p, sizeof p - 1);
+		if (n > 4) {
+			p[n] = 0;
+			if (!strcmp(p + n - 4, "-wal")) {
+				errno = EIO;
+				return -1;
+			}
+		}
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* A WAL flush that fails after COMMIT: the upload IS stored and says so with its
+ * own code (not one that reads as "nothing changed"), its blob stays, and the store
+ * takes no more changes (even once flushing works again) until it is reopened. */
+static void wal_flush_failure_keeps_the_blob_and_stops_the_store(void **state)
+{
+	struct vault_object_info info;
+	struct vault_contract_info c2;
+	struct vault_download *d = NULL;
+	struct kinko_err e;
+	uint8_t *data = pattern(300000, 21), *back = malloc(300000);
+	int64_t rows = db_count("SELECT count(*) FROM objects");
+	char id[64] = "", path[1024];
+	size_t got = 0;
+	(void)state;
+
+	assert_non_null(back);
+	fail_wal_sync = 1;
+	assert_int_equal(upload(&handler, "durable.bin", data, 300000, &info, &e), KINKO_ENOTDURABLE);
+	fail_wal_sync = 0;
+	assert_non_null(strstr(e.msg, "was stored"));
+	assert_int_equal(db_count("SELECT count(*) FROM objects"), rows + 1);
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		snprintf(path, sizeof path, "%s/kinko.db", dir);
+		assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM objects ORDER BY seq DESC LIMIT 1",
+						    -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	blob_path(id, path, sizeof path);
+	assert_int_equal(access(path, F_OK), 0);
+	/* Fail closed: no further change, although fdatasync works again. */
+	assert_int_equal(vault_contract_create(V, &admin, "after the failure", &c2, &e), KINKO_EUNAVAIL);
+	assert_non_null(strstr(e.msg, "restart"));
+
+	/* Reopened (a restart), the object is whole. */
+	vault_close(V);
+	V = NULL;
+	assert_int_equal(vault_open(dir, &V, &e), 0);
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
+	assert_int_equal(vault_download_open(V, &handler, id, &info, &d, &e), 0);
+	assert_int_equal(read_range(d, 0, back, 300000, &got, &e), 0);
+	assert_int_equal(got, 300000);
+	assert_memory_equal(back, data, 300000);
+	vault_download_close(d);
+	assert_int_equal(vault_object_delete(V, &handler, id, &e), 0);
+	free(back);
+	free(data);
+}
+
+/* Removing a member removes their folder rights: designated again, they start
+ * with none (before, the old grant came back without anyone granting it). */
+static void removed_members_lose_their_folder_rights(void **state)
+{
+	struct vault_user_new n;
+	struct vault_user_info info;
+	struct vault_folder_info fi;
+	struct vault_actor h2;
+	struct kinko_err e;
+	char sql[256];
+	(void)state;
+
+	memset(&n, 0, sizeof n);
+	n.name = "kaori";
+	n.role = ROLE_HANDLER;
+	n.password = "correct horse battery 2";
+	assert_int_equal(vault_user_create(V, &admin, &n, &info, NULL, &e), 0);
+	memset(&h2, 0, sizeof h2);
+	memcpy(h2.user_id, info.id, sizeof h2.user_id);
+	h2.role = ROLE_HANDLER;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM acl WHERE user_id = '%s'", h2.user_id);
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
+	assert_int_equal(vault_acl_set(V, &admin, folder.id, h2.user_id, PERM_READ | PERM_WRITE, &e), 0);
+	assert_int_equal(db_count(sql), 1);
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
+	assert_int_equal(db_count(sql), 0);
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
+	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), 0);
+	assert_int_equal(fi.my_perms, 0);
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1427,6 +1539,8 @@ int main(void)
 		cmocka_unit_test(fault_login_changes_nothing),
 		cmocka_unit_test(sealed_refuses),
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
+		cmocka_unit_test(removed_members_lose_their_folder_rights),
+		cmocka_unit_test(wal_flush_failure_keeps_the_blob_and_stops_the_store),
 	};
 	if (kinko_crypto_init())
 		return 1;
