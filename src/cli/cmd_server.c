@@ -231,10 +231,10 @@ static void warn_server_cert(const char *dir, int64_t end, time_t *last)
 
 /* Gives up root as pd says (privdrop_check), then installs the system-call
  * filter (if on). Either failing stops the start: fail closed. */
-static int confine(struct vault *v, const char *dir, const struct privdrop *pd,
-		   struct kinko_err *e)
+/* Gives up root for the owner of the data directory (when started as root on a
+ * directory another account owns), and says which it is. */
+static int drop_root(const char *dir, const struct privdrop *pd, struct kinko_err *e)
 {
-	unsigned allowed = 0;
 	int rc = privdrop_apply(pd, dir, e);
 
 	if (rc)
@@ -246,6 +246,15 @@ static int confine(struct vault *v, const char *dir, const struct privdrop *pd,
 		fprintf(stderr, "kinko: WARNING: running as root; give %s to a dedicated account "
 				"(chown -R kinko: %s) and kinko serve drops to it\n",
 			dir, dir);
+	return 0;
+}
+
+/* Installs the system-call filter, unless the configuration turns it off. */
+static int confine(struct vault *v, struct kinko_err *e)
+{
+	unsigned allowed = 0;
+	int rc;
+
 	if (!vault_config(v)->syscall_filter) {
 		fprintf(stderr, "kinko: WARNING: system-call filter off ([server] syscall_filter "
 				"= false)\n");
@@ -270,9 +279,13 @@ int cmd_serve(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL, *keyfile = NULL;
-	struct vault *v;
+	struct vault *v = NULL;
 	struct server *s;
+	struct kinko_config cfg;
 	struct kinko_err e;
+	char path[4096];
+	uint8_t *key = NULL;
+	size_t keylen = 0;
 	unsigned removed = 0;
 	time_t cert_warned = 0;
 	int64_t cert_end = 0;
@@ -295,14 +308,28 @@ int cmd_serve(int argc, char **argv)
 	rc = privdrop_check(dir, &pd, &e);
 	if (rc)
 		return cli_fail(&e);
+	/* As root (if started so), only what may need it: the listen address from the
+	 * configuration, the port, the key file. Root is given up before the vault is
+	 * opened, so nothing else (the store, garbage collection, the audit log) ever
+	 * runs as root in a directory another account owns. */
+	snprintf(path, sizeof path, "%s/kinko.conf", dir);
+	rc = config_load(path, false, &cfg, &e);
+	if (!keyfile && rc == 0 && cfg.key_file[0])
+		keyfile = cfg.key_file;
+	if (rc == 0)
+		rc = server_listen(&cfg, &listen_fd, &e);
+	if (rc == 0 && keyfile)
+		rc = vault_key_file_read(keyfile, &key, &keylen, &e);
+	if (rc == 0)
+		rc = drop_root(dir, &pd, &e);
+	if (rc)
+		goto fail;
 	rc = vault_open(dir, &v, &e);
 	if (rc)
-		return cli_fail(&e);
+		goto fail;
 	rc = vault_collect_garbage(v, &removed, &e);
-	if (rc) {
-		vault_close(v);
-		return cli_fail(&e);
-	}
+	if (rc)
+		goto fail;
 	if (removed)
 		fprintf(stderr, "kinko: removed %u unreferenced blob file(s) left by an interrupted "
 				"upload\n", removed);
@@ -310,10 +337,8 @@ int cmd_serve(int argc, char **argv)
 	{
 		size_t kept = 0;
 		rc = vault_blocks_restore(v, &kept, &e);
-		if (rc) {
-			vault_close(v);
-			return cli_fail(&e);
-		}
+		if (rc)
+			goto fail;
 		if (kept)
 			fprintf(stderr, "kinko: %zu address(es) blocked before the restart stay "
 					"blocked (kinko block list)\n", kept);
@@ -323,28 +348,23 @@ int cmd_serve(int argc, char **argv)
 		uint64_t events = 0, cps = 0;
 		rc = vault_log_verify(v, &events, &cps, &e);
 		if (rc) {
-			vault_close(v);
 			fprintf(stderr, "kinko: the audit log failed verification; refusing to serve\n");
-			return cli_fail(&e);
+			goto fail;
 		}
 		fprintf(stderr, "kinko: audit log verified: %llu events, %llu checkpoints\n",
 			(unsigned long long)events, (unsigned long long)cps);
 	}
 	rc = start_events(v, dir, &e);
-	if (rc) {
-		vault_close(v);
-		return cli_fail(&e);
-	}
-	if (!keyfile && vault_config(v)->key_file[0])
-		keyfile = vault_config(v)->key_file;
-	if (keyfile) {
-		rc = vault_unseal_keyfile(v, keyfile, &e);
+	if (rc)
+		goto fail;
+	if (key) {
+		rc = vault_unseal(v, KEYRING_KEYFILE, key, keylen, &e);
+		kinko_secure_free(key);
+		key = NULL;
 		if (rc == 0)
 			rc = vault_audit_standalone(v, NULL, "vault.unseal", 200, &e);
-		if (rc) {
-			vault_close(v);
-			return cli_fail(&e);
-		}
+		if (rc)
+			goto fail;
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -357,23 +377,16 @@ int cmd_serve(int argc, char **argv)
 		snprintf(tlsdir, sizeof tlsdir, "%s/tls", dir);
 		rc = tls_server_not_after(tlsdir, &cert_end, &e);
 	}
+	/* Set up: the calls that set up a process are no longer needed. The filter
+	 * goes on before the first connection is served. */
 	if (rc == 0)
-		rc = server_listen(vault_config(v), &listen_fd, &e);
-	if (rc) {
-		vault_close(v);
-		return cli_fail(&e);
-	}
-	/* Bound, key read: root (if we had it) is no longer needed, nor the calls that
-	 * set up a process. Both go before the first connection is served. */
-	rc = confine(v, dir, &pd, &e);
-	if (rc == 0)
+		rc = confine(v, &e);
+	if (rc == 0) {
 		rc = server_start(v, listen_fd, &s, &e);
-	else
-		close(listen_fd);
-	if (rc) {
-		vault_close(v);
-		return cli_fail(&e);
+		listen_fd = -1; /* the server's now, whatever happened */
 	}
+	if (rc)
+		goto fail;
 	checkpoint_if_grown(v);
 	fprintf(stderr, "kinko: serving https://%s/api/v1/ (%s)\n", vault_config(v)->listen,
 		vault_is_sealed(v) ? "sealed: run kinko unseal" : "unsealed");
@@ -391,6 +404,14 @@ int cmd_serve(int argc, char **argv)
 	server_stop(s);
 	vault_close(v);
 	return 0;
+fail:
+	if (key)
+		kinko_secure_free(key);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (v)
+		vault_close(v);
+	return cli_fail(&e);
 }
 
 static bool have_terminal(void)

@@ -4,6 +4,7 @@
 #include "core/privdrop.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <grp.h>
 #include <pwd.h>
@@ -18,12 +19,20 @@ static struct {
 	uid_t owner;
 	char bad[4096];
 	uid_t bad_uid;
+	bool link;
 } walk;
 
 static int owned(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-	(void)flag;
 	(void)ftw;
+	/* kinko creates no links in its directory. One there would let whoever owns
+	 * the directory point what kinko does as root (read the configuration, open
+	 * the store, collect garbage) at files elsewhere. */
+	if (flag == FTW_SL || flag == FTW_SLN) {
+		snprintf(walk.bad, sizeof walk.bad, "%s", path);
+		walk.link = true;
+		return 1;
+	}
 	if (st->st_uid == walk.owner)
 		return 0;
 	snprintf(walk.bad, sizeof walk.bad, "%s", path);
@@ -45,10 +54,17 @@ int privdrop_check(const char *dir, struct privdrop *pd, struct kinko_err *e)
 		return 0;
 	walk.owner = st.st_uid;
 	walk.bad[0] = '\0';
+	walk.link = false;
 	rc = nftw(dir, owned, 16, FTW_PHYS);
 	if (rc < 0)
 		return kinko_err_set(e, KINKO_EIO, "cannot read the tree of %s: %s", dir,
 				     strerror(errno));
+	if (rc > 0 && walk.link)
+		return kinko_err_set(e, KINKO_EPERM,
+				     "%s is a symbolic link; kinko started as root refuses links in "
+				     "its data directory (kinko makes none): remove it, or put the "
+				     "file it points to in its place",
+				     walk.bad);
 	if (rc > 0)
 		return kinko_err_set(e, KINKO_EPERM,
 				     "%s belongs to uid %u, not to uid %u, which owns %s and which "

@@ -119,14 +119,14 @@ static int check_object(struct check_run *c, const char *id, struct kinko_err *e
 /* Blob files no object refers to: left by a crash mid-upload or mid-import (the
  * server removes them at its next start), or an upload or import committing right
  * now. Counted, not damage. */
-static int count_orphan(void *ctx, const char *path, const char *name, bool tmp)
+static int count_orphan(void *ctx, int dirfd, const char *name, bool tmp)
 {
 	struct check_run *c = ctx;
 	struct store_object o;
 	struct kinko_err ge;
 	int rc;
 
-	(void)path;
+	(void)dirfd;
 	if (tmp)
 		return 0; /* uploads in flight */
 	rc = store_id_valid(name) ? c->v->store->ops->object_get(c->v->store, name, &o, &ge)

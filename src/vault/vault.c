@@ -551,11 +551,11 @@ static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const u
 	return 0;
 }
 
-int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
+int vault_key_file_read(const char *path, uint8_t **out, size_t *len, struct kinko_err *e)
 {
 	uint8_t *buf = kinko_secure_alloc(256);
 	size_t n = 0;
-	int fd, rc;
+	int fd;
 
 	if (!buf)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
@@ -576,9 +576,24 @@ int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
 			break;
 	}
 	close(fd);
-	rc = n >= 256 ? kinko_err_set(e, KINKO_EINVAL,
-				      "%s is not a kinko key file (too large)", path)
-		      : vault_unseal(v, KEYRING_KEYFILE, buf, n, e);
+	if (n >= 256) {
+		kinko_secure_free(buf);
+		return kinko_err_set(e, KINKO_EINVAL, "%s is not a kinko key file (too large)", path);
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
+{
+	uint8_t *buf;
+	size_t n;
+	int rc = vault_key_file_read(path, &buf, &n, e);
+
+	if (rc)
+		return rc;
+	rc = vault_unseal(v, KEYRING_KEYFILE, buf, n, e);
 	kinko_secure_free(buf);
 	return rc;
 }
@@ -621,32 +636,51 @@ static int ref_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-int vault_blob_files(const struct vault *v, int (*cb)(void *ctx, const char *path,
-						      const char *name, bool tmp),
+int vault_blob_files(const struct vault *v, int (*cb)(void *ctx, int dirfd, const char *name,
+						      bool tmp),
 		     void *ctx, struct kinko_err *e)
 {
 	char path[4096];
 	DIR *top;
 	struct dirent *de;
-	int rc = 0;
+	int topfd, rc = 0;
 
-	if (vault_path(v, path, sizeof path, "blobs") || !(top = opendir(path)))
+	/* Nothing here follows a symbolic link: the walk runs as root at start-up,
+	 * and a link planted in blobs/ by whoever owns the data directory must not
+	 * lead garbage collection to delete files elsewhere. */
+	if (vault_path(v, path, sizeof path, "blobs"))
 		return kinko_err_set(e, KINKO_EIO, "cannot read the blob directory");
+	topfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (topfd < 0 || !(top = fdopendir(topfd))) {
+		if (topfd >= 0)
+			close(topfd);
+		return kinko_err_set(e, KINKO_EIO,
+				     "cannot read the blob directory (it must be a directory, not a "
+				     "link): %s",
+				     strerror(errno));
+	}
 	while (rc == 0 && (de = readdir(top))) {
-		char sub[4096];
 		DIR *d;
 		struct dirent *f;
+		int dfd;
 		bool tmp = !strcmp(de->d_name, "tmp");
 		if (de->d_name[0] == '.')
 			continue;
-		if (vault_path(v, sub, sizeof sub, "blobs/%s", de->d_name) || !(d = opendir(sub)))
+		dfd = openat(dirfd(top), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0)
+			continue; /* a file or a link where a directory should be: not ours */
+		if (!(d = fdopendir(dfd))) {
+			close(dfd);
 			continue;
+		}
 		while (rc == 0 && (f = readdir(d))) {
-			char fp[4096 + 300];
+			struct stat st;
 			if (f->d_name[0] == '.')
 				continue;
-			snprintf(fp, sizeof fp, "%s/%s", sub, f->d_name);
-			rc = cb(ctx, fp, f->d_name, tmp);
+			if (fstatat(dirfd(d), f->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			rc = cb(ctx, dirfd(d), f->d_name, tmp);
 		}
 		closedir(d);
 	}
@@ -659,12 +693,12 @@ struct gc_run {
 	unsigned count;
 };
 
-static int collect_one(void *ctx, const char *path, const char *name, bool tmp)
+static int collect_one(void *ctx, int dirfd, const char *name, bool tmp)
 {
 	struct gc_run *g = ctx;
 
 	if ((tmp || !bsearch(name, g->refs.ids, g->refs.n, sizeof *g->refs.ids, ref_cmp)) &&
-	    unlink(path) == 0)
+	    unlinkat(dirfd, name, 0) == 0)
 		g->count++;
 	return 0;
 }

@@ -152,7 +152,11 @@ const char *vault_dir(const struct vault *v);
 
 int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
 		 size_t len, struct kinko_err *e) KINKO_WUR;
-/* Reads a key file (32 raw bytes or 64 hex) and unseals with it. */
+/* Reads a key file (its bytes, not yet checked: 32 raw bytes or 64 hex) into
+ * secure memory; the caller frees *out with kinko_secure_free. */
+int vault_key_file_read(const char *path, uint8_t **out, size_t *len,
+			struct kinko_err *e) KINKO_WUR;
+/* Reads a key file and unseals with it. */
 int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e) KINKO_WUR;
 void vault_seal(struct vault *v);
 bool vault_is_sealed(struct vault *v);

@@ -59,10 +59,12 @@ int vault_folder_access(struct vault *v, const struct vault_actor *a,
 int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char *out,
 		    size_t cap);
 
-/* Every file under DIR/blobs, passed to cb with its path, its name and whether it
- * is in blobs/tmp (an upload in flight); stops at cb's first non-zero return. */
-int vault_blob_files(const struct vault *v, int (*cb)(void *ctx, const char *path,
-						      const char *name, bool tmp),
+/* Every regular file under DIR/blobs, passed to cb with a descriptor of its
+ * directory, its name and whether it is in blobs/tmp (an upload in flight); stops
+ * at cb's first non-zero return. Symbolic links are never followed, at either
+ * level, and are not passed on. */
+int vault_blob_files(const struct vault *v, int (*cb)(void *ctx, int dirfd, const char *name,
+						      bool tmp),
 		     void *ctx, struct kinko_err *e) KINKO_WUR;
 
 /* Checks one object's blob (vault_check): with deep, also opens its key and name,

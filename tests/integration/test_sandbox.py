@@ -137,6 +137,28 @@ def test_a_file_of_another_owner_is_refused_before_anything_is_done(owned_by_nob
     v.stop()
 
 
+def test_a_link_in_the_directory_is_refused_before_anything_is_done(owned_by_nobody):
+    """The owner of the data directory (say, a compromised server) plants a link in
+    blobs/ to a directory of root's. Started as root, kinko must neither collect
+    garbage through it nor start at all."""
+    v = Vault(owned_by_nobody)
+    chown_tree(v.dir, 65534, 65534)
+    victim = os.path.join(owned_by_nobody, "roots")
+    os.mkdir(victim, 0o700)
+    for n in ("important.conf", "other"):
+        open(os.path.join(victim, n), "w").close()
+    link = os.path.join(v.dir, "blobs", "zz")
+    os.symlink(victim, link)
+    os.lchown(link, 65534, 65534)
+    events_before = kinko("log", "show", "--dir", v.dir).stdout
+    with pytest.raises(RuntimeError) as ex:
+        v.start()
+    assert "blobs/zz is a symbolic link" in str(ex.value)
+    assert sorted(os.listdir(victim)) == ["important.conf", "other"]
+    assert kinko("log", "show", "--dir", v.dir).stdout == events_before
+    v.stop()
+
+
 def test_started_as_root_on_roots_directory_it_warns(vault):
     if os.geteuid() != 0:
         pytest.skip("needs root")

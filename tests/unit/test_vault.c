@@ -656,6 +656,28 @@ static void garbage_collection(void **state)
 		assert_memory_equal(back, data, 5000);
 	}
 	vault_download_close(d);
+	/* Links are never followed: a directory link in blobs/ and a file link in a
+	 * blob directory survive, and so do the files they point to. */
+	{
+		char victim[1024], lnk[1200], f1[1200];
+		snprintf(victim, sizeof victim, "%s/elsewhere", root);
+		assert_int_equal(mkdir(victim, 0700), 0);
+		snprintf(f1, sizeof f1, "%s/%s", victim, orphan_id);
+		fd = open(f1, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+		snprintf(lnk, sizeof lnk, "%s/blobs/zz", dir);
+		assert_int_equal(symlink(victim, lnk), 0);
+		snprintf(p, sizeof p, "%s/%s", sub, orphan_id);
+		assert_int_equal(symlink(f1, p), 0);
+		assert_int_equal(vault_collect_garbage(V, &removed, &e), 0);
+		assert_int_equal(removed, 0);
+		assert_int_equal(access(f1, F_OK), 0);
+		assert_int_equal(unlink(p), 0);
+		assert_int_equal(unlink(lnk), 0);
+		assert_int_equal(unlink(f1), 0);
+		assert_int_equal(rmdir(victim), 0);
+	}
 	free(data);
 }
 
