@@ -29,12 +29,17 @@
 #define URI_MAX 4096
 #define DOWNLOAD_BLOCK (256u * 1024)
 #define DRAIN_MAX (16u << 20) /* bytes of an over-long body read only to answer 413 */
+/* Imports unpacking at once. Each derives its key from the package's password
+ * (age: scrypt, up to 256 MiB for a second or so), so they are few whatever
+ * max_uploads allows; more get 503 at once. */
+#define IMPORTS_AT_ONCE 2
 
 struct server {
 	struct vault *v;
 	struct MHD_Daemon *d;
 	struct tls_server_creds creds;
 	atomic_uint uploads;
+	atomic_uint imports; /* imports unpacking now: each runs a password KDF */
 	atomic_ulong refused;
 	atomic_long refused_logged_at;
 };
@@ -56,6 +61,7 @@ struct req {
 	uint64_t max_body;
 	struct vault_upload *up;
 	bool upload_counted;
+	bool import_counted;
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
 	uint64_t failed_at; /* with fail_pending: body bytes in when it failed */
 	uint64_t bytes;
@@ -561,6 +567,13 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 			      "(percent-encoded UTF-8)");
 		return fail(r, KINKO_EINVAL, &e);
 	}
+	/* Decided before the body is taken: a caller who may not write to the folder
+	 * costs no password work (scrypt at 2^18 takes 256 MiB and a second of CPU). */
+	{
+		int rc = vault_folder_writable(r->srv->v, &r->api.actor, r->api.seg[1], &e);
+		if (rc)
+			return fail(r, rc, &e);
+	}
 	if (atomic_fetch_add(&r->srv->uploads, 1) >= cfg->max_uploads) {
 		atomic_fetch_sub(&r->srv->uploads, 1);
 		kinko_err_set(&e, KINKO_EUNAVAIL,
@@ -569,6 +582,14 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 		return fail(r, KINKO_EUNAVAIL, &e);
 	}
 	r->upload_counted = true;
+	if (atomic_fetch_add(&r->srv->imports, 1) >= IMPORTS_AT_ONCE) {
+		atomic_fetch_sub(&r->srv->imports, 1);
+		kinko_err_set(&e, KINKO_EUNAVAIL,
+			      "%d imports are being unpacked already; retry in a moment",
+			      IMPORTS_AT_ONCE);
+		return fail(r, KINKO_EUNAVAIL, &e);
+	}
+	r->import_counted = true;
 	j = calloc(1, sizeof *j);
 	if (!j)
 		return fail(r, KINKO_ENOMEM, NULL);
@@ -869,11 +890,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->bytes += n;
 		if (r->kind == API_IMPORT) {
 			/* A closed pipe means the unpacking already failed: the rest of the
-			 * body is dropped and the reason given at the end. */
-			if (!r->imp->broken && kinko_write_all(r->imp->wfd, upload_data, n, NULL))
+			 * body is dropped, up to the same bound as below, and the reason
+			 * given at the end. */
+			if (!r->imp->broken && kinko_write_all(r->imp->wfd, upload_data, n, NULL)) {
 				r->imp->broken = true;
+				r->failed_at = r->bytes;
+			}
 			tls_args = NULL;
-			return MHD_YES;
+			return r->imp->broken && r->bytes > r->failed_at + DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		if (r->fail_pending) {
 			/* The request failed mid-body (an upload's scanner, disk or limits, a
@@ -965,6 +989,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (r->upload_counted)
 		atomic_fetch_sub(&s->uploads, 1);
+	if (r->import_counted)
+		atomic_fetch_sub(&s->imports, 1);
 	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
 	json_decref(r->api.body);
 	json_decref(r->resp.json);

@@ -159,6 +159,15 @@ int vault_import(struct vault *v, const struct vault_actor *a, const char *folde
 	key.password_len = password_len;
 	lim.max_entries = IMPORT_MAX_ENTRIES;
 	lim.max_bytes = v->cfg.max_body_bytes;
+	/* The password's work comes from the package: no more than age itself uses
+	 * (2^18, 256 MiB), and only for a caller who may write here at all. */
+	lim.max_scrypt_log_n = PACKAGE_AGE_DEFAULT_LOG_N;
+	rc = vault_folder_writable(v, a, folder_id, e);
+	if (rc) {
+		kinko_sha256_abort(&c->sha);
+		free(c);
+		return rc;
+	}
 	rc = package_open(&hr, &key, &lim, age_name ? age_name : "import.bin", &sink, &fmt, e);
 	kinko_sha256_abort(&c->sha);
 	/* A wrong password or a damaged package is the sender's input, not ours. */

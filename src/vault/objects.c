@@ -491,6 +491,47 @@ static void upload_free(struct vault_upload *u)
 	free(u);
 }
 
+/* May a write to folder f (read in the caller's transaction)? Non-members are
+ * told it does not exist, so that IDs cannot be probed. */
+static int write_access(struct vault *v, const struct vault_actor *a,
+			const struct store_folder *f, struct kinko_err *e)
+{
+	enum store_role member;
+	unsigned perms = 0;
+	int rc = vault_folder_access(v, a, f, &perms, &member, e);
+
+	if (rc == 0 && member == ROLE_NONE)
+		rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	else if (rc == 0 && !(perms & PERM_WRITE))
+		rc = kinko_err_set(e, KINKO_EPERM, "you may not write to this folder; ask its manager");
+	return rc;
+}
+
+int vault_folder_writable(struct vault *v, const struct vault_actor *a, const char *folder_id,
+			  struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_folder f;
+	int rc;
+
+	if (!store_id_valid(folder_id))
+		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
+	rc = vault_enter(v, e);
+	if (rc)
+		return rc;
+	rc = s->ops->begin_read(s, e);
+	if (rc == 0) {
+		rc = s->ops->folder_get(s, folder_id, &f, e);
+		if (rc == 0) {
+			rc = write_access(v, a, &f, e);
+			store_folder_clear(&f);
+		}
+		s->ops->rollback(s);
+	}
+	vault_leave(v);
+	return rc;
+}
+
 int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		       const char *name, struct vault_upload **out, struct kinko_err *e)
 {
@@ -499,8 +540,6 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	struct store_object existing;
 	struct kinko_key *fk = NULL, *ok = NULL;
 	struct vault_upload *u;
-	enum store_role member;
-	unsigned perms = 0;
 	uint8_t oid[OBJ_ID_LEN];
 	char ctx[64];
 	int rc;
@@ -537,12 +576,7 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 		goto fail;
 	rc = s->ops->folder_get(s, folder_id, &f, e);
 	if (rc == 0) {
-		rc = vault_folder_access(v, a, &f, &perms, &member, e);
-		if (rc == 0 && member == ROLE_NONE)
-			rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
-		else if (rc == 0 && !(perms & PERM_WRITE))
-			rc = kinko_err_set(e, KINKO_EPERM,
-					   "you may not write to this folder; ask its manager");
+		rc = write_access(v, a, &f, e);
 		if (rc == 0)
 			rc = vault_folder_key(v, &f, &fk, e);
 		u->specific_personal = f.specific_personal;

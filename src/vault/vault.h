@@ -453,6 +453,10 @@ struct vault_import_result {
 	const char *format;
 	char package_sha256[65];
 };
+/* 0 when a may write to the folder (KINKO_ENOENT for a folder a cannot see,
+ * KINKO_EPERM without the write right): decided before a body is taken. */
+int vault_folder_writable(struct vault *v, const struct vault_actor *a, const char *folder_id,
+			  struct kinko_err *e) KINKO_WUR;
 int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		 const struct kinko_reader *in, const char *password, size_t password_len,
 		 const char *age_name, struct vault_import_result *out,

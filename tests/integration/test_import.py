@@ -1,10 +1,13 @@
 """Receiving data from the ward: packages unpacked into a folder, all or none."""
+import base64
 import hashlib
 import os
 import shutil
 import subprocess
+import uuid
 
 import pytest
+import requests
 
 from conftest import KINKO
 
@@ -103,3 +106,53 @@ def test_cli_import_and_age(vault, admin, tmp_path):
     assert '"format": "age"' in p.stdout
     objs = admin.get(vault.url + "folders/%s/objects" % f).json()["items"]
     assert len(objs) == 1 and objs[0]["records"] == 3
+
+
+def age_header(log_n):
+    """The start of an age file whose password stanza asks for scrypt at 2^log_n."""
+    b64 = lambda b: base64.b64encode(b).decode().rstrip("=")
+    return ("age-encryption.org/v1\n-> scrypt %s %d\n%s\n--- %s\n" % (
+        b64(os.urandom(16)), log_n, b64(os.urandom(32)), b64(os.urandom(32)))).encode() + \
+        os.urandom(4096)
+
+
+def test_no_password_work_before_the_right_to_write(vault, admin):
+    """The work factor comes from the package: a caller who may not write to the
+    folder is refused before any of it, and nobody gets more than age's own 2^18."""
+    f = folder(vault, admin)
+    aud = vault.new_user(admin, "auditor").login()
+    hwm = vault.rss_kib("VmHWM")
+    for target in (f, str(uuid.uuid4())):  # a folder the auditor may not write, none at all
+        r = aud.post(vault.url + "folders/%s/imports" % target, data=age_header(20),
+                     headers={"X-Kinko-Package-Password": "x"})
+        assert r.status_code == 404, r.text
+    r = admin.post(vault.url + "folders/%s/imports" % f, data=age_header(20),
+                   headers={"X-Kinko-Package-Password": "x"})
+    assert r.status_code == 413 and "2^20" in r.json()["detail"], r.text
+    # scrypt at 2^20 would have taken 1 GiB.
+    assert vault.rss_kib("VmHWM") - hwm < 200 * 1024
+    assert names(admin, vault, f) == []
+
+
+def test_a_failed_import_stops_reading_its_body(vault, admin):
+    """Once the unpacking has failed, the rest of the body is read only up to a
+    bound (16 MiB), as for uploads, not to its end."""
+    f = folder(vault, admin)
+    total = 64 << 20
+    sent = [0]
+
+    def body():
+        yield age_header(1)  # a password stanza, then no valid payload
+        blk = b"\0" * (1 << 20)
+        while sent[0] < total:
+            sent[0] += len(blk)
+            yield blk
+
+    try:
+        r = admin.post(vault.url + "folders/%s/imports" % f, data=body(),
+                       headers={"X-Kinko-Package-Password": "x"})
+        assert 400 <= r.status_code < 500, r.text
+    except requests.exceptions.ConnectionError:
+        pass  # cut off: the server closed the connection past the bound
+    assert sent[0] < total
+    assert names(admin, vault, f) == []
