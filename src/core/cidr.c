@@ -26,6 +26,13 @@ static int parse_one(const char *tok, struct cidr *c, struct kinko_err *e)
 	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
 		c->family = AF_INET6;
 		maxp = 128;
+		/* A client on an IPv4-mapped address is matched as the IPv4 address it
+		 * is, so an entry written in the mapped form would never match. */
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)c->addr))
+			return kinko_err_set(e, KINKO_EINVAL,
+					     "'%s' is an IPv4-mapped IPv6 address; write it as IPv4 "
+					     "(e.g. 192.0.2.0/24): IPv4 clients are matched as IPv4",
+					     tok);
 	} else {
 		return kinko_err_set(e, KINKO_EINVAL,
 				     "'%s' is not an IPv4/IPv6 address; write e.g. 192.0.2.0/24", tok);

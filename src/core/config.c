@@ -376,6 +376,14 @@ int config_report(const struct kinko_config *c, FILE *out)
 					  : "never blocks an address that keeps failing");
 		warnings++;
 	}
+	if (c->block_failures && (c->block_window_seconds < 300 || c->block_seconds < 300)) {
+		fprintf(out, "warning: S4: block_window_seconds = %llu, block_seconds = %llu: an "
+			     "address that fails slowly enough, or waits out a short block, is "
+			     "never stopped for long; 600 and 900 are recommended\n",
+			(unsigned long long)c->block_window_seconds,
+			(unsigned long long)c->block_seconds);
+		warnings++;
+	}
 	if (c->lockout_failures > 10) {
 		fprintf(out, "warning: S6: lockout_failures = %llu allows many password guesses; "
 			     "5 is recommended\n", (unsigned long long)c->lockout_failures);

@@ -166,24 +166,38 @@ static int parse_uri(struct req *r, struct kinko_err *e)
 
 /* Finds a query argument and decodes it into a per-request buffer. Arguments are
  * looked up a handful of times per request, so a linear scan is fine. */
+#define ARG_SLOTS 6
+
 struct arg_buf {
-	char v[4][URI_MAX + 1];
+	char v[ARG_SLOTS][URI_MAX + 1];
+	const char *name[ARG_SLOTS]; /* the names looked up: static strings of the routes */
+	bool found[ARG_SLOTS];       /* present and decoded */
 	unsigned used;
 };
 
 static __thread struct arg_buf *tls_args;
 
+/* A query argument, decoded, or NULL when absent or undecodable. A name asked for
+ * again gets the slot it had, so a handler may look an argument up as often as it
+ * likes; a handler asking for more distinct names than there are slots is a bug,
+ * and aborts rather than see an argument (a filter, say) as absent. */
 static const char *req_arg(void *ctx, const char *name)
 {
 	struct req *r = ctx;
 	struct arg_buf *b = tls_args;
 	size_t got;
 
-	if (!b || b->used == 4)
+	if (!b)
 		return NULL;
-	if (uri_query_arg(r->query, name, b->v[b->used], sizeof b->v[0], &got))
-		return NULL;
-	return b->v[b->used++];
+	for (unsigned i = 0; i < b->used; i++)
+		if (!strcmp(b->name[i], name))
+			return b->found[i] ? b->v[i] : NULL;
+	if (b->used == ARG_SLOTS)
+		abort();
+	b->name[b->used] = name;
+	b->found[b->used] = uri_query_arg(r->query, name, b->v[b->used], sizeof b->v[0], &got) == 0;
+	b->used++;
+	return b->found[b->used - 1] ? b->v[b->used - 1] : NULL;
 }
 
 /* Whether a query argument is present at all (to tell "absent" from "undecodable"). */

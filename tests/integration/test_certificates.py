@@ -43,6 +43,12 @@ def test_every_certificate_issued_is_listed(vault, admin):
     # Both, once each (init's and the handler's may share a second: ties are
     # ordered by fingerprint).
     assert sorted(seen) == sorted([fingerprint(h.cert[0]), fingerprint(vault.admin_cert[0])])
+    # Paging one account's list keeps the filter, whatever else the query holds
+    # (a fourth argument once made the server drop it).
+    r = admin.get(vault.url + "certificates",
+                  params={"limit": 1000, "cursor": "c9999999999:" + "f" * 64, "user": h.id})
+    assert r.status_code == 200, r.text
+    assert [c["user_id"] for c in r.json()["items"]] == [h.id]
 
 
 def test_a_revoked_certificate_opens_nothing(vault, admin):

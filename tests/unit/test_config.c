@@ -505,6 +505,8 @@ static void report_warnings(void **state)
 		{"[server]\nsyscall_filter = false\n", "warning: S4: syscall_filter = false"},
 		{"[server]\nblock_failures = 0\n", "warning: S4: block_failures = 0 never blocks"},
 		{"[server]\nblock_failures = 101\n", "warning: S4: block_failures = 101 lets"},
+		{"[server]\nblock_window_seconds = 299\n", "warning: S4: block_window_seconds = 299"},
+		{"[server]\nblock_seconds = 10\n", "block_seconds = 10: an address"},
 		{"[scan]\nsignature_max_age = 172801\n", "warning: S5: signature_max_age = 172801"},
 	};
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
@@ -518,7 +520,8 @@ static void report_warnings(void **state)
 		free(t);
 	}
 	/* Values just inside the recommendations do not warn. */
-	assert_int_equal(load_text("[server]\nallow = 10.0.0.0/8, 2001:db8::/32\nblock_failures = 100\n[auth]\n"
+	assert_int_equal(load_text("[server]\nallow = 10.0.0.0/8, 2001:db8::/32\nblock_failures = 100\n"
+				   "block_window_seconds = 300\nblock_seconds = 300\n[auth]\n"
 				   "lockout_failures = 10\nlockout_seconds = 300\n"
 				   "session_idle_seconds = 3600\nsession_max_seconds = 43200\n"
 				   "require_totp = true\n[log]\ncheckpoint_seconds = 3600\n"
