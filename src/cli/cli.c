@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "core/err.h"
@@ -87,6 +89,13 @@ int cli_main(int argc, char **argv)
 	}
 	/* Everything kinko creates (store, blobs, keys, sessions) is for its owner only. */
 	umask(077);
+	/* No core dumps, from any command: the server holds keys and plaintext, and
+	 * the client commands passphrases, passwords and session tokens. */
+	{
+		struct rlimit rl = {0, 0};
+		(void)setrlimit(RLIMIT_CORE, &rl);
+		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	if (kinko_crypto_init()) {
 		fputs("kinko: cannot initialise the crypto libraries\n", stderr);
 		return 1;

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
@@ -28,15 +26,6 @@
 #include "http/server.h"
 #include "tls/tls.h"
 #include "vault/vault.h"
-
-/* No core dumps: the process holds keys and plaintext. */
-static void harden_process(void)
-{
-	struct rlimit rl = {0, 0};
-
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-}
 
 /* A passphrase file's trailing line ends are not part of the passphrase. */
 static size_t passphrase_len(const uint8_t *p, size_t n)
@@ -97,7 +86,6 @@ int cmd_init(int argc, char **argv)
 				"[--manager NAME] [--server-name HOST]...");
 		return 2;
 	}
-	harden_process();
 	secret = kinko_secure_alloc(4096);
 	if (!secret)
 		return cli_fail(&(struct kinko_err){KINKO_ENOMEM, "out of secure memory"});
@@ -304,7 +292,6 @@ int cmd_serve(int argc, char **argv)
 		cli_usage_error("usage: kinko serve --dir DIR [--key-file F]");
 		return 2;
 	}
-	harden_process();
 	rc = privdrop_check(dir, &pd, &e);
 	if (rc)
 		return cli_fail(&e);
@@ -497,7 +484,6 @@ int cmd_cert_server(int argc, char **argv)
 				"--key-file F] [--server-name HOST]...");
 		return 2;
 	}
-	harden_process();
 	/* Names are checked before anything is unsealed. */
 	for (size_t i = 3; i < nnames; i++)
 		if (tls_server_name_check(names[i], &e))
@@ -586,7 +572,6 @@ int cmd_check(int argc, char **argv)
 				"--quick] [--json]");
 		return 2;
 	}
-	harden_process();
 	rc = vault_open(dir, &v, &e);
 	if (rc)
 		return cli_fail(&e);

@@ -1,7 +1,20 @@
 #include "crypto/crypto.h"
 
+#include <malloc.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
 #include <gnutls/gnutls.h>
 #include <sodium.h>
+
+void kinko_free_wiped(void *p)
+{
+	if (!p)
+		return;
+	kinko_wipe(p, malloc_usable_size(p));
+	free(p);
+}
 
 int kinko_crypto_init(void)
 {
@@ -9,6 +22,10 @@ int kinko_crypto_init(void)
 		return KINKO_ECRYPTO;
 	if (gnutls_global_init() < 0)
 		return KINKO_ECRYPTO;
+	/* Request and answer bodies pass through jansson: passwords, the unseal
+	 * passphrase, session tokens, generated passwords, private keys. Whatever it
+	 * frees is wiped first. */
+	json_set_alloc_funcs(malloc, kinko_free_wiped);
 	return 0;
 }
 

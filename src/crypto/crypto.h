@@ -19,6 +19,8 @@ uint32_t kinko_random_uniform(uint32_t upper);
 void *kinko_secure_alloc(size_t n);
 void kinko_secure_free(void *p);
 void kinko_wipe(void *p, size_t n);
+/* free() for heap blocks that may hold a secret: wipes the whole block first. */
+void kinko_free_wiped(void *p);
 int kinko_ct_equal(const void *a, const void *b, size_t n);
 
 #endif

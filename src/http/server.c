@@ -296,9 +296,12 @@ static enum MHD_Result send_json(struct req *r, int status, json_t *doc)
 
 	if (!text)
 		text = strdup("{}");
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	/* The answer may carry a secret (a session token, a generated password, a
+	 * private key): wiped when libmicrohttpd is done with it. */
+	resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text,
+								   kinko_free_wiped);
 	if (!resp) {
-		free(text);
+		kinko_free_wiped(text);
 		return MHD_NO;
 	}
 	add_common_headers(r, resp);

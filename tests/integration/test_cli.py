@@ -350,16 +350,20 @@ def test_passphrase_vault_starts_sealed_and_unseals(tmp_path):
         log.close()
 
 
-def on_terminal(args, answers, env=None, timeout=60):
+def on_terminal(args, answers, env=None, timeout=60, at_prompt=None, core_limit=None):
     """Runs kinko on a new pseudo-terminal (its controlling terminal, where it asks
-    for secrets), typing each answer after the prompt before it appears. Returns the
-    exit status and everything the terminal showed."""
+    for secrets), typing each answer after the prompt before it appears (at_prompt,
+    if given, is called with the process ID first). Returns the exit status and
+    everything the terminal showed."""
     import pty
     import select
     import time
     pid, fd = pty.fork()
     if pid == 0:
         try:
+            if core_limit is not None:
+                import resource
+                resource.setrlimit(resource.RLIMIT_CORE, (core_limit, core_limit))
             os.execve(KINKO, [KINKO, *args], env or os.environ)
         finally:
             os._exit(127)
@@ -367,6 +371,8 @@ def on_terminal(args, answers, env=None, timeout=60):
     try:
         while time.time() < deadline:
             if pending and shown.endswith(pending[0][0].encode()):
+                if at_prompt:
+                    at_prompt(pid)
                 os.write(fd, pending.pop(0)[1].encode() + b"\n")
             r, _, _ = select.select([fd], [], [], 0.5)
             if r:
@@ -402,6 +408,23 @@ def test_secrets_typed_on_the_terminal_are_not_echoed(tmp_path):
     rc, shown = on_terminal(["cert", "server", "--dir", d], [("Unseal passphrase: ", pp)])
     assert rc == 0, shown
     assert pp not in shown
+
+
+def test_a_client_holding_a_secret_leaves_no_core_dump(tmp_path):
+    """While the CLI holds a typed password, it can write no core file: the limit
+    is 0 for client commands too, not only for the server, whatever it inherited."""
+    limits = []
+
+    def look(pid):
+        with open("/proc/%d/limits" % pid) as f:
+            limits.extend(l.split()[4:6] for l in f if l.startswith("Max core file size"))
+
+    cli = Cli(str(tmp_path), "x")
+    rc, shown = on_terminal(["login", "--url", "https://127.0.0.1:1/api/v1/", "--user", "u"],
+                            [("Password: ", "a password typed here")], env=cli.env,
+                            at_prompt=look, core_limit=1 << 30)
+    assert rc == 1, shown
+    assert limits == [["0", "0"]]
 
 
 def test_secret_input_refusals(tmp_path):
