@@ -382,7 +382,8 @@ static void h_unseal(struct vault *v, struct api_req *r, struct api_resp *resp)
 	if (rc == 0 && !(pp = body_str(r, "passphrase")))
 		rc = kinko_err_set(&e, KINKO_EINVAL, "give the passphrase as a string");
 	if (rc == 0)
-		rc = vault_unseal(v, KEYRING_PASSPHRASE, (const uint8_t *)pp, strlen(pp), &e);
+		rc = vault_unseal_audited(v, &r->actor, KEYRING_PASSPHRASE, (const uint8_t *)pp,
+					  strlen(pp), &e);
 	if (rc)
 		return api_error(resp, rc, &e);
 	ok_json(resp, 200, json_pack("{s:b}", "sealed", 0));
@@ -996,7 +997,7 @@ static void h_log(struct vault *v, struct api_req *r, struct api_resp *resp)
 		struct kbuf note;
 		kbuf_init(&note, 1 << 16);
 		if (method_is(r, "POST") && seg_is(r, 1, "checkpoints")) {
-			rc = vault_log_checkpoint(v, &note, &e);
+			rc = vault_log_checkpoint(v, &r->actor, &note, &e);
 		} else if (method_is(r, "GET") && seg_is(r, 1, "checkpoint")) {
 			rc = vault_log_latest(v, &r->actor, &note, &e);
 		} else {

@@ -190,7 +190,7 @@ static void checkpoint_if_grown(struct vault *v)
 		s->ops->rollback(s);
 	}
 	if (rc == 0 && size != last_size)
-		rc = vault_log_checkpoint(v, &note, &e);
+		rc = vault_log_checkpoint(v, NULL, &note, &e);
 	if (rc)
 		fprintf(stderr, "kinko: ALERT: cannot sign an audit checkpoint: %s\n", e.msg);
 	kbuf_free(&note);
@@ -345,11 +345,9 @@ int cmd_serve(int argc, char **argv)
 	if (rc)
 		goto fail;
 	if (key) {
-		rc = vault_unseal(v, KEYRING_KEYFILE, key, keylen, &e);
+		rc = vault_unseal_audited(v, NULL, KEYRING_KEYFILE, key, keylen, &e);
 		kinko_secure_free(key);
 		key = NULL;
-		if (rc == 0)
-			rc = vault_audit_standalone(v, NULL, "vault.unseal", 200, &e);
 		if (rc)
 			goto fail;
 	}

@@ -262,6 +262,7 @@ static bool audit_request(struct req *r, int *status, json_t **doc, json_t **own
 {
 	struct kinko_err e;
 	const char *action;
+	bool sealed;
 
 	count_failure(r, *status);
 	/* The vault appends an event only in a transaction that then commits as its
@@ -272,11 +273,17 @@ static bool audit_request(struct req *r, int *status, json_t **doc, json_t **own
 	if (vault_audit_standalone(r->srv->v, &r->api.actor, action, (unsigned)*status, &e) == 0)
 		return true;
 	fprintf(stderr, "kinko: req=%s ALERT: audit log unavailable: %s\n", r->request_id, e.msg);
+	sealed = !strcmp(action, "vault.seal") && *status == 200;
 	r->audit_failed = true;
 	*status = 503;
+	/* Sealing is the one act that stands without its record: it is the safe
+	 * direction, and was done before this append failed. The answer says so. */
 	*owned = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "urn:kinko:problem:unavailable",
 			   "title", kinko_strerror(KINKO_EUNAVAIL), "status", 503, "detail",
-			   "the audit log cannot be written; the request was refused (fail closed)",
+			   sealed ? "the vault IS sealed, but the audit log cannot be written, so "
+				    "the seal is not on record"
+				  : "the audit log cannot be written; the request was refused (fail "
+				    "closed)",
 			   "request_id", r->request_id);
 	*doc = *owned;
 	r->resp.err.code = KINKO_EUNAVAIL;

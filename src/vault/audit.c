@@ -232,7 +232,8 @@ static int write_checkpoint_file(struct vault *v, const struct kbuf *note, struc
 				KINKO_TMPFILE_REPLACE | KINKO_TMPFILE_DURABLE, e);
 }
 
-int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e)
+int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kbuf *note,
+			 struct kinko_err *e)
 {
 	struct store *s = v->store;
 	struct note_verifier vk;
@@ -244,7 +245,12 @@ int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e
 	kbuf_init(&out, 1 << 16);
 	rc = s->ops->begin(s, e);
 	if (rc == 0) {
-		rc = load_verifier(v, &vk, e);
+		/* A person's checkpoint is on record in the same transaction as the
+		 * checkpoint itself (which then covers it), or neither is. */
+		if (a)
+			rc = vault_audit(v, a, "log.checkpoint", NULL, NULL, NULL, 0, 201, e);
+		if (rc == 0)
+			rc = load_verifier(v, &vk, e);
 		if (rc == 0)
 			rc = audit_log_checkpoint(s, v->log_key, &vk, &out, e);
 		if (rc == 0)

@@ -488,8 +488,9 @@ void vault_close(struct vault *v)
 	free(v);
 }
 
-static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
-			 size_t len, struct kinko_err *e);
+static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *a,
+			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
+			 struct kinko_err *e);
 
 int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
 		 size_t len, struct kinko_err *e)
@@ -500,13 +501,28 @@ int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *
 	if (pthread_mutex_trylock(&v->unseal_mu) != 0)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "another unseal attempt is running; retry in a few seconds");
-	rc = unseal_locked(v, kind, secret, len, e);
+	rc = unseal_locked(v, false, NULL, kind, secret, len, e);
 	pthread_mutex_unlock(&v->unseal_mu);
 	return rc;
 }
 
-static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
-			 size_t len, struct kinko_err *e)
+int vault_unseal_audited(struct vault *v, const struct vault_actor *a,
+			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
+			 struct kinko_err *e)
+{
+	int rc;
+
+	if (pthread_mutex_trylock(&v->unseal_mu) != 0)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "another unseal attempt is running; retry in a few seconds");
+	rc = unseal_locked(v, true, a, kind, secret, len, e);
+	pthread_mutex_unlock(&v->unseal_mu);
+	return rc;
+}
+
+static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *a,
+			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
+			 struct kinko_err *e)
 {
 	struct kbuf sealed;
 	struct keyring *kr = NULL;
@@ -537,12 +553,29 @@ static int unseal_locked(struct vault *v, enum keyring_secret_kind kind, const u
 		return rc;
 	}
 	pthread_rwlock_wrlock(&v->seal_lock);
-	if (v->kr) {
+	if (v->kr)
+		rc = kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
+	/* On record before the key is put to use; without the record, no unseal. */
+	if (rc == 0 && audit) {
+		rc = v->store->ops->begin(v->store, e);
+		if (rc == 0) {
+			rc = vault_audit(v, a, "vault.unseal", NULL, NULL, NULL, 0, 200, e);
+			if (rc == 0)
+				rc = v->store->ops->commit(v->store, e);
+			else
+				v->store->ops->rollback(v->store);
+		}
+		if (rc && rc != KINKO_ENOTDURABLE)
+			rc = kinko_err_wrap(e, "the vault stays sealed: its unseal could not be recorded");
+		else
+			rc = 0; /* recorded (if not yet durable, the store now refuses changes) */
+	}
+	if (rc) {
 		pthread_rwlock_unlock(&v->seal_lock);
 		keyring_close(kr);
 		kinko_key_free(totp);
 		kinko_sign_key_free(logk);
-		return kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
+		return rc;
 	}
 	v->kr = kr;
 	v->totp_key = totp;

@@ -75,8 +75,11 @@ int vault_audit_standalone(struct vault *v, const struct vault_actor *a, const c
 
 /* The audit log's verifier key ("<origin>+<id>+<key>") and its current state. */
 int vault_log_verifier(struct vault *v, char *out, size_t cap, struct kinko_err *e) KINKO_WUR;
-/* Signs a checkpoint of the current log (needs an unsealed vault); appends it to note. */
-int vault_log_checkpoint(struct vault *v, struct kbuf *note, struct kinko_err *e) KINKO_WUR;
+/* Signs a checkpoint of the current log (needs an unsealed vault); appends it to note.
+ * With an actor, its log.checkpoint event is appended in the same transaction
+ * (NULL: the server's own periodic checkpoints, which are not events). */
+int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kbuf *note,
+			 struct kinko_err *e) KINKO_WUR;
 /* Recomputes and checks the whole log against the stored checkpoints and the
  * checkpoint file kept outside the store; names the first bad entry. */
 int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
@@ -152,6 +155,12 @@ const char *vault_dir(const struct vault *v);
 
 int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
 		 size_t len, struct kinko_err *e) KINKO_WUR;
+/* vault_unseal, on record: the vault.unseal event (a: who; NULL for the server
+ * itself) commits before the key is put to use; if it cannot, the vault stays
+ * sealed. */
+int vault_unseal_audited(struct vault *v, const struct vault_actor *a,
+			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
+			 struct kinko_err *e) KINKO_WUR;
 /* Reads a key file (its bytes, not yet checked: 32 raw bytes or 64 hex) into
  * secure memory; the caller frees *out with kinko_secure_free. */
 int vault_key_file_read(const char *path, uint8_t **out, size_t *len,

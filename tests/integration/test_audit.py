@@ -242,3 +242,76 @@ def test_restoring_an_older_copy_is_detected(vault, admin):
             pass
     shutil.copy(old, os.path.join(vault.dir, "kinko.db"))
     expect_detected(vault, "rolled back")
+
+
+def test_unseal_and_checkpoint_wait_for_their_record_and_seal_says_so(tmp_path):
+    """With the audit log unwritable (a trigger refuses every event): unseal does not
+    happen, a checkpoint is not made, and a seal happens (the safe direction) with
+    an answer that says it is not on record."""
+    import re
+    import requests
+    from conftest import Vault, free_port
+    base = str(tmp_path)
+    d = os.path.join(base, "pv")
+    pp = os.path.join(base, "pp")
+    with open(pp, "w") as f:
+        f.write("correct horse battery staple\n")
+    out = kinko("init", "--dir", d, "--passphrase-file", pp).stdout
+    port = free_port()
+    with open(os.path.join(d, "kinko.conf"), "a") as f:
+        f.write("\n[scan]\nrequired = false\n[server]\nlisten = 127.0.0.1:%d\n" % port)
+    v = Vault.__new__(Vault)
+    v.dir, v.port, v.host, v.prefix = d, port, "127.0.0.1", []
+    v.keyfile, v.log, v.proc = None, os.path.join(base, "pv.log"), None
+    v.start(unseal=False)
+    db = sqlite3.connect(os.path.join(d, "kinko.db"), timeout=10)
+
+    def audit_broken(on):
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_event "
+                   "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END" if on
+                   else "DROP TRIGGER refuse")
+        db.commit()
+
+    def acts():
+        return [json.loads(bytes(x[0]))["action"] for x in db.execute("SELECT data FROM audit_event")]
+
+    try:
+        s = requests.Session()
+        s.trust_env = False
+        s.verify = os.path.join(d, "tls", "ca.pem")
+        s.cert = (os.path.join(d, "clients", "admin", "client.pem"),
+                  os.path.join(d, "clients", "admin", "client.key"))
+        url = "https://127.0.0.1:%d/api/v1/" % port
+        audit_broken(True)
+        r = s.post(url + "unseal", json={"passphrase": "correct horse battery staple"})
+        audit_broken(False)
+        assert r.status_code == 503, r.text
+        assert s.get(url + "status").json()["sealed"] is True
+        assert "vault.unseal" not in acts()
+        r = s.post(url + "unseal", json={"passphrase": "correct horse battery staple"})
+        assert r.status_code == 200, r.text
+        assert acts().count("vault.unseal") == 1
+
+        pw = re.search(r"manager password[^:]*:\s*(\S+)", out).group(1)
+        tok = s.post(url + "login", json={"user": "admin", "password": pw}).json()["token"]
+        s.headers["Authorization"] = "Bearer " + tok
+        cps = db.execute("SELECT count(*) FROM audit_checkpoint").fetchone()[0]
+        cp_file = os.path.join(d, "audit-checkpoint")
+        assert os.path.exists(cp_file) or cps == 0
+        before = open(cp_file, "rb").read() if os.path.exists(cp_file) else None
+        audit_broken(True)
+        r = s.post(url + "log/checkpoints")
+        assert r.status_code == 503, r.text
+        assert db.execute("SELECT count(*) FROM audit_checkpoint").fetchone()[0] == cps
+        assert (open(cp_file, "rb").read() if os.path.exists(cp_file) else None) == before
+        r = s.post(url + "seal")
+        audit_broken(False)
+        assert r.status_code == 503 and "IS sealed" in r.json()["detail"], r.text
+        assert s.get(url + "status").json()["sealed"] is True
+        r = s.post(url + "unseal", json={"passphrase": "correct horse battery staple"})
+        r = s.post(url + "log/checkpoints")
+        assert r.status_code == 201, r.text
+        assert acts().count("log.checkpoint") == 1
+    finally:
+        v.stop()
+        db.close()
