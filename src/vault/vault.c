@@ -492,32 +492,32 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
 			 struct kinko_err *e);
 
-int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
-		 size_t len, struct kinko_err *e)
+/* Each attempt costs Argon2id's memory: one at a time, others turned away. */
+static int unseal_once(struct vault *v, bool audit, const struct vault_actor *a,
+		       enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
+		       struct kinko_err *e)
 {
 	int rc;
 
-	/* Each attempt costs Argon2id's memory: one at a time, others turned away. */
 	if (pthread_mutex_trylock(&v->unseal_mu) != 0)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "another unseal attempt is running; retry in a few seconds");
-	rc = unseal_locked(v, false, NULL, kind, secret, len, e);
+	rc = unseal_locked(v, audit, a, kind, secret, len, e);
 	pthread_mutex_unlock(&v->unseal_mu);
 	return rc;
+}
+
+int vault_unseal(struct vault *v, enum keyring_secret_kind kind, const uint8_t *secret,
+		 size_t len, struct kinko_err *e)
+{
+	return unseal_once(v, false, NULL, kind, secret, len, e);
 }
 
 int vault_unseal_audited(struct vault *v, const struct vault_actor *a,
 			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
 			 struct kinko_err *e)
 {
-	int rc;
-
-	if (pthread_mutex_trylock(&v->unseal_mu) != 0)
-		return kinko_err_set(e, KINKO_EUNAVAIL,
-				     "another unseal attempt is running; retry in a few seconds");
-	rc = unseal_locked(v, true, a, kind, secret, len, e);
-	pthread_mutex_unlock(&v->unseal_mu);
-	return rc;
+	return unseal_once(v, true, a, kind, secret, len, e);
 }
 
 static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *a,
