@@ -676,8 +676,19 @@ fail:
 	return rc;
 }
 
+/* A seal is waiting: the transfer stops here, so that it cannot hold the seal off. */
+static int sealing(struct vault *v, struct kinko_err *e)
+{
+	return atomic_load(&v->sealing)
+		       ? kinko_err_set(e, KINKO_ESEALED,
+				       "the vault is being sealed; the transfer was stopped")
+		       : 0;
+}
+
 int vault_upload_write(struct vault_upload *u, const uint8_t *p, size_t n, struct kinko_err *e)
 {
+	if (sealing(u->v, e))
+		return KINKO_ESEALED;
 	if (n > u->max - u->total)
 		return kinko_err_set(e, KINKO_ELIMIT,
 				     "the upload is larger than max_body_bytes (%llu bytes)",
@@ -1277,6 +1288,8 @@ int vault_download_read(struct vault_download *d, uint64_t offset, uint8_t *buf,
 	size_t done = 0;
 	int rc;
 
+	if (sealing(d->v, e))
+		return KINKO_ESEALED;
 	if (offset >= d->size) {
 		*got = 0;
 		return 0;

@@ -62,6 +62,10 @@ const char *vault_dir(const struct vault *v)
 
 int vault_enter(struct vault *v, struct kinko_err *e)
 {
+	if (atomic_load(&v->sealing))
+		return kinko_err_set(e, KINKO_ESEALED,
+				     "the vault is being sealed; an operator must unseal it again "
+				     "(kinko unseal)");
 	pthread_rwlock_rdlock(&v->seal_lock);
 	if (!v->kr) {
 		pthread_rwlock_unlock(&v->seal_lock);
@@ -633,7 +637,9 @@ int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
 
 void vault_seal(struct vault *v)
 {
+	atomic_store(&v->sealing, true);
 	pthread_rwlock_wrlock(&v->seal_lock);
+	atomic_store(&v->sealing, false);
 	keyring_close(v->kr);
 	kinko_key_free(v->totp_key);
 	kinko_sign_key_free(v->log_key);

@@ -3,6 +3,7 @@
 #define KINKO_VAULT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "crypto/sign.h"
 #include "scan/clamd.h"
@@ -15,6 +16,10 @@ struct vault {
 	/* keyring is NULL while sealed. Readers take the lock shared; seal/unseal
 	 * exclusive, so a key is never wiped under a request that uses it. */
 	pthread_rwlock_t seal_lock;
+	/* A seal is waiting for the lock: nobody new gets in, and transfers (which
+	 * hold the lock shared for as long as they stream) stop at their next
+	 * block, so that no open transfer can keep the key in memory. */
+	atomic_bool sealing;
 	struct keyring *kr;
 	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
 	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */

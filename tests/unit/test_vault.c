@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1434,6 +1435,47 @@ static void fault_login_changes_nothing(void **state)
 	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
 }
 
+/* ---------------------------------------------------------------- sealing */
+
+static void *seal_main(void *arg)
+{
+	vault_seal(arg);
+	return NULL;
+}
+
+/* A seal waits only for transfers already running, and they stop at their next
+ * block: a slow download cannot keep the key in memory, and no new request gets
+ * in while the seal waits (glibc's lock would otherwise let readers overtake). */
+static void a_seal_is_not_held_off_by_transfers(void **state)
+{
+	struct vault_object_info info, dinfo;
+	struct vault_folder_info fi;
+	struct vault_download *d = NULL;
+	struct kinko_err e;
+	uint8_t *data = pattern(200000, 31), buf[4096];
+	size_t got = 0;
+	pthread_t th;
+	(void)state;
+
+	assert_int_equal(upload(&handler, "seal-me.bin", data, 200000, &info, &e), 0);
+	assert_int_equal(vault_download_open(V, &handler, info.id, &dinfo, &d, &e), 0);
+	assert_int_equal(read_range(d, 0, buf, sizeof buf, &got, &e), 0);
+	assert_int_equal(pthread_create(&th, NULL, seal_main, V), 0);
+	for (int i = 0; i < 2000 && !atomic_load(&V->sealing); i++)
+		usleep(1000);
+	assert_true(atomic_load(&V->sealing));
+	/* Waiting: nobody new gets in, and the open download stops at its next read. */
+	assert_int_equal(vault_folder_get(V, &handler, folder.id, &fi, &e), KINKO_ESEALED);
+	assert_int_equal(vault_download_read(d, sizeof buf, buf, sizeof buf, &got, &e), KINKO_ESEALED);
+	vault_download_close(d);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(vault_is_sealed(V));
+	assert_false(atomic_load(&V->sealing));
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
+	assert_int_equal(vault_object_delete(V, &handler, info.id, &e), 0);
+	free(data);
+}
+
 /* ---------------------------------------------------------------- store durability */
 
 static volatile int fail_wal_sync;
@@ -1562,6 +1604,7 @@ int main(void)
 		cmocka_unit_test(sealed_refuses),
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
+		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
 		cmocka_unit_test(wal_flush_failure_keeps_the_blob_and_stops_the_store),
 	};
 	if (kinko_crypto_init())
