@@ -112,6 +112,8 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 	struct store_session ss;
 	int64_t now = vault_now();
 	char tok[VAULT_TOKEN_LEN + 1];
+	char pw_hash[sizeof u.pw_hash];
+	bool pw_ok;
 	int rc, verdict;
 
 	*alert = false;
@@ -120,23 +122,45 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 	rc = vault_enter(v, e);
 	if (rc)
 		return rc;
-	rc = s->ops->begin(s, e);
-	if (rc) {
-		vault_leave(v);
-		return rc;
+	/* Argon2id (64 MiB, a good part of a second) runs outside any transaction:
+	 * inside one it would hold the store's lock, which every request needs for its
+	 * audit event. So: read the account, verify the password with no lock held,
+	 * then decide in a write transaction on the account as it is then. */
+	rc = s->ops->begin_read(s, e);
+	if (rc == 0) {
+		rc = s->ops->user_get(s, NULL, l->name, &u, e);
+		s->ops->rollback(s);
 	}
-	rc = s->ops->user_get(s, NULL, l->name, &u, e);
 	if (rc == KINKO_ENOENT) {
 		/* Spend the same time as for a real account so names cannot be probed. */
 		pthread_once(&dummy_once, dummy_init);
 		if (secret_password_verify(dummy_hash, l->password) == 0)
 			rc = KINKO_EAUTH; /* cannot match: the dummy password is random */
-		s->ops->rollback(s);
 		vault_leave(v);
 		return kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
 	}
+	if (rc) {
+		vault_leave(v);
+		return rc;
+	}
+	snprintf(pw_hash, sizeof pw_hash, "%s", u.pw_hash);
+	pw_ok = secret_password_verify(pw_hash, l->password) == 0;
+	store_user_clear(&u);
+	rc = s->ops->begin(s, e);
+	if (rc) {
+		kinko_wipe(pw_hash, sizeof pw_hash);
+		vault_leave(v);
+		return rc;
+	}
+	rc = s->ops->user_get(s, NULL, l->name, &u, e);
+	if (rc == KINKO_ENOENT)
+		rc = kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
 	if (rc)
 		goto fail;
+	/* Verified against the hash the account still has, or not at all. */
+	if (strcmp(pw_hash, u.pw_hash))
+		pw_ok = false;
+	kinko_wipe(pw_hash, sizeof pw_hash);
 	if (u.locked_until > now) {
 		rc = kinko_err_set(e, KINKO_ELOCKED,
 				   "the account is locked after repeated failed logins; try again "
@@ -152,7 +176,7 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 	 * password still needs that person's certificate. */
 	if (l->cert_user && strcmp(l->cert_user, u.id))
 		verdict = KINKO_EAUTH;
-	if (secret_password_verify(u.pw_hash, l->password) != 0)
+	if (!pw_ok)
 		verdict = KINKO_EAUTH;
 	if (verdict == 0 && u.totp_sealed.len) {
 		if (!l->totp || totp_check(v, &u, l->totp, now, NULL) != 0)

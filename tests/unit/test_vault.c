@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -1008,6 +1009,7 @@ static void lockout(void **state)
 
 static const struct store_ops *real_ops;
 static struct store_ops faulty;
+static pthread_t main_thread;
 static int faults; /* how many times an injected fault fired */
 
 static int fail_commit(struct store *s, struct kinko_err *e)
@@ -1435,6 +1437,111 @@ static void fault_login_changes_nothing(void **state)
 	assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
 }
 
+/* ---------------------------------------------------------------- login and the store lock */
+
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int login_reads;     /* begin_read calls by the login */
+static bool main_had_lock;  /* the other thread got the store's lock */
+static bool login_finished;
+static int login_rc;
+static bool giving_up; /* the login never read outside a transaction */
+
+static int gated_begin_read(struct store *s, struct kinko_err *e)
+{
+	pthread_mutex_lock(&gate_mu);
+	login_reads++;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+	return real_ops->begin_read(s, e);
+}
+
+/* The login's write transaction starts only once the other thread has had the
+ * store's lock: with Argon2id run under that lock, this would never happen
+ * before the login ends. */
+static int gated_begin(struct store *s, struct kinko_err *e)
+{
+	pthread_mutex_lock(&gate_mu);
+	if (pthread_self() != main_thread)
+		while (!main_had_lock && !login_finished && !giving_up)
+			pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	return real_ops->begin(s, e);
+}
+
+static void *login_main(void *arg)
+{
+	struct vault_login l = {.name = "hana", .password = "not the password at all"};
+	struct vault_actor a;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1];
+	bool alert;
+	(void)arg;
+
+	memset(&a, 0, sizeof a);
+	l.addr = lo();
+	login_rc = vault_login(V, &l, token, &a, &alert, &e);
+	pthread_mutex_lock(&gate_mu);
+	login_finished = true;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+	return NULL;
+}
+
+/* While a login runs Argon2id, other requests can still use the store. */
+static void login_verifies_the_password_without_the_store_lock(void **state)
+{
+	struct kinko_err e;
+	pthread_t th;
+	(void)state;
+
+	main_thread = pthread_self();
+	login_reads = 0;
+	main_had_lock = login_finished = giving_up = false;
+	inject_begin();
+	faulty.begin_read = gated_begin_read;
+	faulty.begin = gated_begin;
+	V->store->ops = &faulty;
+	assert_int_equal(pthread_create(&th, NULL, login_main, NULL), 0);
+	pthread_mutex_lock(&gate_mu);
+	{
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 30;
+		while (login_reads == 0 && !login_finished &&
+		       pthread_cond_timedwait(&gate_cv, &gate_mu, &until) == 0)
+			;
+		giving_up = login_reads == 0;
+		pthread_cond_broadcast(&gate_cv);
+	}
+	pthread_mutex_unlock(&gate_mu);
+	if (giving_up) {
+		assert_int_equal(pthread_join(th, NULL), 0);
+		inject_end();
+		fail_msg("the login read the account only inside its write transaction");
+	}
+	/* The login has read the account and is verifying the password. */
+	assert_int_equal(real_ops->begin(V->store, &e), 0);
+	pthread_mutex_lock(&gate_mu);
+	main_had_lock = !login_finished;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+	real_ops->rollback(V->store);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	inject_end();
+	assert_true(main_had_lock);
+	assert_int_equal(login_rc, KINKO_EAUTH);
+	/* The failure was counted in the login's own transaction, as before. */
+	assert_int_equal(db_count("SELECT failed_logins FROM users WHERE name = 'hana'"), 1);
+	{
+		struct vault_user_change c;
+		struct vault_user_info ui;
+		memset(&c, 0, sizeof c);
+		c.unlock = true;
+		assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &ui, &e), 0);
+	}
+}
+
 /* ---------------------------------------------------------------- sealing */
 
 static void *seal_main(void *arg)
@@ -1605,6 +1712,7 @@ int main(void)
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
+		cmocka_unit_test(login_verifies_the_password_without_the_store_lock),
 		cmocka_unit_test(wal_flush_failure_keeps_the_blob_and_stops_the_store),
 	};
 	if (kinko_crypto_init())
