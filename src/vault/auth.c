@@ -321,12 +321,41 @@ int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
 		memcpy(out->user_name, u.name, sizeof out->user_name);
 		out->role = u.role;
 		memcpy(out->cert_fp, ss.cert_fp, sizeof out->cert_fp);
+		memcpy(out->session, h, sizeof out->session);
+		out->has_session = true;
 	}
 	store_user_clear(&u);
 	return rc;
 fail:
 	s->ops->rollback(s);
 	return rc;
+}
+
+int vault_actor_current(struct vault *v, const struct vault_actor *a, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct store_session ss;
+	struct store_user u;
+	bool disabled;
+	int rc;
+
+	if (!a || !a->has_session)
+		return 0; /* offline acts: no session to end */
+	rc = s->ops->session_get(s, a->session, &ss, e);
+	if (rc == KINKO_EAUTH) /* no such session (any more) */
+		return kinko_err_set(e, KINKO_EAUTH,
+				     "your session ended while this ran (logout, a new password, "
+				     "a revoked certificate); nothing was stored");
+	if (rc)
+		return rc;
+	rc = s->ops->user_get(s, a->user_id, NULL, &u, e);
+	if (rc)
+		return rc == KINKO_ENOENT ? kinko_err_set(e, KINKO_EAUTH, "the account is gone") : rc;
+	disabled = u.disabled;
+	store_user_clear(&u);
+	return disabled ? kinko_err_set(e, KINKO_EAUTH,
+					"the account was disabled while this ran; nothing was stored")
+			: 0;
 }
 
 int vault_logout(struct vault *v, const struct vault_actor *a, const char *token,

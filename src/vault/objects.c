@@ -885,8 +885,11 @@ int vault_upload_commit(struct vault_upload **ups, size_t n, const char *action,
 	if (rc == 0)
 		rc = s->ops->begin(s, e);
 	if (rc == 0) {
-		/* Rights may have changed while the content streamed: decide again. */
-		rc = s->ops->folder_get(s, ups[0]->obj.folder_id, &f, e);
+		/* The session, the account and the rights may have changed while the
+		 * content streamed: decide again. */
+		rc = vault_actor_current(v, &ups[0]->actor, e);
+		if (rc == 0)
+			rc = s->ops->folder_get(s, ups[0]->obj.folder_id, &f, e);
 		if (rc == 0)
 			rc = vault_folder_access(v, &ups[0]->actor, &f, &perms, &member, e);
 		if (rc == 0 && !(perms & PERM_WRITE))

@@ -61,6 +61,10 @@ struct vault_actor {
 	char addr[64];
 	char request_id[40];
 	struct vault_audit_note *note; /* may be NULL (no request: offline acts) */
+	/* The session the request came with (set by vault_session_check), so that a
+	 * long act can check at its end that it still stands. */
+	bool has_session;
+	uint8_t session[32];
 };
 
 /* Appends the audit event for actor's act inside the caller's open transaction

@@ -60,6 +60,11 @@ int vault_folder_access(struct vault *v, const struct vault_actor *a,
 			const struct store_folder *f, unsigned *perms,
 			enum store_role *member, struct kinko_err *e) KINKO_WUR;
 
+/* In the caller's transaction: does the actor still stand (its session not ended,
+ * its account not disabled)? For acts that run long, checked again at their end. */
+int vault_actor_current(struct vault *v, const struct vault_actor *a,
+			struct kinko_err *e) KINKO_WUR;
+
 /* Blob files: DIR/blobs/<id[0:2]>/<id>; uploads are written to DIR/blobs/tmp first. */
 int vault_blob_path(const struct vault *v, const char *object_id, bool tmp, char *out,
 		    size_t cap);

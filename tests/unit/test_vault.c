@@ -1542,6 +1542,50 @@ static void login_verifies_the_password_without_the_store_lock(void **state)
 	}
 }
 
+/* An upload is decided again at its end: an account disabled, or a session
+ * ended, while the content streamed stores nothing. */
+static void an_upload_ends_with_its_session(void **state)
+{
+	struct vault_actor who, logged;
+	struct vault_upload *u;
+	struct vault_object_info info;
+	struct vault_user_change c;
+	struct vault_user_info ui;
+	struct kinko_err e;
+	char token[VAULT_TOKEN_LEN + 1];
+	bool alert, yes = true, no = false;
+	uint8_t *data = pattern(300000, 41);
+	int64_t rows = db_count("SELECT count(*) FROM objects");
+	(void)state;
+
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(login("hana", handler_pw, FP_A, token, &logged, &alert, &e), 0);
+		memset(&who, 0, sizeof who);
+		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
+		assert_true(who.has_session);
+		assert_int_equal(vault_upload_begin(V, &who, folder.id, "mid.bin", &u, &e), 0);
+		assert_int_equal(vault_upload_write(u, data, 150000, &e), 0);
+		memset(&c, 0, sizeof c);
+		if (round == 0) {
+			c.disabled = &yes;
+			assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &ui, &e), 0);
+		} else {
+			assert_int_equal(vault_logout(V, &who, token, &e), 0);
+		}
+		assert_int_equal(vault_upload_write(u, data + 150000, 150000, &e), 0);
+		assert_int_equal(vault_upload_finish(u, &info, &e), KINKO_EAUTH);
+		/* Disabling an account ends its sessions too. */
+		if (!strstr(e.msg, "nothing was stored"))
+			fail_msg("round %d: %s", round, e.msg);
+		assert_int_equal(db_count("SELECT count(*) FROM objects"), rows);
+		if (round == 0) {
+			c.disabled = &no;
+			assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &ui, &e), 0);
+		}
+	}
+	free(data);
+}
+
 /* ---------------------------------------------------------------- sealing */
 
 static void *seal_main(void *arg)
@@ -1712,6 +1756,7 @@ int main(void)
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
+		cmocka_unit_test(an_upload_ends_with_its_session),
 		cmocka_unit_test(login_verifies_the_password_without_the_store_lock),
 		cmocka_unit_test(wal_flush_failure_keeps_the_blob_and_stops_the_store),
 	};
