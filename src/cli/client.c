@@ -529,6 +529,14 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
 	}
+	/* A secret is never read with echo on: it would stay on the screen. */
+	if (!restore) {
+		close(fd);
+		return kinko_err_set(e, KINKO_EIO,
+				     "cannot turn echo off on the terminal, so the secret is not "
+				     "asked for; give it in a file (--password-file / "
+				     "--passphrase-file)");
+	}
 	(void)!write(fd, prompt, strlen(prompt));
 	for (;;) {
 		ssize_t r = read(fd, &c, 1);
@@ -543,8 +551,7 @@ static int read_tty_line(const char *prompt, char *out, size_t cap, size_t *n,
 			too_long = true; /* read on to the line's end, keep nothing more */
 	}
 	c = 0;
-	if (restore)
-		tcsetattr(fd, TCSANOW, &old);
+	tcsetattr(fd, TCSANOW, &old);
 	(void)!write(fd, "\n", 1);
 	close(fd);
 	out[got] = '\0';
@@ -571,6 +578,16 @@ int cli_read_secret(const char *file, const char *prompt, char *out, size_t cap,
 	if (rc)
 		return rc;
 	k = strcspn(out, "\r\n"); /* the first line is the secret */
+	/* Nothing may follow it but line ends, and it may hold no NUL: a secret is
+	 * never cut short without a word. */
+	if (memchr(out, '\0', n) || strspn(out + k, "\r\n") != n - k) {
+		kinko_wipe(out, cap);
+		return kinko_err_set(e, KINKO_EINVAL,
+				     file ? "%s holds more than one line or a NUL byte; put the "
+					    "secret alone on its first line"
+					  : "%sthe secret holds a control character",
+				     file ? file : "");
+	}
 	kinko_wipe(out + k, n - k);
 	if (k == 0)
 		return kinko_err_set(e, KINKO_EINVAL, "the secret is empty");

@@ -93,6 +93,14 @@ int cmd_init(int argc, char **argv)
 		rc = cli_read_secret_file(keyfile ? keyfile : ppfile, secret, 4096, &n, &e);
 		if (rc == 0 && ppfile)
 			n = passphrase_len(secret, n);
+		/* One line, as kinko unseal reads it: a passphrase it could not take
+		 * would lock the vault's owner out of unsealing over the API. */
+		if (rc == 0 && ppfile && (memchr(secret, '\n', n) || memchr(secret, '\r', n) ||
+					  memchr(secret, '\0', n)))
+			rc = kinko_err_set(&e, KINKO_EINVAL,
+					   "%s holds more than one line or a NUL byte; a passphrase is "
+					   "one line",
+					   ppfile);
 	} else {
 		char *a = (char *)secret, *b = (char *)secret + 2048;
 		rc = cli_read_secret(NULL, "New unseal passphrase: ", a, 2048, &e);

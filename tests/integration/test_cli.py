@@ -450,3 +450,14 @@ def test_secret_input_refusals(tmp_path):
     p = cli.run("login", "--url", "https://127.0.0.1:1/api/v1/", "--user", "u",
                 "--password-file", empty, rc=1)
     assert "the secret is empty" in p.stderr
+    # A secret is never cut short without a word: a second line or a NUL byte is
+    # refused, by login and by init alike (trailing line ends are not the secret).
+    for name, text in (("two", "first line\nsecond line\n"), ("nul", "pass\0word-xyz\n")):
+        f = write(os.path.join(base, name), text)
+        p = cli.run("login", "--url", "https://127.0.0.1:1/api/v1/", "--user", "u",
+                    "--password-file", f, rc=1)
+        assert "holds more than one line or a NUL byte" in p.stderr
+        p = subprocess.run([KINKO, "init", "--dir", os.path.join(base, "d" + name),
+                            "--passphrase-file", f], capture_output=True, text=True)
+        assert p.returncode == 1 and "holds more than one line or a NUL byte" in p.stderr
+        assert not os.path.exists(os.path.join(base, "d" + name, "kinko.db"))
