@@ -50,7 +50,8 @@ static const struct opt opts[] = {
 	{"server", "syscall_filter", OPT_BOOL, OFF(syscall_filter), 0, 0, 0, "true",
 	 "Confine the running server to the system calls it needs (seccomp; checklist S4)."},
 	{"server", "block_failures", OPT_U64, OFF(block_failures), 0, 0, 1000, "20",
-	 "Block an address after this many failed requests (refused certificate, failed login, "
+	 "Block an address after this many failures (TLS handshake not completed, refused "
+	 "certificate, failed login, "
 	 "invalid session) within block_window_seconds; 0 never blocks (checklist S4)."},
 	{"server", "block_window_seconds", OPT_U64, OFF(block_window_seconds), 0, 10, 86400, "600",
 	 "The window in which failures from one address are counted."},

@@ -224,10 +224,11 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp)
 
 static void sink_emit(struct req *r);
 
-/* Counts a failed request against its source address (a refused client
- * certificate, 401, 423) and, when that blocks the source, says so in the log
- * and ends the connection: the source's next connection is refused at accept. */
-static void count_failure(struct req *r, int status)
+/* Counts a failure against a source address and, when that blocks the source,
+ * says so in the log. Returns true when the source is now blocked. a: the
+ * request's actor (its request ID goes on the block's event), or NULL. */
+static bool source_failed(struct server *s, const char *request_id,
+			  const struct vault_actor *a, const struct sockaddr *addr)
 {
 	struct addrblock_entry b;
 	struct kinko_err e;
@@ -236,22 +237,32 @@ static void count_failure(struct req *r, int status)
 	struct tm tm;
 	int rc;
 
-	if (r->kind != -2 && status != 401 && status != 423)
-		return;
-	rc = vault_addr_failed(r->srv->v, &r->api.actor, r->api.addr, &b, &e);
+	rc = vault_addr_failed(s->v, a, addr, &b, &e);
 	if (rc == 0)
-		return;
+		return false;
 	if (rc < 0) /* the block stands; its event and stored row could not be written */
 		fprintf(stderr, "kinko: req=%s ALERT: the block below was not recorded (it holds "
-				"until a restart): %s\n", r->request_id, e.msg);
+				"until a restart): %s\n", request_id, e.msg);
 	t = (time_t)b.until;
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(stderr,
-		"kinko: req=%s ALERT: blocked %s until %s after %u failed requests (refused "
-		"certificates, failed logins, invalid sessions); kinko block rm %s lifts it\n",
-		r->request_id, b.source, when, b.failures, b.source);
-	r->close = true;
+		"kinko: req=%s ALERT: blocked %s until %s after %u failures (TLS handshakes not "
+		"completed, refused certificates, failed logins, invalid sessions); kinko block "
+		"rm %s lifts it\n",
+		request_id, b.source, when, b.failures, b.source);
+	return true;
+}
+
+/* Counts a failed request against its source address (a refused client
+ * certificate, 401, 423) and, when that blocks the source, ends the connection:
+ * the source's next connection is refused at accept. */
+static void count_failure(struct req *r, int status)
+{
+	if (r->kind != -2 && status != 401 && status != 423)
+		return;
+	if (source_failed(r->srv, r->request_id, &r->api.actor, r->api.addr))
+		r->close = true;
 }
 
 /* Every request is one audit event, written before the answer leaves. When the
@@ -1031,8 +1042,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	const union MHD_ConnectionInfo *sess, *fd;
 
-	(void)cls;
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* A handshake begun and never completed counts against the source, as a
+		 * refused certificate does (a probe that sends nothing does not). */
+		if (tls_pull_handshake_failed(*socket_ctx)) {
+			const union MHD_ConnectionInfo *ca =
+				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			if (ca && ca->client_addr)
+				(void)source_failed(cls, "-", NULL, ca->client_addr);
+		}
 		tls_pull_free(*socket_ctx);
 		*socket_ctx = NULL;
 		return;

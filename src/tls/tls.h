@@ -23,6 +23,7 @@
 #ifndef KINKO_TLS_TLS_H
 #define KINKO_TLS_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -179,6 +180,10 @@ const char *tls_priorities(void);
 struct tls_pull;
 struct tls_pull *tls_pull_attach(void *session, int fd);
 void tls_pull_free(struct tls_pull *t);
+/* The peer sent something but never completed the handshake (a protocol it does
+ * not share, a server certificate it refused, garbage): a failure to count
+ * against its address. A connection that sent nothing (a port probe) is not. */
+bool tls_pull_handshake_failed(const struct tls_pull *t);
 
 /* Who is on the other end of a verified session. */
 struct tls_peer {

@@ -19,6 +19,7 @@
 #include "tls/tls.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct tls_pull {
 	int fd;
 	uint8_t ahead[AHEAD];
 	uint8_t off, len; /* ahead[off..len) is unread */
+	bool got_bytes;   /* the peer sent something */
+	bool finished;    /* the peer's Finished arrived: the handshake completed */
 };
 
 static ssize_t pull(gnutls_transport_ptr_t ptr, void *data, size_t n)
@@ -62,6 +65,7 @@ static ssize_t pull(gnutls_transport_ptr_t ptr, void *data, size_t n)
 	r = recvmsg(t->fd, &msg, 0);
 	if (r <= 0)
 		return r; /* errno is what GnuTLS reads for -1: EAGAIN, EINTR, ... */
+	t->got_bytes = true;
 	if ((size_t)r > n) {
 		t->off = 0;
 		t->len = (uint8_t)((size_t)r - n);
@@ -90,6 +94,25 @@ static int pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 	return r;
 }
 
+/* Called when a Finished message passes; the peer's (incoming) ends the handshake. */
+static int finished_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+			 const gnutls_datum_t *msg)
+{
+	struct tls_pull *t = gnutls_transport_get_ptr(s);
+
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (incoming && t)
+		t->finished = true;
+	return 0;
+}
+
+bool tls_pull_handshake_failed(const struct tls_pull *t)
+{
+	return t && t->got_bytes && !t->finished;
+}
+
 struct tls_pull *tls_pull_attach(void *session, int fd)
 {
 	gnutls_session_t s = session;
@@ -102,6 +125,8 @@ struct tls_pull *tls_pull_attach(void *session, int fd)
 	gnutls_transport_set_ptr2(s, t, (gnutls_transport_ptr_t)(intptr_t)fd);
 	gnutls_transport_set_pull_function(s, pull);
 	gnutls_transport_set_pull_timeout_function(s, pull_timeout);
+	gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+					   finished_hook);
 	return t;
 }
 

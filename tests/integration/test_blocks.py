@@ -125,6 +125,38 @@ def test_refused_certificates_count_and_open_connections_are_cut(strict, tmp_pat
     assert session_from(v, "127.0.0.6").get(v.url + "status").status_code == 200
 
 
+def test_handshakes_never_completed_count_and_silent_probes_do_not(strict):
+    """A TLS 1.2 client (kinko speaks 1.3 only) fails its handshake: each such
+    connection counts against its address, like a refused certificate. A probe
+    that connects and sends nothing does not count."""
+    import time
+    v = strict
+    admin = v.login()
+    for i in range(5):  # more than block_failures = 3, all silent
+        socket.create_connection(("127.0.0.1", v.port), timeout=10,
+                                 source_address=("127.0.0.8", 0)).close()
+    ctx = ssl.create_default_context(cafile=v.ca)
+    ctx.load_cert_chain(*v.admin_cert)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for i in range(3):
+        raw = socket.create_connection(("127.0.0.1", v.port), timeout=10,
+                                       source_address=("127.0.0.7", 0))
+        with pytest.raises((ssl.SSLError, OSError)):
+            ctx.wrap_socket(raw, server_hostname="localhost")
+        raw.close()
+    # The server counts a connection when it closes it: wait for the third.
+    deadline = time.time() + 20
+    while time.time() < deadline and not admin.get(v.url + "blocks").json()["items"]:
+        time.sleep(0.1)
+    assert [b["source"] for b in admin.get(v.url + "blocks").json()["items"]] == ["127.0.0.7"]
+    ev = events(v, "net.block")
+    assert len(ev) == 1 and ev[0]["addr"] == "127.0.0.7"
+    with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+        tls_connect(v, "127.0.0.7")
+    # The silent probes' address still gets in.
+    assert tls_connect(v, "127.0.0.8").startswith(b"HTTP/1.1 200")
+
+
 def test_who_may_see_and_lift_blocks(strict):
     v = strict
     admin = v.login()
