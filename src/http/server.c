@@ -42,7 +42,65 @@ struct server {
 	atomic_uint imports; /* imports unpacking now: each runs a password KDF */
 	atomic_ulong refused;
 	atomic_long refused_logged_at;
+	/* Connections with a transfer (upload, download, import) in progress, cut
+	 * when a seal starts. */
+	pthread_mutex_t xfer_mu;
+	struct xfer *xfers;
 };
+
+/* A transfer's connection: a duplicate of its socket, so that cutting it can
+ * never reach another connection that reused the number. */
+struct xfer {
+	int fd;
+	struct xfer *next, *prev;
+};
+
+static struct xfer *xfer_add(struct server *s, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct xfer *x = calloc(1, sizeof *x);
+
+	if (!x || !ci || (x->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(x);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->xfer_mu);
+	x->next = s->xfers;
+	if (s->xfers)
+		s->xfers->prev = x;
+	s->xfers = x;
+	pthread_mutex_unlock(&s->xfer_mu);
+	return x;
+}
+
+static void xfer_del(struct server *s, struct xfer *x)
+{
+	if (!x)
+		return;
+	pthread_mutex_lock(&s->xfer_mu);
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		s->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	pthread_mutex_unlock(&s->xfer_mu);
+	close(x->fd);
+	free(x);
+}
+
+/* The seal hook: every transfer's connection is shut down, so that its thread
+ * ends the transfer (an upload stores nothing) and gives the key up at once. */
+static void cut_transfers(void *ctx)
+{
+	struct server *s = ctx;
+
+	pthread_mutex_lock(&s->xfer_mu);
+	for (struct xfer *x = s->xfers; x; x = x->next)
+		(void)shutdown(x->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->xfer_mu);
+}
 
 enum req_state { REQ_NEW, REQ_BODY, REQ_DONE };
 
@@ -62,6 +120,7 @@ struct req {
 	struct vault_upload *up;
 	bool upload_counted;
 	bool import_counted;
+	struct xfer *xfer; /* an upload's or import's connection, while it streams */
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
 	uint64_t failed_at; /* with fail_pending: body bytes in when it failed */
 	uint64_t bytes;
@@ -384,6 +443,8 @@ struct dl {
 	struct vault_download *d;
 	uint64_t start;
 	struct req *r;
+	struct server *s;
+	struct xfer *xfer;
 };
 
 static ssize_t dl_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -405,6 +466,8 @@ static void dl_free(void *cls)
 {
 	struct dl *x = cls;
 	vault_download_close(x->d);
+	if (x->s)
+		xfer_del(x->s, x->xfer);
 	free(x);
 }
 
@@ -495,6 +558,11 @@ static enum MHD_Result serve_download(struct req *r)
 		return fail(r, rc, &e);
 	}
 	x->r = r;
+	x->s = s;
+	if (!(x->xfer = xfer_add(s, r->conn))) {
+		dl_free(x);
+		return fail(r, KINKO_ENOMEM, NULL);
+	}
 	ranged = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
 			     info.size, &start, &end);
 	if (ranged < 0) {
@@ -645,6 +713,10 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 			return fail(r, KINKO_EINVAL, &e);
 		}
 		snprintf(j->age_name, sizeof j->age_name, "%s", name);
+	}
+	if (!(r->xfer = xfer_add(r->srv, r->conn))) {
+		import_free(j);
+		return fail(r, KINKO_ENOMEM, NULL);
 	}
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		import_free(j);
@@ -863,6 +935,11 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		rc = vault_upload_begin(s->v, &r->api.actor, r->api.seg[1], name, &r->up, &e);
 		if (rc)
 			return fail(r, rc, &e);
+		if (!(r->xfer = xfer_add(s, r->conn))) {
+			vault_upload_abort(r->up);
+			r->up = NULL;
+			return fail(r, KINKO_ENOMEM, NULL);
+		}
 	}
 	r->state = REQ_BODY;
 	return MHD_YES;
@@ -1026,7 +1103,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		atomic_fetch_sub(&s->uploads, 1);
 	if (r->import_counted)
 		atomic_fetch_sub(&s->imports, 1);
-	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
+	import_free(r->imp);
+	xfer_del(s, r->xfer); /* a client gone mid-import: nothing becomes visible */
 	json_decref(r->api.body);
 	json_decref(r->resp.json);
 	kbuf_free(&r->body);
@@ -1164,6 +1242,7 @@ int server_start(struct vault *v, int listen_fd, struct server **out, struct kin
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	}
 	s->v = v;
+	pthread_mutex_init(&s->xfer_mu, NULL);
 	snprintf(tlsdir, sizeof tlsdir, "%s/tls", vault_dir(v));
 	rc = tls_server_creds_load(tlsdir, &s->creds, e);
 	if (rc) {
@@ -1194,6 +1273,7 @@ int server_start(struct vault *v, int listen_fd, struct server **out, struct kin
 		return kinko_err_set(e, KINKO_EIO, "cannot start the HTTPS server on %s",
 				     cfg->listen);
 	}
+	vault_set_seal_hook(v, cut_transfers, s);
 	*out = s;
 	return 0;
 }
@@ -1202,7 +1282,9 @@ void server_stop(struct server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->d);
+	MHD_stop_daemon(s->d); /* no request runs after this, so no seal calls the hook */
+	vault_set_seal_hook(s->v, NULL, NULL);
 	tls_server_creds_free(&s->creds);
+	pthread_mutex_destroy(&s->xfer_mu);
 	free(s);
 }

@@ -635,11 +635,19 @@ int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e)
 	return rc;
 }
 
+void vault_set_seal_hook(struct vault *v, void (*fn)(void *ctx), void *ctx)
+{
+	v->seal_hook = fn;
+	v->seal_hook_ctx = ctx;
+}
+
 void vault_seal(struct vault *v)
 {
-	atomic_store(&v->sealing, true);
+	atomic_fetch_add(&v->sealing, 1);
+	if (v->seal_hook)
+		v->seal_hook(v->seal_hook_ctx);
 	pthread_rwlock_wrlock(&v->seal_lock);
-	atomic_store(&v->sealing, false);
+	atomic_fetch_sub(&v->sealing, 1);
 	keyring_close(v->kr);
 	kinko_key_free(v->totp_key);
 	kinko_sign_key_free(v->log_key);

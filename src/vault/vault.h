@@ -172,6 +172,9 @@ int vault_key_file_read(const char *path, uint8_t **out, size_t *len,
 /* Reads a key file and unseals with it. */
 int vault_unseal_keyfile(struct vault *v, const char *path, struct kinko_err *e) KINKO_WUR;
 void vault_seal(struct vault *v);
+/* fn(ctx) is called each time a seal starts waiting for the requests in progress
+ * (set before serving, cleared with NULL after). */
+void vault_set_seal_hook(struct vault *v, void (*fn)(void *ctx), void *ctx);
 bool vault_is_sealed(struct vault *v);
 
 /*

@@ -19,7 +19,12 @@ struct vault {
 	/* A seal is waiting for the lock: nobody new gets in, and transfers (which
 	 * hold the lock shared for as long as they stream) stop at their next
 	 * block, so that no open transfer can keep the key in memory. */
-	atomic_bool sealing;
+	atomic_uint sealing; /* seals waiting */
+	/* Called when a seal starts waiting: the server cuts the connections of the
+	 * transfers in progress, so that a client reading or sending slowly cannot
+	 * keep them (and the key) open. */
+	void (*seal_hook)(void *ctx);
+	void *seal_hook_ctx;
 	struct keyring *kr;
 	struct kinko_key *totp_key; /* derived "totp" subkey, while unsealed */
 	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */

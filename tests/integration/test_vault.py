@@ -242,3 +242,47 @@ def test_init_server_names_and_bad_input_leaves_nothing(tmp_path):
               "-bad-.example", check=False)
     assert p.returncode == 1
     assert list(empty.iterdir()) == []
+
+
+def test_a_seal_cuts_a_slow_download(vault, admin):
+    """A client that reads a download slowly cannot hold the seal (and the key in
+    memory) off: the seal cuts its connection and answers at once."""
+    import socket
+    import ssl
+    import threading
+    import time
+    size = 32 << 20
+    c = admin.post(vault.url + "contracts", json={"name": "c"}).json()["id"]
+    f = admin.post(vault.url + "contracts/%s/folders" % c, json={"name": "f"}).json()["id"]
+    r = admin.put(vault.url + "folders/%s/objects?name=big" % f, data=os.urandom(size))
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    ctx = ssl.create_default_context(cafile=vault.ca)
+    ctx.load_cert_chain(*vault.admin_cert)
+    raw = socket.create_connection(("127.0.0.1", vault.port), timeout=20)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    t = ctx.wrap_socket(raw, server_hostname="localhost")
+    t.sendall(("GET /api/v1/objects/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n"
+               % (oid, admin.headers["Authorization"])).encode())
+    got = len(t.recv(4096))
+    state = {}
+
+    def trickle():  # 1 KiB a second until the seal is answered: never idle
+        nonlocal got
+        while "sealed" not in state:
+            got += len(t.recv(1024))
+            time.sleep(1)
+
+    th = threading.Thread(target=trickle)
+    th.start()
+    time.sleep(2)
+    t0 = time.time()
+    r = admin.post(vault.url + "seal", timeout=20)
+    state["sealed"] = time.time() - t0
+    th.join(timeout=30)
+    assert r.status_code == 200 and r.json()["sealed"] is True, r.text
+    # Without the cut the seal waits for the download to end: 32 MiB at 1 KiB/s.
+    assert state["sealed"] < 10, state
+    t.close()
+    vault.stop()
+    vault.start()
