@@ -86,6 +86,12 @@ int vault_audit(struct vault *v, const struct vault_actor *a, const char *action
 	return append(v, a, &ev, e);
 }
 
+void vault_audit_unrecord(const struct vault_actor *a)
+{
+	if (a && a->note)
+		a->note->recorded = false;
+}
+
 int vault_audit_standalone(struct vault *v, const struct vault_actor *a, const char *action,
 			   unsigned status, struct kinko_err *e)
 {
@@ -257,9 +263,17 @@ int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kb
 			rc = s->ops->commit(s, e);
 		else
 			s->ops->rollback(s);
+		if (rc && rc != KINKO_ENOTDURABLE)
+			vault_audit_unrecord(a); /* rolled back: the edge records the failure */
 	}
-	if (rc == 0)
-		rc = write_checkpoint_file(v, &out, e);
+	/* The checkpoint stands in the store (its event says so); a file that cannot
+	 * be written is a second fact, recorded as such. */
+	if (rc == 0 && (rc = write_checkpoint_file(v, &out, e)) != 0) {
+		int arc = vault_audit_standalone(v, a, "log.checkpoint_file", 500, NULL);
+		kinko_err_wrap(e, "the checkpoint was made and is in the store, but its file was "
+				  "not written%s",
+			       arc ? " (nor could this be recorded)" : "");
+	}
 	if (rc == 0 && kbuf_append(note, out.data, out.len))
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	kbuf_free(&out);

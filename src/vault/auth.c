@@ -104,6 +104,18 @@ static void dummy_init(void)
 	kinko_wipe(pw, sizeof pw);
 }
 
+/* Argon2id, a few at a time (PW_VERIFY_AT_ONCE); others wait their turn. */
+static bool verify_password(struct vault *v, const char *hash, const char *password)
+{
+	bool ok;
+
+	while (sem_wait(&v->pw_slots) != 0)
+		; /* EINTR */
+	ok = secret_password_verify(hash, password) == 0;
+	sem_post(&v->pw_slots);
+	return ok;
+}
+
 int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
 		struct vault_actor *actor, bool *alert, struct kinko_err *e)
 {
@@ -134,17 +146,22 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 	if (rc == KINKO_ENOENT) {
 		/* Spend the same time as for a real account so names cannot be probed. */
 		pthread_once(&dummy_once, dummy_init);
-		if (secret_password_verify(dummy_hash, l->password) == 0)
-			rc = KINKO_EAUTH; /* cannot match: the dummy password is random */
+		(void)verify_password(v, dummy_hash, l->password);
 		vault_leave(v);
 		return kinko_err_set(e, KINKO_EAUTH, "wrong user name, password or TOTP code");
+	}
+	if (rc == 0 && u.locked_until > now) { /* no password work for a locked account */
+		store_user_clear(&u);
+		rc = kinko_err_set(e, KINKO_ELOCKED, "the account is locked after repeated failed "
+						     "logins; try again later or ask a manager to "
+						     "unlock it");
 	}
 	if (rc) {
 		vault_leave(v);
 		return rc;
 	}
 	snprintf(pw_hash, sizeof pw_hash, "%s", u.pw_hash);
-	pw_ok = secret_password_verify(pw_hash, l->password) == 0;
+	pw_ok = verify_password(v, pw_hash, l->password);
 	store_user_clear(&u);
 	rc = s->ops->begin(s, e);
 	if (rc) {

@@ -217,6 +217,7 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	pthread_rwlock_init(&v->seal_lock, NULL);
 	pthread_mutex_init(&v->scan_mu, NULL);
 	pthread_mutex_init(&v->unseal_mu, NULL);
+	sem_init(&v->pw_slots, 0, PW_VERIFY_AT_ONCE);
 	config_defaults(&v->cfg);
 	*out = v;
 	return 0;
@@ -489,6 +490,7 @@ void vault_close(struct vault *v)
 	pthread_rwlock_destroy(&v->seal_lock);
 	pthread_mutex_destroy(&v->scan_mu);
 	pthread_mutex_destroy(&v->unseal_mu);
+	sem_destroy(&v->pw_slots);
 	free(v);
 }
 
@@ -568,6 +570,8 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 				rc = v->store->ops->commit(v->store, e);
 			else
 				v->store->ops->rollback(v->store);
+			if (rc && rc != KINKO_ENOTDURABLE)
+				vault_audit_unrecord(a);
 		}
 		if (rc && rc != KINKO_ENOTDURABLE)
 			rc = kinko_err_wrap(e, "the vault stays sealed: its unseal could not be recorded");

@@ -3,11 +3,14 @@
 #define KINKO_VAULT_INTERNAL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #include "crypto/sign.h"
 #include "scan/clamd.h"
 #include "vault/vault.h"
+
+#define PW_VERIFY_AT_ONCE 2
 
 struct vault {
 	char dir[3072];
@@ -30,6 +33,9 @@ struct vault {
 	struct kinko_sign_key *log_key; /* the audit log's signing key, while unsealed */
 	/* The scanner's last health check, cached for a few seconds. */
 	pthread_mutex_t unseal_mu; /* one Argon2id attempt at a time */
+	/* Logins verifying a password (Argon2id, 64 MiB each) at once; the rest wait
+	 * their turn, so memory stays bounded however many connections log in. */
+	sem_t pw_slots;
 	pthread_mutex_t scan_mu;
 	int64_t scan_checked;
 	struct vault_scanner scan;
@@ -64,6 +70,10 @@ int vault_folder_key(struct vault *v, const struct store_folder *f, struct kinko
 int vault_folder_access(struct vault *v, const struct vault_actor *a,
 			const struct store_folder *f, unsigned *perms,
 			enum store_role *member, struct kinko_err *e) KINKO_WUR;
+
+/* The event appended for a's request was rolled back with its transaction: the
+ * edge must record the request itself. */
+void vault_audit_unrecord(const struct vault_actor *a);
 
 /* In the caller's transaction: does the actor still stand (its session not ended,
  * its account not disabled)? For acts that run long, checked again at their end. */
