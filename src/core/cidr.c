@@ -7,7 +7,7 @@
 
 #include "core/parse.h"
 
-static int parse_one(const char *tok, struct cidr *c, struct kinko_err *e)
+static int parse_one(const char *tok, bool stored, struct cidr *c, struct kinko_err *e)
 {
 	char addr[64];
 	const char *slash = strchr(tok, '/');
@@ -28,7 +28,7 @@ static int parse_one(const char *tok, struct cidr *c, struct kinko_err *e)
 		maxp = 128;
 		/* A client on an IPv4-mapped address is matched as the IPv4 address it
 		 * is, so an entry written in the mapped form would never match. */
-		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)c->addr))
+		if (!stored && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)c->addr))
 			return kinko_err_set(e, KINKO_EINVAL,
 					     "'%s' is an IPv4-mapped IPv6 address; write it as IPv4 "
 					     "(e.g. 192.0.2.0/24): IPv4 clients are matched as IPv4",
@@ -54,7 +54,7 @@ static int parse_one(const char *tok, struct cidr *c, struct kinko_err *e)
 	return 0;
 }
 
-int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e)
+static int list_parse(const char *s, bool stored, struct cidr_list *out, struct kinko_err *e)
 {
 	struct cidr_list l = {.n = 0};
 	char tok[128];
@@ -74,7 +74,7 @@ int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e)
 					     CIDR_MAX);
 		memcpy(tok, s, n);
 		tok[n] = '\0';
-		rc = parse_one(tok, &l.v[l.n], e);
+		rc = parse_one(tok, stored, &l.v[l.n], e);
 		if (rc)
 			return rc;
 		l.n++;
@@ -82,6 +82,16 @@ int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e)
 	}
 	*out = l;
 	return 0;
+}
+
+int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e)
+{
+	return list_parse(s, false, out, e);
+}
+
+int cidr_list_parse_stored(const char *s, struct cidr_list *out, struct kinko_err *e)
+{
+	return list_parse(s, true, out, e);
 }
 
 static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)

@@ -26,6 +26,10 @@ struct cidr_list {
 
 /* Comma- or space-separated list; an empty string gives an empty list. */
 int cidr_list_parse(const char *s, struct cidr_list *out, struct kinko_err *e) KINKO_WUR;
+/* A list stored by an earlier version, which took IPv4-mapped IPv6 entries: they
+ * are kept as written (they never match, as before) instead of refused, so that
+ * such a list still allows its other entries. */
+int cidr_list_parse_stored(const char *s, struct cidr_list *out, struct kinko_err *e) KINKO_WUR;
 bool cidr_list_match(const struct cidr_list *l, const struct sockaddr *sa);
 /* True when any entry covers more than a host's own network (e.g. 0.0.0.0/0). */
 bool cidr_list_is_wide(const struct cidr_list *l);

@@ -60,7 +60,7 @@ static bool addr_allowed(const struct store_user *u, const struct sockaddr *addr
 
 	if (!u->allowed_cidrs[0])
 		return true; /* the server-wide allowlist already applied at accept */
-	if (cidr_list_parse(u->allowed_cidrs, &l, NULL))
+	if (cidr_list_parse_stored(u->allowed_cidrs, &l, NULL))
 		return false; /* fail closed on a damaged row */
 	return cidr_list_match(&l, addr);
 }

@@ -600,11 +600,23 @@ int vault_key_file_read(const char *path, uint8_t **out, size_t *len, struct kin
 
 	if (!buf)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of secure memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Read as root when kinko serve starts as root, from a path kinko.conf may
+	 * name: a regular file only (never a FIFO or a device), never through a final
+	 * link, and never waiting on the open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		kinko_secure_free(buf);
 		return kinko_err_set(e, KINKO_EIO, "cannot read the key file %s: %s", path,
 				     strerror(errno));
+	}
+	{
+		struct stat st;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			kinko_secure_free(buf);
+			return kinko_err_set(e, KINKO_EINVAL, "the key file %s is not a regular file",
+					     path);
+		}
 	}
 	for (;;) {
 		ssize_t r = read(fd, buf + n, 256 - n);

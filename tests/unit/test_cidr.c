@@ -80,6 +80,11 @@ static void parse_good(void **state)
 	 * are matched as IPv4): refused, saying how to write it. */
 	assert_int_equal(cidr_list_parse("::ffff:192.0.2.0/120", &l, &e), KINKO_EINVAL);
 	assert_non_null(strstr(e.msg, "write it as IPv4"));
+	/* ... but a list stored by an earlier version keeps such an entry (matching
+	 * nothing, as before) and its other entries still work. */
+	assert_int_equal(cidr_list_parse_stored("::ffff:192.0.2.0/120, 10.0.0.0/8", &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(cidr_list_parse_stored("junk", &l, &e), KINKO_EINVAL);
 
 	/* Exactly CIDR_MAX entries. */
 	{
