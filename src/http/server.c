@@ -1103,8 +1103,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		atomic_fetch_sub(&s->uploads, 1);
 	if (r->import_counted)
 		atomic_fetch_sub(&s->imports, 1);
-	import_free(r->imp);
-	xfer_del(s, r->xfer); /* a client gone mid-import: nothing becomes visible */
+	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
+	xfer_del(s, r->xfer);
 	json_decref(r->api.body);
 	json_decref(r->resp.json);
 	kbuf_free(&r->body);
