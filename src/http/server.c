@@ -335,10 +335,14 @@ static bool audit_request(struct req *r, int *status, json_t **doc, json_t **own
 	bool sealed;
 
 	count_failure(r, *status);
-	/* The vault appends an event only in a transaction that then commits as its
-	 * last step, so a recorded event stands for this request, whatever its status. */
-	if (r->note.recorded)
+	/* The event the vault appended with the request's change stands for the
+	 * request, whatever its status, once it is confirmed in the log: if its
+	 * transaction rolled back or its COMMIT failed, it is not there, and the
+	 * request is recorded here instead (nor is the lost event sent to the sink). */
+	if (r->note.recorded && vault_audit_confirm(r->srv->v, &r->note))
 		return true;
+	r->note.recorded = false;
+	r->note.encoded[0] = '\0';
 	action = r->kind == -2 ? "tls.refused" : r->kind == -3 ? "net.blocked" : api_action(&r->api);
 	if (vault_audit_standalone(r->srv->v, &r->api.actor, action, (unsigned)*status, &e) == 0)
 		return true;

@@ -60,6 +60,7 @@ static int append(struct vault *v, const struct vault_actor *a, struct audit_eve
 	rc = audit_log_append(v->store, ev, &enc, e);
 	if (rc == 0 && a && a->note) {
 		a->note->recorded = true;
+		a->note->seq = ev->seq;
 		snprintf(a->note->encoded, sizeof a->note->encoded, "%s", kbuf_str(&enc));
 	}
 	kbuf_free(&enc);
@@ -84,6 +85,29 @@ int vault_audit(struct vault *v, const struct vault_actor *a, const char *action
 		return kinko_err_set(e, KINKO_EINVAL, "an audit target is not an ID");
 	ev.bytes = bytes;
 	return append(v, a, &ev, e);
+}
+
+bool vault_audit_confirm(struct vault *v, const struct vault_audit_note *note)
+{
+	struct store *s = v->store;
+	struct kbuf got;
+	size_t n = strlen(note->encoded);
+	bool same = false;
+
+	if (!note->recorded)
+		return false;
+	kbuf_init(&got, 4096);
+	if (s->ops->begin_read(s, NULL) == 0) {
+		/* The same bytes at that place (the note keeps at most 2048 of them;
+		 * they hold the request's ID): the event, not another that took its
+		 * place after a rollback. */
+		same = s->ops->audit_get(s, note->seq, &got, NULL) == 0 &&
+		       (n < sizeof note->encoded - 1 ? got.len == n : got.len >= n) &&
+		       memcmp(got.data, note->encoded, n) == 0;
+		s->ops->rollback(s);
+	}
+	kbuf_free(&got);
+	return same;
 }
 
 void vault_audit_unrecord(const struct vault_actor *a)

@@ -49,7 +49,13 @@ struct vault_audit_note {
 	unsigned ntargets;
 	uint64_t bytes;
 	char encoded[2048 + 1];
+	uint64_t seq; /* with recorded: where in the log the event was appended */
 };
+
+/* Whether the event the vault appended for a request (note->recorded) is in the
+ * log: false when its transaction was rolled back or its COMMIT failed after the
+ * append, so that the edge records the request itself. */
+bool vault_audit_confirm(struct vault *v, const struct vault_audit_note *note);
 
 /* Who is acting, from where, in which request. Filled by vault_session_check (the
  * edge adds the address, request ID and audit note). */

@@ -1586,6 +1586,43 @@ static void an_upload_ends_with_its_session(void **state)
 	free(data);
 }
 
+/* The event an act appends is confirmed in the log only if its transaction
+ * committed: a COMMIT that fails after the append leaves nothing to confirm, so
+ * the edge records the request itself. */
+static void an_event_rolled_back_is_not_confirmed(void **state)
+{
+	struct vault_audit_note note;
+	struct vault_actor a = admin;
+	struct vault_contract_info c;
+	struct kinko_err e;
+	(void)state;
+
+	memset(&note, 0, sizeof note);
+	a.note = &note;
+	assert_int_equal(vault_contract_create(V, &a, "committed", &c, &e), 0);
+	assert_true(note.recorded);
+	assert_true(vault_audit_confirm(V, &note));
+
+	memset(&note, 0, sizeof note);
+	inject_begin();
+	faulty.commit = fail_commit;
+	V->store->ops = &faulty;
+	assert_int_equal(vault_contract_create(V, &a, "rolled back", &c, &e), KINKO_EIO);
+	inject_end();
+	assert_true(note.recorded); /* appended, then lost with the COMMIT */
+	assert_false(vault_audit_confirm(V, &note));
+	/* The next event takes the same place in the log: still not this one. */
+	{
+		struct vault_audit_note other;
+		memset(&other, 0, sizeof other);
+		a.note = &other;
+		assert_int_equal(vault_contract_create(V, &a, "next", &c, &e), 0);
+		assert_int_equal(other.seq, note.seq);
+		assert_false(vault_audit_confirm(V, &note));
+		assert_true(vault_audit_confirm(V, &other));
+	}
+}
+
 /* ---------------------------------------------------------------- sealing */
 
 static void *seal_main(void *arg)
@@ -1756,6 +1793,7 @@ int main(void)
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
+		cmocka_unit_test(an_event_rolled_back_is_not_confirmed),
 		cmocka_unit_test(an_upload_ends_with_its_session),
 		cmocka_unit_test(login_verifies_the_password_without_the_store_lock),
 		cmocka_unit_test(wal_flush_failure_keeps_the_blob_and_stops_the_store),
