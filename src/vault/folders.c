@@ -400,10 +400,9 @@ out:
 	return rc;
 }
 
-/* Loads a folder whose contract the actor belongs to (in a transaction). */
-static int folder_visible(struct vault *v, const struct vault_actor *a, const char *id,
-			  struct store_folder *f, unsigned *perms, enum store_role *member,
-			  struct kinko_err *e)
+int vault_folder_visible(struct vault *v, const struct vault_actor *a, const char *id,
+			 struct store_folder *f, unsigned *perms, enum store_role *member,
+			 struct kinko_err *e)
 {
 	int rc;
 
@@ -433,7 +432,7 @@ int vault_folder_get(struct vault *v, const struct vault_actor *a, const char *i
 		return rc;
 	rc = s->ops->begin(s, e);
 	if (rc == 0) {
-		rc = folder_visible(v, a, id, &f, &perms, &member, e);
+		rc = vault_folder_visible(v, a, id, &f, &perms, &member, e);
 		s->ops->rollback(s);
 	}
 	if (rc == 0) {
@@ -506,7 +505,7 @@ int vault_folder_set_specific(struct vault *v, const struct vault_actor *a, cons
 		vault_leave(v);
 		return rc;
 	}
-	rc = folder_visible(v, a, id, &f, &perms, &member, e);
+	rc = vault_folder_visible(v, a, id, &f, &perms, &member, e);
 	if (rc == 0) {
 		if (member != ROLE_MANAGER || a->role != ROLE_MANAGER)
 			rc = kinko_err_set(e, KINKO_EPERM,
@@ -545,7 +544,7 @@ int vault_acl_set(struct vault *v, const struct vault_actor *a, const char *fold
 	rc = s->ops->begin(s, e);
 	if (rc)
 		return rc;
-	rc = folder_visible(v, a, folder_id, &f, &mine, &member, e);
+	rc = vault_folder_visible(v, a, folder_id, &f, &mine, &member, e);
 	if (rc) {
 		s->ops->rollback(s);
 		return rc;
@@ -584,7 +583,7 @@ int vault_acl_list(struct vault *v, const struct vault_actor *a, const char *fol
 
 	if (rc)
 		return rc;
-	rc = folder_visible(v, a, folder_id, &f, &mine, &member, e);
+	rc = vault_folder_visible(v, a, folder_id, &f, &mine, &member, e);
 	if (rc == 0) {
 		rc = s->ops->acl_list(s, folder_id, cb, ctx, e);
 		store_folder_clear(&f);

@@ -491,19 +491,22 @@ static void upload_free(struct vault_upload *u)
 	free(u);
 }
 
-/* May a write to folder f (read in the caller's transaction)? Non-members are
- * told it does not exist, so that IDs cannot be probed. */
-static int write_access(struct vault *v, const struct vault_actor *a,
-			const struct store_folder *f, struct kinko_err *e)
+/* Loads a folder the actor may write to (in the caller's transaction); f is
+ * cleared on failure. A folder the actor can see is named in the request's audit
+ * event, refused or not (as a listing does). */
+static int folder_for_write(struct vault *v, const struct vault_actor *a, const char *id,
+			    struct store_folder *f, struct kinko_err *e)
 {
 	enum store_role member;
 	unsigned perms = 0;
-	int rc = vault_folder_access(v, a, f, &perms, &member, e);
+	int rc = vault_folder_visible(v, a, id, f, &perms, &member, e);
 
-	if (rc == 0 && member == ROLE_NONE)
-		rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
-	else if (rc == 0 && !(perms & PERM_WRITE))
+	if (rc == 0)
+		note_ids(a, f->contract_id, f->id, NULL);
+	if (rc == 0 && !(perms & PERM_WRITE)) {
+		store_folder_clear(f);
 		rc = kinko_err_set(e, KINKO_EPERM, "you may not write to this folder; ask its manager");
+	}
 	return rc;
 }
 
@@ -514,18 +517,14 @@ int vault_folder_writable(struct vault *v, const struct vault_actor *a, const ch
 	struct store_folder f;
 	int rc;
 
-	if (!store_id_valid(folder_id))
-		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
 	rc = vault_enter(v, e);
 	if (rc)
 		return rc;
 	rc = s->ops->begin_read(s, e);
 	if (rc == 0) {
-		rc = s->ops->folder_get(s, folder_id, &f, e);
-		if (rc == 0) {
-			rc = write_access(v, a, &f, e);
+		rc = folder_for_write(v, a, folder_id, &f, e);
+		if (rc == 0)
 			store_folder_clear(&f);
-		}
 		s->ops->rollback(s);
 	}
 	vault_leave(v);
@@ -574,14 +573,11 @@ int vault_upload_begin(struct vault *v, const struct vault_actor *a, const char 
 	rc = s->ops->begin(s, e);
 	if (rc)
 		goto fail;
-	rc = s->ops->folder_get(s, folder_id, &f, e);
+	rc = folder_for_write(v, a, folder_id, &f, e);
 	if (rc == 0) {
-		rc = write_access(v, a, &f, e);
-		if (rc == 0)
-			rc = vault_folder_key(v, &f, &fk, e);
+		rc = vault_folder_key(v, &f, &fk, e);
 		u->specific_personal = f.specific_personal;
 		memcpy(u->contract_id, f.contract_id, sizeof u->contract_id);
-		note_ids(a, f.contract_id, f.id, NULL);
 		store_folder_clear(&f);
 	}
 	if (rc == 0 && name_mac(fk, name, u->obj.name_mac))

@@ -71,6 +71,13 @@ int vault_folder_access(struct vault *v, const struct vault_actor *a,
 			const struct store_folder *f, unsigned *perms,
 			enum store_role *member, struct kinko_err *e) KINKO_WUR;
 
+/* Loads a folder whose contract the actor belongs to (in the caller's
+ * transaction), with the actor's rights on it; KINKO_ENOENT for any other, so
+ * that IDs cannot be probed. f is cleared on failure. */
+int vault_folder_visible(struct vault *v, const struct vault_actor *a, const char *id,
+			 struct store_folder *f, unsigned *perms, enum store_role *member,
+			 struct kinko_err *e) KINKO_WUR;
+
 /* The event appended for a's request was rolled back with its transaction: the
  * edge must record the request itself. */
 void vault_audit_unrecord(const struct vault_actor *a);
