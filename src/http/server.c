@@ -821,7 +821,8 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		return send_problem(r);
 	}
 	/* A certificate a manager revoked is refused on every route, sealed or not. */
-	rc = vault_cert_check(s->v, peer.fingerprint, &e);
+	rc = vault_cert_check(s->v, peer.fingerprint, peer.user_uuid[0] != '\0', peer.not_before,
+			      &e);
 	if (rc) {
 		api_error(&r->resp, rc, &e);
 		if (rc == KINKO_EPERM)

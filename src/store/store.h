@@ -250,6 +250,28 @@ struct store_ops {
 	 * each problem found is passed to cb as one line of text; none when sound. */
 	int (*integrity)(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			 struct kinko_err *e);
+
+	/* Authenticated rows. The rows that decide access (accounts, sessions,
+	 * certificates, memberships, folders, folder rights) carry an HMAC-SHA-256
+	 * under a key derived from the master key: written with it, checked on every
+	 * read (KINKO_EINTEGRITY when a row does not authenticate; integrity lists
+	 * such rows when the key is set). set_row_key installs the key (32 bytes, copied
+	 * into locked memory) or removes it (NULL, wiped); without it those rows can
+	 * be neither read nor written (KINKO_ESEALED). */
+	void (*set_row_key)(struct store *s, const uint8_t *key);
+	/* Inside a transaction, key set: whether the store carries the mark, which
+	 * only the key's holder can make, that its rows are authenticated, and since
+	 * when (*since: from then on every certificate kinko issued has its row). */
+	int (*rows_marked)(struct store *s, bool *marked, int64_t *since, struct kinko_err *e);
+	/* Inside a write transaction, key set: sets the mark with `since`; with
+	 * rows_too also authenticates every row written by a version before schema 7
+	 * (its MAC is NULL), counting them in *adopted. */
+	int (*rows_adopt)(struct store *s, bool rows_too, int64_t since, uint64_t *adopted,
+			  struct kinko_err *e);
+	/* The revocation time of a certificate's row as stored, NOT authenticated (0
+	 * when not revoked or not recorded): only for refusing while sealed. */
+	int (*cert_revoked_unverified)(struct store *s, const char *fingerprint,
+				       int64_t *revoked_at, struct kinko_err *e);
 };
 
 struct store {

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "crypto/crypto.h"
+#include "crypto/hash.h"
 #include "store/migrations.h"
 
 enum hot_stmt { HOT_NODE_GET, HOT_NODE_PUT, HOT_EVENT_INSERT, HOT_SIZE, HOT_COUNT };
@@ -51,6 +52,11 @@ struct sqlite_store {
 	char wal_path[4096];
 	/* Prepared statements of the audit log's hot paths (used under lock). */
 	sqlite3_stmt *hot[HOT_COUNT];
+	/* The key that authenticates the rows deciding access (see "authenticated
+	 * rows" below): 32 bytes of locked memory for the store's life, meaningful
+	 * while has_row_key. */
+	uint8_t *row_key;
+	atomic_bool has_row_key;
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -147,6 +153,186 @@ static int hot(struct store *s, enum hot_stmt h, sqlite3_stmt **st, struct kinko
 		return db_err(s, e, "prepare");
 	*st = q->hot[h];
 	return 0;
+}
+
+/* ---------------------------------------------------------------- authenticated rows */
+
+/*
+ * The rows that decide who may do what — accounts, sessions, certificates,
+ * memberships, folders (their contract and mark) and folder rights — each carry
+ * `mac`: HMAC-SHA-256, under a key derived from the master key, of the row's
+ * columns in a fixed, length-prefixed encoding that starts with the table's name.
+ * Someone who can write kinko.db but does not hold the unseal secret can therefore
+ * not grant access by adding or changing such a row: a row that does not
+ * authenticate is never used (KINKO_EINTEGRITY), and `kinko check` lists it.
+ * Without the key (sealed) these rows can be neither read nor written.
+ * Not covered, by design: deleting a row (it takes access away; a revoked
+ * certificate's row is the exception, see vault_cert_check), a session's
+ * last_seen (extending one needs its token), and whole-file rollback (the audit
+ * checkpoint's business).
+ */
+#define ROW_ENC_MAX 2048
+#define ROWS_MARK_KEY "rows_authenticated"
+
+struct rowenc {
+	uint8_t b[ROW_ENC_MAX];
+	size_t n;
+	bool over;
+};
+
+static void re_put(struct rowenc *r, uint8_t tag, const void *p, size_t n)
+{
+	if (r->over || n > ROW_ENC_MAX - 5 - r->n) {
+		r->over = true;
+		return;
+	}
+	r->b[r->n++] = tag;
+	for (int i = 3; i >= 0; i--)
+		r->b[r->n++] = (uint8_t)(n >> (8 * i));
+	if (n)
+		memcpy(r->b + r->n, p, n);
+	r->n += n;
+}
+
+static void re_text(struct rowenc *r, const char *t)
+{
+	re_put(r, 't', t, strlen(t));
+}
+
+static void re_int(struct rowenc *r, int64_t v)
+{
+	uint8_t x[8];
+	for (int i = 0; i < 8; i++)
+		x[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	re_put(r, 'i', x, sizeof x);
+}
+
+static void re_begin(struct rowenc *r, const char *table)
+{
+	r->n = 0;
+	r->over = false;
+	re_put(r, 'v', "kinko-row-v1", 12);
+	re_text(r, table);
+}
+
+static void user_enc(struct rowenc *r, const struct store_user *u)
+{
+	re_begin(r, "users");
+	re_text(r, u->id);
+	re_text(r, u->name);
+	re_int(r, u->role);
+	re_text(r, u->pw_hash);
+	re_put(r, 'b', u->totp_sealed.data, u->totp_sealed.len);
+	re_int(r, (int64_t)u->totp_last_step);
+	re_text(r, u->allowed_cidrs);
+	re_int(r, u->failed_logins);
+	re_int(r, u->locked_until);
+	re_int(r, u->disabled);
+	re_int(r, u->created_at);
+}
+
+static void session_enc(struct rowenc *r, const struct store_session *ss)
+{
+	re_begin(r, "sessions");
+	re_put(r, 'b', ss->token_hash, 32);
+	re_text(r, ss->user_id);
+	re_text(r, ss->cert_fp);
+	re_int(r, ss->created_at);
+}
+
+static void cert_enc(struct rowenc *r, const struct store_cert *c)
+{
+	re_begin(r, "certificates");
+	re_text(r, c->fingerprint);
+	re_text(r, c->user_id);
+	re_int(r, c->issued_at);
+	re_int(r, c->not_after);
+	re_int(r, c->revoked_at);
+	re_text(r, c->revoked_by);
+}
+
+static void member_enc(struct rowenc *r, const char *contract_id, const char *user_id, int role)
+{
+	re_begin(r, "members");
+	re_text(r, contract_id);
+	re_text(r, user_id);
+	re_int(r, role);
+}
+
+static void folder_enc(struct rowenc *r, const struct store_folder *f)
+{
+	re_begin(r, "folders");
+	re_text(r, f->id);
+	re_text(r, f->contract_id);
+	re_int(r, f->created_at);
+	re_int(r, f->specific_personal);
+}
+
+static void acl_enc(struct rowenc *r, const char *folder_id, const char *user_id, unsigned perms)
+{
+	re_begin(r, "acl");
+	re_text(r, folder_id);
+	re_text(r, user_id);
+	re_int(r, perms);
+}
+
+static int row_mac(struct store *s, struct rowenc *r, uint8_t out[32], struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	int rc = 0;
+
+	if (!atomic_load(&q->has_row_key))
+		rc = kinko_err_set(e, KINKO_ESEALED,
+				   "the vault is sealed: records that decide access are neither read "
+				   "nor written without its key; unseal it first");
+	else if (r->over)
+		rc = kinko_err_set(e, KINKO_EINTEGRITY,
+				   "a record that decides access is too large to be one kinko wrote");
+	else if (kinko_hmac_sha256(q->row_key, 32, r->b, r->n, out))
+		rc = kinko_err_set(e, KINKO_ECRYPTO, "cannot authenticate a record");
+	kinko_wipe(r->b, r->n);
+	return rc;
+}
+
+/* Checks column `col` of the current row against the MAC of r's encoding. */
+static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int col,
+		      const char *what, struct kinko_err *e)
+{
+	uint8_t want[32];
+	const void *got = sqlite3_column_blob(st, col);
+	int rc = row_mac(s, r, want, e);
+
+	if (rc)
+		return rc;
+	if (!got || sqlite3_column_bytes(st, col) != 32 || !kinko_ct_equal(got, want, 32))
+		return kinko_err_set(e, KINKO_EINTEGRITY,
+				     "the %s does not authenticate: it was written or changed outside "
+				     "kinko, so it is not used; run kinko check (docs/security.md)",
+				     what);
+	return 0;
+}
+
+static int bind_mac(struct store *s, sqlite3_stmt *st, int i, struct rowenc *r,
+		    struct kinko_err *e)
+{
+	uint8_t mac[32];
+	int rc = row_mac(s, r, mac, e);
+
+	if (rc == 0)
+		bind_blob(st, i, mac, sizeof mac);
+	return rc;
+}
+
+static void sq_set_row_key(struct store *s, const uint8_t *key)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	atomic_store(&q->has_row_key, false);
+	kinko_wipe(q->row_key, 32);
+	if (key) {
+		memcpy(q->row_key, key, 32);
+		atomic_store(&q->has_row_key, true);
+	}
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -305,7 +491,8 @@ void store_user_clear(struct store_user *u)
 	"id, name, role, pw_hash, totp_sealed, totp_last_step, allowed_cidrs, failed_logins, " \
 	"locked_until, disabled, created_at"
 
-static int user_row(sqlite3_stmt *st, struct store_user *u)
+/* The columns USER_COLS of the current row, unauthenticated. */
+static int user_cols(sqlite3_stmt *st, struct store_user *u)
 {
 	memset(u, 0, sizeof *u);
 	col_text(st, 0, u->id, sizeof u->id);
@@ -321,6 +508,23 @@ static int user_row(sqlite3_stmt *st, struct store_user *u)
 	u->disabled = sqlite3_column_int(st, 9) != 0;
 	u->created_at = sqlite3_column_int64(st, 10);
 	return 0;
+}
+
+/* Reads a row selected as USER_COLS, mac; authenticates it. */
+static int user_row(struct store *s, sqlite3_stmt *st, struct store_user *u, struct kinko_err *e)
+{
+	struct rowenc r;
+	char what[128];
+	int rc = user_cols(st, u);
+
+	if (rc)
+		return rc;
+	user_enc(&r, u);
+	snprintf(what, sizeof what, "account record of '%s'", u->name);
+	rc = row_verify(s, &r, st, 11, what, e);
+	if (rc)
+		store_user_clear(u);
+	return rc;
 }
 
 static void user_bind(sqlite3_stmt *st, const struct store_user *u)
@@ -343,11 +547,18 @@ static void user_bind(sqlite3_stmt *st, const struct store_user *u)
 
 static int sq_user_insert(struct store *s, const struct store_user *u, struct kinko_err *e)
 {
+	struct rowenc r;
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO users(" USER_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?)", &st, e);
+	int rc = prep(s, "INSERT INTO users(" USER_COLS ", mac) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+		      &st, e);
 	if (rc)
 		return rc;
 	user_bind(st, u);
+	user_enc(&r, u);
+	if ((rc = bind_mac(s, st, 12, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	rc = step_done(s, st, "insert user", e);
 	if (rc == KINKO_EEXIST)
 		return kinko_err_set(e, KINKO_EEXIST, "a user named '%s' already exists", u->name);
@@ -359,12 +570,18 @@ static int sq_user_update(struct store *s, const struct store_user *u, struct ki
 	sqlite3_stmt *st;
 	int rc = prep(s, "UPDATE users SET id = ?1, name = ?2, role = ?3, pw_hash = ?4, "
 			 "totp_sealed = ?5, totp_last_step = ?6, allowed_cidrs = ?7, "
-			 "failed_logins = ?8, locked_until = ?9, disabled = ?10, created_at = ?11 "
-			 "WHERE id = ?1",
+			 "failed_logins = ?8, locked_until = ?9, disabled = ?10, created_at = ?11, "
+			 "mac = ?12 WHERE id = ?1",
 		      &st, e);
+	struct rowenc r;
 	if (rc)
 		return rc;
 	user_bind(st, u);
+	user_enc(&r, u);
+	if ((rc = bind_mac(s, st, 12, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	rc = step_done(s, st, "update user", e);
 	if (rc == 0 && sqlite3_changes(DB(s)) != 1)
 		return kinko_err_set(e, KINKO_ENOENT, "no such user");
@@ -375,8 +592,8 @@ static int sq_user_get(struct store *s, const char *id, const char *name, struct
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, id ? "SELECT " USER_COLS " FROM users WHERE id = ?"
-			    : "SELECT " USER_COLS " FROM users WHERE name = ?",
+	int rc = prep(s, id ? "SELECT " USER_COLS ", mac FROM users WHERE id = ?"
+			    : "SELECT " USER_COLS ", mac FROM users WHERE name = ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -384,11 +601,9 @@ static int sq_user_get(struct store *s, const char *id, const char *name, struct
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		struct store_user u;
-		rc = user_row(st, &u);
+		rc = user_row(s, st, &u, e);
 		if (rc == 0)
 			*out = u;
-		else
-			store_user_clear(&u);
 	} else if (rc == SQLITE_DONE) {
 		rc = kinko_err_set(e, KINKO_ENOENT, "no such user");
 	} else {
@@ -402,7 +617,7 @@ static int sq_user_list(struct store *s, const char *after_name, unsigned limit,
 			store_user_cb cb, void *ctx, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " USER_COLS " FROM users WHERE name > ? ORDER BY name LIMIT ?",
+	int rc = prep(s, "SELECT " USER_COLS ", mac FROM users WHERE name > ? ORDER BY name LIMIT ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -410,7 +625,7 @@ static int sq_user_list(struct store *s, const char *after_name, unsigned limit,
 	sqlite3_bind_int(st, 2, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_user u;
-		int r = user_row(st, &u);
+		int r = user_row(s, st, &u, e);
 		if (r == 0)
 			r = cb(ctx, &u);
 		store_user_clear(&u);
@@ -451,8 +666,9 @@ static int sq_session_insert(struct store *s, const struct store_session *ss,
 			     struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO sessions(token_hash, user_id, cert_fp, created_at, last_seen) "
-			 "VALUES(?,?,?,?,?)",
+	struct rowenc r;
+	int rc = prep(s, "INSERT INTO sessions(token_hash, user_id, cert_fp, created_at, last_seen, "
+			 "mac) VALUES(?,?,?,?,?,?)",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -461,6 +677,11 @@ static int sq_session_insert(struct store *s, const struct store_session *ss,
 	bind_text(st, 3, ss->cert_fp);
 	sqlite3_bind_int64(st, 4, ss->created_at);
 	sqlite3_bind_int64(st, 5, ss->last_seen);
+	session_enc(&r, ss);
+	if ((rc = bind_mac(s, st, 6, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	return step_done(s, st, "insert session", e);
 }
 
@@ -468,7 +689,7 @@ static int sq_session_get(struct store *s, const uint8_t token_hash[32], struct 
 			  struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT user_id, cert_fp, created_at, last_seen FROM sessions "
+	int rc = prep(s, "SELECT user_id, cert_fp, created_at, last_seen, mac FROM sessions "
 			 "WHERE token_hash = ?",
 		      &st, e);
 	if (rc)
@@ -481,7 +702,9 @@ static int sq_session_get(struct store *s, const uint8_t token_hash[32], struct 
 		col_text(st, 1, out->cert_fp, sizeof out->cert_fp);
 		out->created_at = sqlite3_column_int64(st, 2);
 		out->last_seen = sqlite3_column_int64(st, 3);
-		rc = 0;
+		struct rowenc r;
+		session_enc(&r, out);
+		rc = row_verify(s, &r, st, 4, "session record", e);
 	} else if (rc == SQLITE_DONE) {
 		rc = kinko_err_set(e, KINKO_EAUTH, "the session is unknown or has ended; log in again");
 	} else {
@@ -537,7 +760,8 @@ static int sq_session_delete_cert(struct store *s, const char *cert_fp, struct k
 
 #define CERT_COLS "fingerprint, user_id, issued_at, not_after, revoked_at, revoked_by"
 
-static void cert_row(sqlite3_stmt *st, struct store_cert *c)
+/* The columns CERT_COLS of the current row, unauthenticated. */
+static void cert_cols(sqlite3_stmt *st, struct store_cert *c)
 {
 	memset(c, 0, sizeof *c);
 	col_text(st, 0, c->fingerprint, sizeof c->fingerprint);
@@ -548,12 +772,31 @@ static void cert_row(sqlite3_stmt *st, struct store_cert *c)
 	col_text(st, 5, c->revoked_by, sizeof c->revoked_by);
 }
 
+/* Reads a row selected as CERT_COLS, mac; authenticates it. */
+static int cert_row(struct store *s, sqlite3_stmt *st, struct store_cert *c, struct kinko_err *e)
+{
+	struct rowenc r;
+	char what[128];
+
+	cert_cols(st, c);
+	cert_enc(&r, c);
+	snprintf(what, sizeof what, "certificate record %.16s…", c->fingerprint);
+	return row_verify(s, &r, st, 6, what, e);
+}
+
 static int sq_cert_insert(struct store *s, const struct store_cert *c, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO certificates(" CERT_COLS ") VALUES(?,?,?,?,?,?)", &st, e);
+	struct rowenc r;
+	int rc = prep(s, "INSERT INTO certificates(" CERT_COLS ", mac) VALUES(?,?,?,?,?,?,?)", &st,
+		      e);
 	if (rc)
 		return rc;
+	cert_enc(&r, c);
+	if ((rc = bind_mac(s, st, 7, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	bind_text(st, 1, c->fingerprint);
 	bind_text(st, 2, c->user_id);
 	sqlite3_bind_int64(st, 3, c->issued_at);
@@ -567,14 +810,14 @@ static int sq_cert_get(struct store *s, const char *fingerprint, struct store_ce
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " CERT_COLS " FROM certificates WHERE fingerprint = ?", &st, e);
+	int rc = prep(s, "SELECT " CERT_COLS ", mac FROM certificates WHERE fingerprint = ?", &st,
+		      e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, fingerprint);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		cert_row(st, out);
-		rc = 0;
+		rc = cert_row(s, st, out, e);
 	} else if (rc == SQLITE_DONE) {
 		rc = kinko_err_set(e, KINKO_ENOENT, "no certificate with that fingerprint was issued here");
 	} else {
@@ -592,13 +835,23 @@ static int sq_cert_revoke(struct store *s, const char *fingerprint, int64_t now,
 	int rc = sq_cert_get(s, fingerprint, &c, e);
 	if (rc || c.revoked_at)
 		return rc;
-	rc = prep(s, "UPDATE certificates SET revoked_at = ?, revoked_by = ? WHERE fingerprint = ?",
+	rc = prep(s,
+		  "UPDATE certificates SET revoked_at = ?, revoked_by = ?, mac = ? "
+		  "WHERE fingerprint = ?",
 		  &st, e);
 	if (rc)
 		return rc;
+	c.revoked_at = now;
+	snprintf(c.revoked_by, sizeof c.revoked_by, "%s", by);
 	sqlite3_bind_int64(st, 1, now);
 	bind_text(st, 2, by);
-	bind_text(st, 3, fingerprint);
+	bind_text(st, 4, fingerprint);
+	struct rowenc r;
+	cert_enc(&r, &c);
+	if ((rc = bind_mac(s, st, 3, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	return step_done(s, st, "revoke certificate", e);
 }
 
@@ -608,7 +861,7 @@ static int sq_cert_list(struct store *s, const char *user_id, int64_t after_issu
 {
 	sqlite3_stmt *st;
 	int rc = prep(s,
-		      "SELECT " CERT_COLS " FROM certificates WHERE (?1 IS NULL OR user_id = ?1) "
+		      "SELECT " CERT_COLS ", mac FROM certificates WHERE (?1 IS NULL OR user_id = ?1) "
 		      "AND (?2 < 0 OR issued_at < ?2 OR (issued_at = ?2 AND fingerprint < ?3)) "
 		      "ORDER BY issued_at DESC, fingerprint DESC LIMIT ?4",
 		      &st, e);
@@ -623,9 +876,9 @@ static int sq_cert_list(struct store *s, const char *user_id, int64_t after_issu
 	sqlite3_bind_int(st, 4, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_cert c;
-		int r;
-		cert_row(st, &c);
-		r = cb(ctx, &c);
+		int r = cert_row(s, st, &c, e);
+		if (r == 0)
+			r = cb(ctx, &c);
 		if (r) {
 			sqlite3_finalize(st);
 			return r;
@@ -688,7 +941,8 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 {
 	sqlite3_stmt *st;
 	int rc = prep(s, user_id
-			      ? "SELECT c.id, c.name, c.created_by, c.created_at FROM contracts c "
+			      ? "SELECT c.id, c.name, c.created_by, c.created_at, m.role, m.mac "
+				"FROM contracts c "
 				"JOIN members m ON m.contract_id = c.id AND m.user_id = ?1 "
 				"WHERE c.id > ?2 ORDER BY c.id LIMIT ?3"
 			      : "SELECT id, name, created_by, created_at FROM contracts "
@@ -701,9 +955,15 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 	sqlite3_bind_int(st, 3, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_contract c;
-		int r;
+		int r = 0;
 		contract_row(st, &c);
-		r = cb(ctx, &c);
+		if (user_id) { /* listed through the membership: only an authentic one */
+			struct rowenc re;
+			member_enc(&re, c.id, user_id, sqlite3_column_int(st, 4));
+			r = row_verify(s, &re, st, 5, "membership record", e);
+		}
+		if (r == 0)
+			r = cb(ctx, &c);
 		if (r) {
 			sqlite3_finalize(st);
 			return r;
@@ -718,14 +978,21 @@ static int sq_member_put(struct store *s, const char *contract_id, const char *u
 			 enum store_role role, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO members(contract_id, user_id, role) VALUES(?,?,?) "
-			 "ON CONFLICT(contract_id, user_id) DO UPDATE SET role = excluded.role",
+	struct rowenc r;
+	int rc = prep(s, "INSERT INTO members(contract_id, user_id, role, mac) VALUES(?,?,?,?) "
+			 "ON CONFLICT(contract_id, user_id) DO UPDATE SET role = excluded.role, "
+			 "mac = excluded.mac",
 		      &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, contract_id);
 	bind_text(st, 2, user_id);
 	sqlite3_bind_int(st, 3, (int)role);
+	member_enc(&r, contract_id, user_id, (int)role);
+	if ((rc = bind_mac(s, st, 4, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	return step_done(s, st, "put member", e);
 }
 
@@ -760,15 +1027,20 @@ static int sq_member_role(struct store *s, const char *contract_id, const char *
 			  enum store_role *out, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT role FROM members WHERE contract_id = ? AND user_id = ?", &st, e);
+	int rc = prep(s, "SELECT role, mac FROM members WHERE contract_id = ? AND user_id = ?", &st,
+		      e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, contract_id);
 	bind_text(st, 2, user_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		struct rowenc r;
 		*out = (enum store_role)sqlite3_column_int(st, 0);
-		rc = 0;
+		member_enc(&r, contract_id, user_id, (int)*out);
+		rc = row_verify(s, &r, st, 1, "membership record", e);
+		if (rc)
+			*out = ROLE_NONE;
 	} else if (rc == SQLITE_DONE) {
 		*out = ROLE_NONE;
 		rc = 0;
@@ -783,7 +1055,7 @@ static int sq_member_list(struct store *s, const char *contract_id, store_member
 			  struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT m.user_id, u.name, m.role FROM members m "
+	int rc = prep(s, "SELECT m.user_id, u.name, m.role, m.mac FROM members m "
 			 "JOIN users u ON u.id = m.user_id WHERE m.contract_id = ? ORDER BY u.name",
 		      &st, e);
 	if (rc)
@@ -791,11 +1063,15 @@ static int sq_member_list(struct store *s, const char *contract_id, store_member
 	bind_text(st, 1, contract_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_member m;
+		struct rowenc re;
 		int r;
 		col_text(st, 0, m.user_id, sizeof m.user_id);
 		col_text(st, 1, m.user_name, sizeof m.user_name);
 		m.role = (enum store_role)sqlite3_column_int(st, 2);
-		r = cb(ctx, &m);
+		member_enc(&re, contract_id, m.user_id, (int)m.role);
+		r = row_verify(s, &re, st, 3, "membership record", e);
+		if (r == 0)
+			r = cb(ctx, &m);
 		if (r) {
 			sqlite3_finalize(st);
 			return r;
@@ -819,11 +1095,18 @@ void store_folder_clear(struct store_folder *f)
 static int sq_folder_insert(struct store *s, const struct store_folder *f, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO folders(id, contract_id, name_sealed, key_wrapped, created_at) "
-			 "VALUES(?,?,?,?,?)",
+	struct rowenc r;
+	int rc = prep(s, "INSERT INTO folders(id, contract_id, name_sealed, key_wrapped, created_at, "
+			 "specific_personal, mac) VALUES(?,?,?,?,?,?,?)",
 		      &st, e);
 	if (rc)
 		return rc;
+	sqlite3_bind_int(st, 6, f->specific_personal);
+	folder_enc(&r, f);
+	if ((rc = bind_mac(s, st, 7, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	bind_text(st, 1, f->id);
 	bind_text(st, 2, f->contract_id);
 	bind_blob(st, 3, f->name_sealed.data, f->name_sealed.len);
@@ -832,8 +1115,15 @@ static int sq_folder_insert(struct store *s, const struct store_folder *f, struc
 	return step_done(s, st, "insert folder", e);
 }
 
-static int folder_row(sqlite3_stmt *st, struct store_folder *f)
+#define FOLDER_COLS "id, contract_id, name_sealed, key_wrapped, created_at, specific_personal, mac"
+
+/* Reads a row selected as FOLDER_COLS; authenticates it. */
+static int folder_row(struct store *s, sqlite3_stmt *st, struct store_folder *f,
+		      struct kinko_err *e)
 {
+	struct rowenc r;
+	int rc;
+
 	memset(f, 0, sizeof *f);
 	col_text(st, 0, f->id, sizeof f->id);
 	col_text(st, 1, f->contract_id, sizeof f->contract_id);
@@ -843,22 +1133,24 @@ static int folder_row(sqlite3_stmt *st, struct store_folder *f)
 		store_folder_clear(f);
 		return KINKO_ENOMEM;
 	}
-	return 0;
+	folder_enc(&r, f);
+	rc = row_verify(s, &r, st, 6, "folder record", e);
+	if (rc)
+		store_folder_clear(f);
+	return rc;
 }
 
 static int sq_folder_get(struct store *s, const char *id, struct store_folder *out,
 			 struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at, "
-			 "specific_personal FROM folders WHERE id = ?",
-		      &st, e);
+	int rc = prep(s, "SELECT " FOLDER_COLS " FROM folders WHERE id = ?", &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		rc = folder_row(st, out);
+		rc = folder_row(s, st, out, e);
 	else if (rc == SQLITE_DONE)
 		rc = kinko_err_set(e, KINKO_ENOENT, "no such folder");
 	else
@@ -870,13 +1162,25 @@ static int sq_folder_get(struct store *s, const char *id, struct store_folder *o
 static int sq_folder_set_specific(struct store *s, const char *id, bool on,
 				  struct kinko_err *e)
 {
+	struct store_folder f;
+	struct rowenc r;
 	sqlite3_stmt *st;
-	int rc = prep(s, "UPDATE folders SET specific_personal = ? WHERE id = ?", &st, e);
+	int rc = sq_folder_get(s, id, &f, e); /* the row as it is must be authentic */
 
 	if (rc)
 		return rc;
+	f.specific_personal = on;
+	folder_enc(&r, &f);
+	store_folder_clear(&f);
+	rc = prep(s, "UPDATE folders SET specific_personal = ?, mac = ? WHERE id = ?", &st, e);
+	if (rc)
+		return rc;
 	sqlite3_bind_int(st, 1, on);
-	bind_text(st, 2, id);
+	bind_text(st, 3, id);
+	if ((rc = bind_mac(s, st, 2, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	rc = step_done(s, st, "update folder", e);
 	if (rc == 0 && sqlite3_changes(DB(s)) != 1)
 		return kinko_err_set(e, KINKO_ENOENT, "no such folder");
@@ -887,7 +1191,7 @@ static int sq_folder_list(struct store *s, const char *contract_id, const char *
 			  unsigned limit, store_folder_cb cb, void *ctx, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, contract_id, name_sealed, key_wrapped, created_at, specific_personal FROM folders "
+	int rc = prep(s, "SELECT " FOLDER_COLS " FROM folders "
 			 "WHERE contract_id = ? AND id > ? ORDER BY id LIMIT ?",
 		      &st, e);
 	if (rc)
@@ -897,7 +1201,7 @@ static int sq_folder_list(struct store *s, const char *contract_id, const char *
 	sqlite3_bind_int(st, 3, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_folder f;
-		int r = folder_row(st, &f);
+		int r = folder_row(s, st, &f, e);
 		if (r == 0)
 			r = cb(ctx, &f);
 		store_folder_clear(&f);
@@ -915,16 +1219,24 @@ static int sq_acl_put(struct store *s, const char *folder_id, const char *user_i
 		      struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, perms ? "INSERT INTO acl(folder_id, user_id, perms) VALUES(?,?,?) "
-				 "ON CONFLICT(folder_id, user_id) DO UPDATE SET perms = excluded.perms"
+	int rc = prep(s, perms ? "INSERT INTO acl(folder_id, user_id, perms, mac) VALUES(?,?,?,?) "
+				 "ON CONFLICT(folder_id, user_id) DO UPDATE SET perms = excluded.perms, "
+				 "mac = excluded.mac"
 			       : "DELETE FROM acl WHERE folder_id = ? AND user_id = ?",
 		      &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, folder_id);
 	bind_text(st, 2, user_id);
-	if (perms)
+	if (perms) {
+		struct rowenc r;
 		sqlite3_bind_int(st, 3, (int)perms);
+		acl_enc(&r, folder_id, user_id, perms);
+		if ((rc = bind_mac(s, st, 4, &r, e)) != 0) {
+			sqlite3_finalize(st);
+			return rc;
+		}
+	}
 	return step_done(s, st, "put acl", e);
 }
 
@@ -932,15 +1244,19 @@ static int sq_acl_get(struct store *s, const char *folder_id, const char *user_i
 		      struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT perms FROM acl WHERE folder_id = ? AND user_id = ?", &st, e);
+	int rc = prep(s, "SELECT perms, mac FROM acl WHERE folder_id = ? AND user_id = ?", &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, folder_id);
 	bind_text(st, 2, user_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
+		struct rowenc r;
 		*perms = (unsigned)sqlite3_column_int(st, 0);
-		rc = 0;
+		acl_enc(&r, folder_id, user_id, *perms);
+		rc = row_verify(s, &r, st, 1, "folder right record", e);
+		if (rc)
+			*perms = 0;
 	} else if (rc == SQLITE_DONE) {
 		*perms = 0;
 		rc = 0;
@@ -955,16 +1271,21 @@ static int sq_acl_list(struct store *s, const char *folder_id, store_acl_cb cb, 
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT user_id, perms FROM acl WHERE folder_id = ? ORDER BY user_id", &st,
-		      e);
+	int rc = prep(s, "SELECT user_id, perms, mac FROM acl WHERE folder_id = ? ORDER BY user_id",
+		      &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, folder_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char uid[STORE_ID_LEN];
+		struct rowenc re;
+		unsigned perms = (unsigned)sqlite3_column_int(st, 1);
 		int r;
 		col_text(st, 0, uid, sizeof uid);
-		r = cb(ctx, uid, (unsigned)sqlite3_column_int(st, 1));
+		acl_enc(&re, folder_id, uid, perms);
+		r = row_verify(s, &re, st, 2, "folder right record", e);
+		if (r == 0)
+			r = cb(ctx, uid, perms);
 		if (r) {
 			sqlite3_finalize(st);
 			return r;
@@ -1222,6 +1543,9 @@ static int sq_block_list(struct store *s, int64_t now,
 }
 
 /* integrity_check lists at most 100 problems, then stops looking. */
+static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
+		      struct kinko_err *e);
+
 static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			struct kinko_err *e)
 {
@@ -1259,6 +1583,239 @@ static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *proble
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "check the database's references");
 	sqlite3_finalize(st);
+	return rc ? rc : rows_check(s, cb, ctx, e);
+}
+
+/* ---------------------------------------------------------------- adopting rows */
+
+/* The mark that says this store's access rows are authenticated: a MAC over a
+ * constant, so only the key's holder can set it. */
+static int rows_mark_value(struct store *s, int64_t since, uint8_t out[40], struct kinko_err *e)
+{
+	struct rowenc r;
+	re_begin(&r, "mark");
+	re_text(&r, ROWS_MARK_KEY);
+	re_int(&r, since);
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)((uint64_t)since >> (56 - 8 * i));
+	return row_mac(s, &r, out + 8, e);
+}
+
+static int sq_rows_marked(struct store *s, bool *marked, int64_t *since, struct kinko_err *e)
+{
+	uint8_t want[40];
+	struct kbuf got;
+	int64_t t = 0;
+	int rc;
+
+	*marked = false;
+	kbuf_init(&got, 64);
+	rc = sq_meta_get(s, ROWS_MARK_KEY, &got, e);
+	if (rc == KINKO_ENOENT) {
+		rc = 0;
+	} else if (rc == 0 && got.len == 40) {
+		for (int i = 0; i < 8; i++)
+			t = (int64_t)(((uint64_t)t << 8) | got.data[i]);
+		rc = rows_mark_value(s, t, want, e);
+		*marked = rc == 0 && kinko_ct_equal(got.data, want, 40);
+	} else if (rc == 0) {
+		rc = rows_mark_value(s, 0, want, e); /* not a mark; still needs the key */
+	}
+	if (since)
+		*since = *marked ? t : 0;
+	kbuf_free(&got);
+	return rc;
+}
+
+static int sq_cert_revoked_unverified(struct store *s, const char *fingerprint,
+				      int64_t *revoked_at, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "SELECT revoked_at FROM certificates WHERE fingerprint = ?", &st, e);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, fingerprint);
+	*revoked_at = 0;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*revoked_at = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, e, "get certificate");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The rowids of up to `cap` rows of `table` without a MAC. */
+static int rows_unmacked(struct store *s, const char *table, int64_t *ids, size_t cap,
+			 size_t *n, struct kinko_err *e)
+{
+	char sql[128];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof sql, "SELECT rowid FROM %s WHERE mac IS NULL ORDER BY rowid LIMIT %zu",
+		 table, cap);
+	if ((rc = prep(s, sql, &st, e)) != 0)
+		return rc;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(s, e, "find unauthenticated rows");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Encodes the row `rowid` of `table` as the writers above do. */
+static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
+			    struct rowenc *r, struct kinko_err *e)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!strcmp(table, "users"))
+		snprintf(sql, sizeof sql, "SELECT " USER_COLS " FROM users WHERE rowid = ?");
+	else if (!strcmp(table, "sessions"))
+		snprintf(sql, sizeof sql,
+			 "SELECT token_hash, user_id, cert_fp, created_at FROM sessions WHERE rowid = ?");
+	else if (!strcmp(table, "certificates"))
+		snprintf(sql, sizeof sql, "SELECT " CERT_COLS " FROM certificates WHERE rowid = ?");
+	else if (!strcmp(table, "members"))
+		snprintf(sql, sizeof sql,
+			 "SELECT contract_id, user_id, role FROM members WHERE rowid = ?");
+	else if (!strcmp(table, "folders"))
+		snprintf(sql, sizeof sql,
+			 "SELECT id, contract_id, created_at, specific_personal FROM folders "
+			 "WHERE rowid = ?");
+	else
+		snprintf(sql, sizeof sql, "SELECT folder_id, user_id, perms FROM acl WHERE rowid = ?");
+	if ((rc = prep(s, sql, &st, e)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, rowid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_err(s, e, "read a row to authenticate");
+		sqlite3_finalize(st);
+		return rc;
+	}
+	if (!strcmp(table, "users")) {
+		struct store_user u;
+		rc = user_cols(st, &u);
+		user_enc(r, &u);
+		store_user_clear(&u);
+	} else if (!strcmp(table, "sessions")) {
+		struct store_session ss = {0};
+		col_fixed(st, 0, ss.token_hash, 32);
+		col_text(st, 1, ss.user_id, sizeof ss.user_id);
+		col_text(st, 2, ss.cert_fp, sizeof ss.cert_fp);
+		ss.created_at = sqlite3_column_int64(st, 3);
+		session_enc(r, &ss);
+	} else if (!strcmp(table, "certificates")) {
+		struct store_cert c;
+		cert_cols(st, &c);
+		cert_enc(r, &c);
+	} else if (!strcmp(table, "folders")) {
+		struct store_folder f = {0};
+		col_text(st, 0, f.id, sizeof f.id);
+		col_text(st, 1, f.contract_id, sizeof f.contract_id);
+		f.created_at = sqlite3_column_int64(st, 2);
+		f.specific_personal = sqlite3_column_int(st, 3) != 0;
+		folder_enc(r, &f);
+	} else {
+		char a[STORE_ID_LEN], b[STORE_ID_LEN];
+		col_text(st, 0, a, sizeof a);
+		col_text(st, 1, b, sizeof b);
+		if (!strcmp(table, "members"))
+			member_enc(r, a, b, sqlite3_column_int(st, 2));
+		else
+			acl_enc(r, a, b, (unsigned)sqlite3_column_int(st, 2));
+	}
+	sqlite3_finalize(st);
+	return rc ? kinko_err_set(e, KINKO_ENOMEM, "out of memory") : 0;
+}
+
+static const char *const mac_tables[] = {"users",   "sessions", "certificates",
+					 "members", "folders",  "acl"};
+
+static int sq_rows_adopt(struct store *s, bool rows_too, int64_t since, uint64_t *adopted,
+			 struct kinko_err *e)
+{
+	uint8_t mark[40];
+	int64_t ids[256];
+	size_t n;
+	int rc = rows_mark_value(s, since, mark, e);
+
+	*adopted = 0;
+	for (size_t t = 0; rc == 0 && rows_too && t < sizeof mac_tables / sizeof *mac_tables; t++) {
+		do {
+			rc = rows_unmacked(s, mac_tables[t], ids, 256, &n, e);
+			for (size_t i = 0; rc == 0 && i < n; i++) {
+				char sql[128];
+				struct rowenc r;
+				sqlite3_stmt *st;
+				rc = row_enc_by_rowid(s, mac_tables[t], ids[i], &r, e);
+				if (rc)
+					break;
+				snprintf(sql, sizeof sql, "UPDATE %s SET mac = ? WHERE rowid = ?",
+					 mac_tables[t]);
+				if ((rc = prep(s, sql, &st, e)) != 0) {
+					kinko_wipe(r.b, r.n);
+					break;
+				}
+				sqlite3_bind_int64(st, 2, ids[i]);
+				if ((rc = bind_mac(s, st, 1, &r, e)) != 0) {
+					sqlite3_finalize(st);
+					break;
+				}
+				rc = step_done(s, st, "authenticate a row", e);
+				(*adopted)++;
+			}
+		} while (rc == 0 && n == 256);
+	}
+	if (rc == 0)
+		rc = sq_meta_put(s, ROWS_MARK_KEY, mark, sizeof mark, e);
+	return rc;
+}
+
+/* kinko check: every access row that does not authenticate, one line each. Only
+ * with the key (a check of a sealed vault, --quick, cannot tell). */
+static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
+		      struct kinko_err *e)
+{
+	int rc = 0;
+
+	if (!atomic_load(&((struct sqlite_store *)s)->has_row_key))
+		return 0;
+
+	for (size_t t = 0; rc == 0 && t < sizeof mac_tables / sizeof *mac_tables; t++) {
+		char sql[128];
+		sqlite3_stmt *st;
+		snprintf(sql, sizeof sql, "SELECT rowid, mac FROM %s ORDER BY rowid", mac_tables[t]);
+		if ((rc = prep(s, sql, &st, e)) != 0)
+			break;
+		int step = SQLITE_DONE;
+		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			struct rowenc r;
+			struct kinko_err ve;
+			rc = row_enc_by_rowid(s, mac_tables[t], sqlite3_column_int64(st, 0), &r, e);
+			if (rc == 0 && row_verify(s, &r, st, 1, "row", &ve) != 0) {
+				char line[256];
+				if (ve.code != KINKO_EINTEGRITY) {
+					if (e)
+						*e = ve;
+					rc = ve.code;
+					break;
+				}
+				snprintf(line, sizeof line,
+					 "a row (rowid %lld) of %s does not authenticate: it was "
+					 "written or changed outside kinko and is not used",
+					 (long long)sqlite3_column_int64(st, 0), mac_tables[t]);
+				rc = cb(ctx, line);
+			}
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = db_err(s, e, "check access rows");
+		sqlite3_finalize(st);
+	}
 	return rc;
 }
 
@@ -1465,6 +2022,7 @@ static void sq_close(struct store *s)
 		close(q->wal_fd);
 	pthread_mutex_destroy(&q->lock);
 	pthread_mutex_destroy(&q->sync_lock);
+	kinko_secure_free(q->row_key);
 	free(q);
 }
 
@@ -1524,6 +2082,10 @@ static const struct store_ops sqlite_ops = {
 	.block_put = sq_block_put,
 	.block_delete = sq_block_delete,
 	.block_list = sq_block_list,
+	.set_row_key = sq_set_row_key,
+	.rows_marked = sq_rows_marked,
+	.rows_adopt = sq_rows_adopt,
+	.cert_revoked_unverified = sq_cert_revoked_unverified,
 };
 
 static int migrate(sqlite3 *db, struct kinko_err *e)
@@ -1581,6 +2143,10 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
 	q = calloc(1, sizeof *q);
+	if (q && !(q->row_key = kinko_secure_alloc(32))) {
+		free(q);
+		q = NULL;
+	}
 	if (!q)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
@@ -1589,6 +2155,7 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 				   q->db ? sqlite3_errmsg(q->db) : "out of memory",
 				   create ? "" : " (run kinko init first)");
 		sqlite3_close(q->db);
+		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;
 	}
@@ -1597,12 +2164,14 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	if (sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = kinko_err_set(e, KINKO_EIO, "store %s: %s", path, sqlite3_errmsg(q->db));
 		sqlite3_close(q->db);
+		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;
 	}
 	rc = migrate(q->db, e);
 	if (rc) {
 		sqlite3_close(q->db);
+		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;
 	}

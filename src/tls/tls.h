@@ -192,6 +192,7 @@ struct tls_peer {
 	char user_uuid[64];    /* from the SAN URI urn:kinko:user:<uuid> or the UID
 				  attribute; "" when the certificate carries neither
 				  (certificates from an external CA) */
+	int64_t not_before;    /* unix time the certificate's validity starts */
 	int64_t not_after;     /* unix time the certificate expires */
 };
 

@@ -376,6 +376,7 @@ int tls_peer_verify(void *session, int64_t now, struct tls_peer *out, struct kin
 				   "the client certificate's fingerprint cannot be computed");
 		goto out;
 	}
+	p.not_before = (int64_t)gnutls_x509_crt_get_activation_time(crts[0]);
 	p.not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crts[0]);
 	*out = p;
 	rc = 0;

@@ -851,19 +851,40 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 	return rc;
 }
 
-int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err *e)
+/* How long before its record a certificate's validity starts (tls_client_issue is
+ * given now - 300), with room for a slow issue. */
+#define CERT_BACKDATE_MAX 900
+
+int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued,
+		     int64_t not_before, struct kinko_err *e)
 {
 	struct store *s = v->store;
 	struct store_cert c;
 	struct kinko_err ge;
-	int rc = s->ops->begin(s, e);
+	int64_t since = 0;
+	bool marked = false;
+	int rc = s->ops->begin_read(s, e);
 
 	if (rc)
 		return rc;
 	rc = s->ops->cert_get(s, fingerprint, &c, &ge);
+	if (rc == KINKO_ESEALED) { /* only status and unseal answer: obey a stored revocation */
+		rc = s->ops->cert_revoked_unverified(s, fingerprint, &c.revoked_at, &ge);
+	} else if (rc == KINKO_ENOENT && kinko_issued) {
+		rc = s->ops->rows_marked(s, &marked, &since, &ge);
+		if (rc == KINKO_ESEALED)
+			rc = 0; /* sealed: nothing to decide beyond a stored revocation */
+		else if (rc == 0 && (!marked || not_before + CERT_BACKDATE_MAX >= since))
+			rc = kinko_err_set(&ge, KINKO_EPERM,
+					   "this client certificate is not on kinko's list of issued "
+					   "certificates, though it was issued after that list began: "
+					   "its record was removed; ask a manager for a new one");
+		c.revoked_at = 0;
+	} else if (rc == KINKO_ENOENT) {
+		rc = 0;
+		c.revoked_at = 0;
+	}
 	s->ops->rollback(s);
-	if (rc == KINKO_ENOENT)
-		return 0;
 	if (rc) {
 		if (e)
 			*e = ge;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit/event.h"
 #include "core/fstree.h"
 #include "core/parse.h"
 #include "core/stream.h"
@@ -115,6 +116,8 @@ static int make_dirs(struct vault *v, struct kinko_err *e)
 
 /* The CA key's password is derived from the master key, so issuing certificates
  * needs an unsealed vault and the CA key on disk is useless without it. */
+static int row_key_install(struct vault *v, const struct keyring *kr, struct kinko_err *e);
+
 static int ca_password(struct keyring *kr, char out[65], struct kinko_err *e)
 {
 	struct kinko_key *k;
@@ -297,6 +300,8 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	if (rc == 0)
 		rc = keyring_create(o->secret_kind, o->secret, o->secret_len, &sealed, &v->kr, e);
 	if (rc == 0)
+		rc = row_key_install(v, v->kr, e);
+	if (rc == 0)
 		rc = ca_password(v->kr, capw, e);
 	if (rc == 0 && vault_path(v, path, sizeof path, "tls") == 0)
 		rc = tls_pki_create(path, o->server_names ? o->server_names : default_names,
@@ -324,6 +329,10 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 		rc = vault_log_key_create(v, e);
 	if (rc == 0)
 		rc = vault_audit(v, NULL, "vault.init", NULL, u.id, NULL, 0, 200, e);
+	if (rc == 0) /* authenticated from the first row on: the mark, and its record */
+		rc = v->store->ops->rows_adopt(v->store, false, u.created_at, &(uint64_t){0}, e);
+	if (rc == 0)
+		rc = vault_audit(v, NULL, "store.rows_authenticated", NULL, NULL, NULL, 0, 200, e);
 	if (rc) {
 		v->store->ops->rollback(v->store);
 		goto out;
@@ -498,6 +507,84 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
 			 struct kinko_err *e);
 
+/* Installs the key that authenticates the store's access rows (store.h). */
+static int row_key_install(struct vault *v, const struct keyring *kr, struct kinko_err *e)
+{
+	struct kinko_key *k = NULL;
+	int rc = keyring_derive(kr, "row-mac", &k, e);
+
+	if (rc == 0)
+		v->store->ops->set_row_key(v->store, k->k);
+	kinko_key_free(k);
+	return rc;
+}
+
+struct event_find {
+	const char *action;
+	bool found;
+};
+
+static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+{
+	struct event_find *f = ctx;
+	struct audit_event ev;
+
+	(void)seq;
+	if (audit_event_decode(p, n, &ev, NULL) == 0 && !strcmp(ev.action, f->action)) {
+		f->found = true;
+		return 1; /* stop */
+	}
+	return 0;
+}
+
+/*
+ * With the row key installed: makes sure the store's access rows are
+ * authenticated. A store made by this version carries the mark from kinko init; a
+ * store upgraded from schema 6 or earlier has rows without a MAC, which the first
+ * unseal adopts, as they are, and records (store.rows_authenticated, with the
+ * number of rows). The mark itself sits in kinko.db, so whether rows were ever
+ * adopted is decided by the audit log, which cannot be cut short unnoticed: once
+ * that event is on record, a missing mark is put back but no row is adopted
+ * again, so rows added to the file later stay refused.
+ */
+static int rows_authenticate(struct vault *v, const struct vault_actor *a, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct event_find f = {.action = "store.rows_authenticated"};
+	struct vault_actor by = {0}; /* who unseals; the request's own event is vault.unseal */
+	uint64_t adopted = 0;
+	bool marked = false;
+	int rc = s->ops->begin(s, e);
+
+	if (a) {
+		by = *a;
+		by.note = NULL;
+	}
+
+	if (rc)
+		return rc;
+	rc = s->ops->rows_marked(s, &marked, NULL, e);
+	if (rc || marked) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	rc = s->ops->audit_scan(s, 0, event_find_cb, &f, e);
+	if (rc == 1)
+		rc = 0;
+	if (rc == 0)
+		rc = s->ops->rows_adopt(s, !f.found, vault_now(), &adopted, e);
+	if (rc == 0)
+		rc = vault_audit(v, a ? &by : NULL,
+				 f.found ? "store.rows_mark_restored" : "store.rows_authenticated",
+				 NULL, NULL, NULL, adopted, 200, e);
+	if (rc) {
+		s->ops->rollback(s);
+		return kinko_err_wrap(e, "the store's access records could not be authenticated");
+	}
+	rc = s->ops->commit(s, e);
+	return rc == KINKO_ENOTDURABLE ? 0 : rc;
+}
+
 /* Each attempt costs Argon2id's memory: one at a time, others turned away. */
 static int unseal_once(struct vault *v, bool audit, const struct vault_actor *a,
 		       enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
@@ -561,6 +648,8 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 	pthread_rwlock_wrlock(&v->seal_lock);
 	if (v->kr)
 		rc = kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
+	if (rc == 0 && (rc = row_key_install(v, kr, e)) == 0 && (rc = rows_authenticate(v, a, e)) != 0)
+		v->store->ops->set_row_key(v->store, NULL);
 	/* On record before the key is put to use; without the record, no unseal. */
 	if (rc == 0 && audit) {
 		rc = v->store->ops->begin(v->store, e);
@@ -579,6 +668,8 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 			rc = 0; /* recorded (if not yet durable, the store now refuses changes) */
 	}
 	if (rc) {
+		if (!v->kr) /* not when it was already unsealed */
+			v->store->ops->set_row_key(v->store, NULL);
 		pthread_rwlock_unlock(&v->seal_lock);
 		keyring_close(kr);
 		kinko_key_free(totp);
@@ -664,6 +755,8 @@ void vault_seal(struct vault *v)
 		v->seal_hook(v->seal_hook_ctx);
 	pthread_rwlock_wrlock(&v->seal_lock);
 	atomic_fetch_sub(&v->sealing, 1);
+	if (v->store)
+		v->store->ops->set_row_key(v->store, NULL);
 	keyring_close(v->kr);
 	kinko_key_free(v->totp_key);
 	kinko_sign_key_free(v->log_key);

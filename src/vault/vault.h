@@ -320,10 +320,14 @@ int vault_cert_list(struct vault *v, const struct vault_actor *a, const char *us
  * first revocation. */
 int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *fingerprint,
 		      struct vault_cert_info *out, struct kinko_err *e) KINKO_WUR;
-/* Every request: KINKO_EPERM when the client certificate was revoked. A
- * certificate kinko did not issue (another CA in the trust list) is not refused
- * here; a store that cannot answer refuses (fail closed). */
-int vault_cert_check(struct vault *v, const char *fingerprint, struct kinko_err *e) KINKO_WUR;
+/* Every request: KINKO_EPERM when the client certificate was revoked, or when
+ * kinko issued it (kinko_issued: it names a kinko user) after its certificate
+ * rows became authenticated (not_before: its validity's start) and its row is
+ * missing. A row that does not authenticate, or a store that cannot answer,
+ * refuses (fail closed). While sealed, rows cannot be authenticated: a
+ * revocation as stored is still obeyed, nothing else is decided. */
+int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued,
+		     int64_t not_before, struct kinko_err *e) KINKO_WUR;
 
 /* ---- Addresses that keep failing (S4; core/addrblock.h, [server] block_*) ---- */
 

@@ -286,7 +286,8 @@ def test_unseal_and_checkpoint_wait_for_their_record_and_seal_says_so(tmp_path):
         r = s.post(url + "unseal", json={"passphrase": "correct horse battery staple"})
         audit_broken(False)
         assert r.status_code == 503, r.text
-        assert s.get(url + "status").json()["sealed"] is True
+        st = s.get(url + "status")
+        assert st.json().get("sealed") is True, st.text
         assert "vault.unseal" not in acts()
         r = s.post(url + "unseal", json={"passphrase": "correct horse battery staple"})
         assert r.status_code == 200, r.text

@@ -51,6 +51,10 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The key that authenticates access rows, as the vault would derive it. */
+static const uint8_t row_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+				    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
 static struct store *fresh(void)
 {
 	struct store *s = NULL;
@@ -59,6 +63,7 @@ static struct store *fresh(void)
 	snprintf(dbpath, sizeof dbpath, "%s/kinko-%u.db", tmpdir, ndb++);
 	if (store_sqlite_open(dbpath, true, &s, &e))
 		fail_msg("open: %s", e.msg);
+	s->ops->set_row_key(s, row_key);
 	return s;
 }
 
@@ -214,6 +219,7 @@ static void reopen_keeps_data(void **state)
 	store_close(s);
 
 	assert_int_equal(store_sqlite_open(dbpath, false, &s, &e), 0);
+	s->ops->set_row_key(s, row_key);
 	assert_int_equal(s->ops->user_get(s, u.id, NULL, &got, &e), 0);
 	assert_string_equal(got.name, "alice");
 	store_user_clear(&got);
@@ -1080,6 +1086,185 @@ static void ids_and_roles(void **state)
 	assert_int_equal(store_role_parse(NULL), ROLE_NONE);
 }
 
+/* Raw SQL on a second connection: what someone who can write kinko.db can do. */
+static void raw(const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg ? msg : "");
+	assert_true(sqlite3_changes(db) >= 1);
+	sqlite3_close(db);
+}
+
+static int count_problem(void *ctx, const char *problem)
+{
+	assert_non_null(strstr(problem, "does not authenticate"));
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The rows that decide access authenticate under the row key: written with it,
+ * refused when changed, added or copied by anyone else (the integrity check lists
+ * them), unreadable and unwritable without it; rows from before schema 7 (no MAC)
+ * are refused until adopted, and adoption sets the mark only the key can make. */
+static void access_rows_are_authenticated(void **state)
+{
+	struct store *s = fresh();
+	struct store_user m, h, got;
+	struct store_contract c;
+	struct store_folder f, fg;
+	struct store_cert cert = {.issued_at = 10, .not_after = 20}, cg;
+	struct store_session ss = {.created_at = 5, .last_seen = 5}, sg;
+	struct kinko_err e;
+	enum store_role role;
+	unsigned perms;
+	struct ids l;
+	int problems = 0;
+	uint64_t adopted = 0;
+	bool marked = true;
+	char sql[512];
+	(void)state;
+
+	make_user(&m, "mgr", ROLE_MANAGER);
+	make_user(&h, "hdl", ROLE_HANDLER);
+	put_user(s, &m);
+	put_user(s, &h);
+	memset(&c, 0, sizeof c);
+	store_new_id(c.id);
+	snprintf(c.name, sizeof c.name, "c");
+	memcpy(c.created_by, m.id, STORE_ID_LEN);
+	assert_int_equal(TX(s, s->ops->contract_insert(s, &c, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->member_put(s, c.id, h.id, ROLE_HANDLER, &e_)), 0);
+	memset(&f, 0, sizeof f);
+	store_new_id(f.id);
+	memcpy(f.contract_id, c.id, STORE_ID_LEN);
+	kbuf_init(&f.name_sealed, 64);
+	kbuf_init(&f.key_wrapped, 64);
+	assert_int_equal(kbuf_append(&f.name_sealed, "n", 1), 0);
+	assert_int_equal(kbuf_append(&f.key_wrapped, "k", 1), 0);
+	assert_int_equal(TX(s, s->ops->folder_insert(s, &f, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->acl_put(s, f.id, h.id, 1, &e_)), 0);
+	memset(cert.fingerprint, 'a', 64);
+	memcpy(cert.user_id, h.id, STORE_ID_LEN);
+	assert_int_equal(TX(s, s->ops->cert_insert(s, &cert, &e_)), 0);
+	memset(ss.token_hash, 7, 32);
+	memcpy(ss.user_id, h.id, STORE_ID_LEN);
+	memset(ss.cert_fp, 'a', 64);
+	assert_int_equal(TX(s, s->ops->session_insert(s, &ss, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->cert_revoke(s, cert.fingerprint, 15, m.id, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->folder_set_specific(s, f.id, true, &e_)), 0);
+	assert_int_equal(s->ops->integrity(s, count_problem, &problems, &e), 0);
+	assert_int_equal(problems, 0);
+
+	/* Changed outside the store: each read refuses the row. */
+	snprintf(sql, sizeof sql, "UPDATE users SET role = 1 WHERE id = '%s'", h.id);
+	raw(sql);
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "account record of 'hdl' does not authenticate"));
+	memset(&l, 0, sizeof l);
+	assert_int_equal(s->ops->user_list(s, NULL, 10, collect_user, &l, &e), KINKO_EINTEGRITY);
+	snprintf(sql, sizeof sql, "UPDATE members SET role = 1 WHERE user_id = '%s'", h.id);
+	raw(sql);
+	assert_int_equal(s->ops->member_role(s, c.id, h.id, &role, &e), KINKO_EINTEGRITY);
+	assert_int_equal(role, ROLE_NONE);
+	assert_int_equal(s->ops->member_list(s, c.id, collect_member, &l, &e), KINKO_EINTEGRITY);
+	assert_int_equal(s->ops->contract_list(s, h.id, NULL, 10, collect_contract, &l, &e),
+			 KINKO_EINTEGRITY);
+	snprintf(sql, sizeof sql, "UPDATE acl SET perms = 15 WHERE user_id = '%s'", h.id);
+	raw(sql);
+	assert_int_equal(s->ops->acl_get(s, f.id, h.id, &perms, &e), KINKO_EINTEGRITY);
+	assert_int_equal(perms, 0);
+	assert_int_equal(s->ops->acl_list(s, f.id, collect_acl, &l, &e), KINKO_EINTEGRITY);
+	raw("UPDATE certificates SET revoked_at = 0, revoked_by = ''");
+	assert_int_equal(s->ops->cert_get(s, cert.fingerprint, &cg, &e), KINKO_EINTEGRITY);
+	snprintf(sql, sizeof sql, "UPDATE sessions SET user_id = '%s'", m.id);
+	raw(sql);
+	assert_int_equal(s->ops->session_get(s, ss.token_hash, &sg, &e), KINKO_EINTEGRITY);
+	raw("UPDATE folders SET specific_personal = 0");
+	assert_int_equal(s->ops->folder_get(s, f.id, &fg, &e), KINKO_EINTEGRITY);
+	assert_int_equal(TX(s, s->ops->folder_set_specific(s, f.id, false, &e_)), KINKO_EINTEGRITY);
+	problems = 0;
+	assert_int_equal(s->ops->integrity(s, count_problem, &problems, &e), 0);
+	assert_int_equal(problems, 6);
+
+	/* A row copied from another row (its MAC with it) does not authenticate
+	 * either: the MAC covers the table and every column. */
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO acl(folder_id, user_id, perms, mac) SELECT folder_id, '%s', perms, "
+		 "mac FROM acl",
+		 m.id);
+	raw(sql);
+	assert_int_equal(s->ops->acl_get(s, f.id, m.id, &perms, &e), KINKO_EINTEGRITY);
+
+	/* Without the key: neither read nor written. */
+	s->ops->set_row_key(s, NULL);
+	assert_int_equal(s->ops->user_get(s, m.id, NULL, &got, &e), KINKO_ESEALED);
+	assert_int_equal(TX(s, s->ops->member_put(s, c.id, m.id, ROLE_MANAGER, &e_)),
+			 KINKO_ESEALED);
+	/* With another key, nothing authenticates. */
+	{
+		uint8_t other[32];
+		memcpy(other, row_key, 32);
+		other[0] ^= 1;
+		s->ops->set_row_key(s, other);
+		assert_int_equal(s->ops->user_get(s, m.id, NULL, &got, &e), KINKO_EINTEGRITY);
+		assert_int_equal(s->ops->begin(s, &e), 0);
+		assert_int_equal(s->ops->rows_marked(s, &marked, NULL, &e), 0);
+		s->ops->rollback(s);
+		assert_false(marked);
+	}
+	s->ops->set_row_key(s, row_key);
+	assert_int_equal(s->ops->user_get(s, m.id, NULL, &got, &e), 0);
+	store_user_clear(&got);
+
+	/* Rows from before schema 7 carry no MAC: refused until adopted, and adopted
+	 * as they are, once, with the mark. */
+	assert_int_equal(s->ops->begin(s, &e), 0);
+	assert_int_equal(s->ops->rows_marked(s, &marked, NULL, &e), 0);
+	s->ops->rollback(s);
+	assert_false(marked);
+	raw("UPDATE users SET mac = NULL");
+	raw("UPDATE acl SET mac = NULL");
+	assert_int_equal(s->ops->user_get(s, m.id, NULL, &got, &e), KINKO_EINTEGRITY);
+	assert_int_equal(TX(s, s->ops->rows_adopt(s, true, 1000, &adopted, &e_)), 0);
+	assert_int_equal(adopted, 4); /* two users, two ACL rows */
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), 0);
+	assert_int_equal(got.role, ROLE_MANAGER); /* adopted as it was */
+	store_user_clear(&got);
+	assert_int_equal(s->ops->acl_get(s, f.id, m.id, &perms, &e), 0);
+	{
+		int64_t since = 0;
+		assert_int_equal(s->ops->begin(s, &e), 0);
+		assert_int_equal(s->ops->rows_marked(s, &marked, &since, &e), 0);
+		s->ops->rollback(s);
+		assert_true(marked);
+		assert_int_equal(since, 1000);
+		/* The time in the mark cannot be moved either. */
+		raw("UPDATE meta SET value = CAST(zeroblob(8) || substr(value, 9) AS BLOB) "
+		    "WHERE key = 'rows_authenticated'");
+		assert_int_equal(s->ops->begin(s, &e), 0);
+		assert_int_equal(s->ops->rows_marked(s, &marked, &since, &e), 0);
+		s->ops->rollback(s);
+		assert_false(marked);
+		assert_int_equal(TX(s, s->ops->rows_adopt(s, false, 1000, &adopted, &e_)), 0);
+		assert_int_equal(adopted, 0);
+	}
+	/* A mark written by anyone without the key is no mark. */
+	raw("UPDATE meta SET value = zeroblob(32) WHERE key = 'rows_authenticated'");
+	assert_int_equal(s->ops->begin(s, &e), 0);
+	assert_int_equal(s->ops->rows_marked(s, &marked, NULL, &e), 0);
+	s->ops->rollback(s);
+	assert_false(marked);
+	store_folder_clear(&f);
+	store_user_clear(&m);
+	store_user_clear(&h);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1093,6 +1278,7 @@ int main(void)
 		cmocka_unit_test(session_ops),
 		cmocka_unit_test(cert_ops),
 		cmocka_unit_test(contract_member_folder_acl_ops),
+		cmocka_unit_test(access_rows_are_authenticated),
 		cmocka_unit_test(object_ops),
 		cmocka_unit_test(audit_ops),
 		cmocka_unit_test(rollback_leaves_nothing),

@@ -853,26 +853,21 @@ static void login_and_sessions(void **state)
 	}
 
 	/* Absolute expiry: a session in use all along still ends session_max_seconds
-	 * after login (aged with plain SQL, as the store has no op for it). */
+	 * after login (aged by writing its row again through the store, as plain SQL
+	 * would leave a row that does not authenticate). */
 	{
-		char p[1024], sql[256];
-		sqlite3 *db;
 		uint8_t h[32];
-		char hex[65];
+		struct store *s = V->store;
+		struct store_session ss;
 		assert_int_equal(login("hana", handler_pw, FP_A, token, &who, &alert, &e), 0);
 		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
 		assert_int_equal(kinko_sha256(token, strlen(token), h), 0);
-		format_hex(h, 32, hex);
-		snprintf(p, sizeof p, "%s/kinko.db", dir);
-		snprintf(sql, sizeof sql,
-			 "UPDATE sessions SET created_at = created_at - %llu "
-			 "WHERE hex(token_hash) = upper('%s')",
-			 (unsigned long long)V->cfg.session_max_seconds + 5, hex);
-		assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-		sqlite3_busy_timeout(db, 5000);
-		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_changes(db), 1);
-		sqlite3_close(db);
+		assert_int_equal(s->ops->begin(s, &e), 0);
+		assert_int_equal(s->ops->session_get(s, h, &ss, &e), 0);
+		assert_int_equal(s->ops->session_delete(s, h, &e), 0);
+		ss.created_at -= (int64_t)V->cfg.session_max_seconds + 5;
+		assert_int_equal(s->ops->session_insert(s, &ss, &e), 0);
+		assert_int_equal(s->ops->commit(s, &e), 0);
 		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), KINKO_EAUTH);
 		assert_non_null(strstr(e.msg, "expired"));
 	}
@@ -1774,6 +1769,73 @@ static void removed_members_lose_their_folder_rights(void **state)
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
 }
 
+/* An upgraded store (rows without a MAC, no mark, no record of adoption) has its
+ * rows adopted, as they are, by the first unseal, which records how many. Once
+ * that record exists, a store whose mark was removed gets it back but adopts
+ * nothing again: a row added meanwhile without the key stays refused. */
+static void access_rows_adopted_once_then_refused(void **state)
+{
+	struct vault_user_info ui;
+	struct vault_folder_info fi;
+	struct vault_actor h2;
+	struct vault_user_new n;
+	struct kinko_err e;
+	int64_t before;
+	(void)state;
+
+	memset(&n, 0, sizeof n);
+	n.name = "mirai";
+	n.role = ROLE_HANDLER;
+	n.password = "correct horse battery 3";
+	assert_int_equal(vault_user_create(V, &admin, &n, &ui, NULL, &e), 0);
+	memset(&h2, 0, sizeof h2);
+	memcpy(h2.user_id, ui.id, sizeof h2.user_id);
+	h2.role = ROLE_HANDLER;
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
+
+	/* As a version before schema 7 left it: no MACs, no mark, and (the init's
+	 * record renamed, with the log's guard dropped) no record of adoption. */
+	vault_seal(V);
+	db_exec("UPDATE users SET mac = NULL; UPDATE sessions SET mac = NULL;"
+		"UPDATE certificates SET mac = NULL; UPDATE members SET mac = NULL;"
+		"UPDATE folders SET mac = NULL; UPDATE acl SET mac = NULL;"
+		"DELETE FROM meta WHERE key = 'rows_authenticated';"
+		"DROP TRIGGER audit_event_no_update;"
+		"UPDATE audit_event SET data = CAST(replace(CAST(data AS TEXT), "
+		"'store.rows_authenticated', 'store.rows_xxxxxxxxxxxxx') AS BLOB);");
+	before = events_like("%store.rows_authenticated%");
+	assert_int_equal(before, 0);
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
+	assert_int_equal(events_like("%store.rows_authenticated%"), 1);
+	assert_int_equal(events_like("%store.rows_authenticated%\"bytes\":0%"), 0);
+	assert_int_equal(vault_folder_get(V, &handler, folder.id, &fi, &e), 0);
+	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), 0);
+	assert_int_equal(fi.my_perms, 0);
+
+	/* Someone with the file grants mirai read (a row without the key's MAC) and
+	 * removes the mark: the next unseal puts the mark back, adopts nothing. */
+	vault_seal(V);
+	{
+		char sql[512];
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO acl(folder_id, user_id, perms) VALUES('%s', '%s', 15);"
+			 "DELETE FROM meta WHERE key = 'rows_authenticated';",
+			 folder.id, h2.user_id);
+		db_exec(sql);
+	}
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
+	assert_int_equal(events_like("%store.rows_mark_restored%"), 1);
+	assert_int_equal(events_like("%store.rows_authenticated%"), 1);
+	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "does not authenticate"));
+	{
+		char sql[256];
+		snprintf(sql, sizeof sql, "DELETE FROM acl WHERE user_id = '%s'", h2.user_id);
+		db_exec(sql);
+	}
+	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1792,6 +1854,7 @@ int main(void)
 		cmocka_unit_test(sealed_refuses),
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
+		cmocka_unit_test(access_rows_adopted_once_then_refused),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
 		cmocka_unit_test(an_event_rolled_back_is_not_confirmed),
 		cmocka_unit_test(an_upload_ends_with_its_session),
