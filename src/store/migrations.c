@@ -118,6 +118,7 @@ const char *const store_migrations[] = {
 	"ALTER TABLE users ADD COLUMN mac BLOB;"
 	"ALTER TABLE sessions ADD COLUMN mac BLOB;"
 	"ALTER TABLE certificates ADD COLUMN mac BLOB;"
+	"ALTER TABLE contracts ADD COLUMN mac BLOB;"
 	"ALTER TABLE members ADD COLUMN mac BLOB;"
 	"ALTER TABLE folders ADD COLUMN mac BLOB;"
 	"ALTER TABLE acl ADD COLUMN mac BLOB;",

@@ -57,6 +57,7 @@ struct sqlite_store {
 	 * while has_row_key. */
 	uint8_t *row_key;
 	atomic_bool has_row_key;
+	pthread_rwlock_t row_key_lock; /* a seal does not wipe it under a running HMAC */
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -182,7 +183,9 @@ struct rowenc {
 
 static void re_put(struct rowenc *r, uint8_t tag, const void *p, size_t n)
 {
-	if (r->over || n > ROW_ENC_MAX - 5 - r->n) {
+	size_t room = ROW_ENC_MAX - r->n; /* r->n never exceeds ROW_ENC_MAX */
+
+	if (r->over || room < 5 || n > room - 5) {
 		r->over = true;
 		return;
 	}
@@ -251,6 +254,15 @@ static void cert_enc(struct rowenc *r, const struct store_cert *c)
 	re_text(r, c->revoked_by);
 }
 
+static void contract_enc(struct rowenc *r, const struct store_contract *c)
+{
+	re_begin(r, "contracts");
+	re_text(r, c->id);
+	re_text(r, c->name);
+	re_text(r, c->created_by);
+	re_int(r, c->created_at);
+}
+
 static void member_enc(struct rowenc *r, const char *contract_id, const char *user_id, int role)
 {
 	re_begin(r, "members");
@@ -281,6 +293,7 @@ static int row_mac(struct store *s, struct rowenc *r, uint8_t out[32], struct ki
 	struct sqlite_store *q = (struct sqlite_store *)s;
 	int rc = 0;
 
+	pthread_rwlock_rdlock(&q->row_key_lock);
 	if (!atomic_load(&q->has_row_key))
 		rc = kinko_err_set(e, KINKO_ESEALED,
 				   "the vault is sealed: records that decide access are neither read "
@@ -290,6 +303,7 @@ static int row_mac(struct store *s, struct rowenc *r, uint8_t out[32], struct ki
 				   "a record that decides access is too large to be one kinko wrote");
 	else if (kinko_hmac_sha256(q->row_key, 32, r->b, r->n, out))
 		rc = kinko_err_set(e, KINKO_ECRYPTO, "cannot authenticate a record");
+	pthread_rwlock_unlock(&q->row_key_lock);
 	kinko_wipe(r->b, r->n);
 	return rc;
 }
@@ -327,12 +341,14 @@ static void sq_set_row_key(struct store *s, const uint8_t *key)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 
+	pthread_rwlock_wrlock(&q->row_key_lock);
 	atomic_store(&q->has_row_key, false);
 	kinko_wipe(q->row_key, 32);
 	if (key) {
 		memcpy(q->row_key, key, 32);
 		atomic_store(&q->has_row_key, true);
 	}
+	pthread_rwlock_unlock(&q->row_key_lock);
 }
 
 /* ---------------------------------------------------------------- transactions */
@@ -895,7 +911,9 @@ static int sq_contract_insert(struct store *s, const struct store_contract *c,
 			      struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "INSERT INTO contracts(id, name, created_by, created_at) VALUES(?,?,?,?)",
+	struct rowenc r;
+	int rc = prep(s,
+		      "INSERT INTO contracts(id, name, created_by, created_at, mac) VALUES(?,?,?,?,?)",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -903,30 +921,47 @@ static int sq_contract_insert(struct store *s, const struct store_contract *c,
 	bind_text(st, 2, c->name);
 	bind_text(st, 3, c->created_by);
 	sqlite3_bind_int64(st, 4, c->created_at);
+	contract_enc(&r, c);
+	if ((rc = bind_mac(s, st, 5, &r, e)) != 0) {
+		sqlite3_finalize(st);
+		return rc;
+	}
 	return step_done(s, st, "insert contract", e);
 }
 
-static void contract_row(sqlite3_stmt *st, struct store_contract *c)
+static void contract_cols(sqlite3_stmt *st, struct store_contract *c)
 {
+	memset(c, 0, sizeof *c);
 	col_text(st, 0, c->id, sizeof c->id);
 	col_text(st, 1, c->name, sizeof c->name);
 	col_text(st, 2, c->created_by, sizeof c->created_by);
 	c->created_at = sqlite3_column_int64(st, 3);
 }
 
+/* Reads a row selected as id, name, created_by, created_at, mac; authenticates it
+ * (its name is what people upload under). */
+static int contract_row(struct store *s, sqlite3_stmt *st, struct store_contract *c,
+			struct kinko_err *e)
+{
+	struct rowenc r;
+
+	contract_cols(st, c);
+	contract_enc(&r, c);
+	return row_verify(s, &r, st, 4, "contract record", e);
+}
+
 static int sq_contract_get(struct store *s, const char *id, struct store_contract *out,
 			   struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, name, created_by, created_at FROM contracts WHERE id = ?", &st,
-		      e);
+	int rc = prep(s, "SELECT id, name, created_by, created_at, mac FROM contracts WHERE id = ?",
+		      &st, e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		contract_row(st, out);
-		rc = 0;
+		rc = contract_row(s, st, out, e);
 	} else if (rc == SQLITE_DONE) {
 		rc = kinko_err_set(e, KINKO_ENOENT, "no such contract");
 	} else {
@@ -941,11 +976,11 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 {
 	sqlite3_stmt *st;
 	int rc = prep(s, user_id
-			      ? "SELECT c.id, c.name, c.created_by, c.created_at, m.role, m.mac "
+			      ? "SELECT c.id, c.name, c.created_by, c.created_at, c.mac, m.role, m.mac "
 				"FROM contracts c "
 				"JOIN members m ON m.contract_id = c.id AND m.user_id = ?1 "
 				"WHERE c.id > ?2 ORDER BY c.id LIMIT ?3"
-			      : "SELECT id, name, created_by, created_at FROM contracts "
+			      : "SELECT id, name, created_by, created_at, mac FROM contracts "
 				"WHERE ?1 IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
 		      &st, e);
 	if (rc)
@@ -955,12 +990,11 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 	sqlite3_bind_int(st, 3, (int)limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_contract c;
-		int r = 0;
-		contract_row(st, &c);
-		if (user_id) { /* listed through the membership: only an authentic one */
+		int r = contract_row(s, st, &c, e);
+		if (r == 0 && user_id) { /* listed through the membership: only an authentic one */
 			struct rowenc re;
-			member_enc(&re, c.id, user_id, sqlite3_column_int(st, 4));
-			r = row_verify(s, &re, st, 5, "membership record", e);
+			member_enc(&re, c.id, user_id, sqlite3_column_int(st, 5));
+			r = row_verify(s, &re, st, 6, "membership record", e);
 		}
 		if (r == 0)
 			r = cb(ctx, &c);
@@ -1070,8 +1104,15 @@ static int sq_member_list(struct store *s, const char *contract_id, store_member
 		m.role = (enum store_role)sqlite3_column_int(st, 2);
 		member_enc(&re, contract_id, m.user_id, (int)m.role);
 		r = row_verify(s, &re, st, 3, "membership record", e);
-		if (r == 0)
-			r = cb(ctx, &m);
+		if (r == 0) { /* the name shown, from the account's authenticated row */
+			struct store_user u;
+			r = sq_user_get(s, m.user_id, NULL, &u, e);
+			if (r == 0) {
+				snprintf(m.user_name, sizeof m.user_name, "%s", u.name);
+				store_user_clear(&u);
+				r = cb(ctx, &m);
+			}
+		}
 		if (r) {
 			sqlite3_finalize(st);
 			return r;
@@ -1680,6 +1721,9 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 			 "SELECT token_hash, user_id, cert_fp, created_at FROM sessions WHERE rowid = ?");
 	else if (!strcmp(table, "certificates"))
 		snprintf(sql, sizeof sql, "SELECT " CERT_COLS " FROM certificates WHERE rowid = ?");
+	else if (!strcmp(table, "contracts"))
+		snprintf(sql, sizeof sql,
+			 "SELECT id, name, created_by, created_at FROM contracts WHERE rowid = ?");
 	else if (!strcmp(table, "members"))
 		snprintf(sql, sizeof sql,
 			 "SELECT contract_id, user_id, role FROM members WHERE rowid = ?");
@@ -1713,6 +1757,10 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 		struct store_cert c;
 		cert_cols(st, &c);
 		cert_enc(r, &c);
+	} else if (!strcmp(table, "contracts")) {
+		struct store_contract c;
+		contract_cols(st, &c);
+		contract_enc(r, &c);
 	} else if (!strcmp(table, "folders")) {
 		struct store_folder f = {0};
 		col_text(st, 0, f.id, sizeof f.id);
@@ -1733,17 +1781,25 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 	return rc ? kinko_err_set(e, KINKO_ENOMEM, "out of memory") : 0;
 }
 
-static const char *const mac_tables[] = {"users",   "sessions", "certificates",
+static const char *const mac_tables[] = {"users",   "sessions", "certificates", "contracts",
 					 "members", "folders",  "acl"};
 
 static int sq_rows_adopt(struct store *s, bool rows_too, int64_t since, uint64_t *adopted,
 			 struct kinko_err *e)
 {
 	uint8_t mark[40];
-	int64_t ids[256];
+	int64_t ids[256], first = 0;
 	size_t n;
-	int rc = rows_mark_value(s, since, mark, e);
+	int rc;
 
+	/* The list of certificates began no later than its first row (since schema
+	 * 4): an earlier `since` only ever refuses more. */
+	rc = count_query(s, "SELECT coalesce(min(issued_at), 0) FROM certificates", &first, e);
+	if (rc)
+		return rc;
+	if (first > 0 && first < since)
+		since = first;
+	rc = rows_mark_value(s, since, mark, e);
 	*adopted = 0;
 	for (size_t t = 0; rc == 0 && rows_too && t < sizeof mac_tables / sizeof *mac_tables; t++) {
 		do {
@@ -2023,6 +2079,7 @@ static void sq_close(struct store *s)
 	pthread_mutex_destroy(&q->lock);
 	pthread_mutex_destroy(&q->sync_lock);
 	kinko_secure_free(q->row_key);
+	pthread_rwlock_destroy(&q->row_key_lock);
 	free(q);
 }
 
@@ -2177,6 +2234,7 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	}
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_mutex_init(&q->sync_lock, NULL);
+	pthread_rwlock_init(&q->row_key_lock, NULL);
 	snprintf(q->wal_path, sizeof q->wal_path, "%s-wal", path);
 	q->wal_fd = -1;
 	/* Keep the WAL file in place (never deleted between connections), so the fd

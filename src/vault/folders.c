@@ -207,6 +207,7 @@ struct contract_list_ctx {
 	const struct vault_actor *a;
 	int (*cb)(void *ctx, const struct vault_contract_info *c);
 	void *ctx;
+	struct kinko_err *e;
 };
 
 static int contract_list_row(void *ctx, const struct store_contract *c)
@@ -214,14 +215,14 @@ static int contract_list_row(void *ctx, const struct store_contract *c)
 	struct contract_list_ctx *l = ctx;
 	struct vault_contract_info info;
 	struct store *s = l->v->store;
+	int rc;
 
 	memset(&info, 0, sizeof info);
 	memcpy(info.id, c->id, sizeof info.id);
 	memcpy(info.name, c->name, sizeof info.name);
 	info.created_at = c->created_at;
-	if (s->ops->member_role(s, c->id, l->a->user_id, &info.my_role, NULL))
-		return KINKO_EIO;
-	return l->cb(l->ctx, &info);
+	rc = s->ops->member_role(s, c->id, l->a->user_id, &info.my_role, l->e);
+	return rc ? rc : l->cb(l->ctx, &info);
 }
 
 int vault_contract_list(struct vault *v, const struct vault_actor *a, const char *after_id,
@@ -230,7 +231,7 @@ int vault_contract_list(struct vault *v, const struct vault_actor *a, const char
 			struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct contract_list_ctx l = {v, a, cb, ctx};
+	struct contract_list_ctx l = {v, a, cb, ctx, e};
 	int rc = s->ops->begin(s, e);
 
 	if (rc)

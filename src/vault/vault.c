@@ -522,7 +522,11 @@ static int row_key_install(struct vault *v, const struct keyring *kr, struct kin
 struct event_find {
 	const char *action;
 	bool found;
+	bool undecodable;
+	int64_t time; /* of the event found, unix seconds */
 };
+
+#define EVENT_FIND_STOP 1
 
 static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 {
@@ -530,9 +534,14 @@ static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 	struct audit_event ev;
 
 	(void)seq;
-	if (audit_event_decode(p, n, &ev, NULL) == 0 && !strcmp(ev.action, f->action)) {
+	if (audit_event_decode(p, n, &ev, NULL) != 0) {
+		f->undecodable = true;
+		return EVENT_FIND_STOP;
+	}
+	if (!strcmp(ev.action, f->action)) {
 		f->found = true;
-		return 1; /* stop */
+		f->time = ev.time_ms / 1000;
+		return EVENT_FIND_STOP;
 	}
 	return 0;
 }
@@ -543,9 +552,11 @@ static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
  * store upgraded from schema 6 or earlier has rows without a MAC, which the first
  * unseal adopts, as they are, and records (store.rows_authenticated, with the
  * number of rows). The mark itself sits in kinko.db, so whether rows were ever
- * adopted is decided by the audit log, which cannot be cut short unnoticed: once
- * that event is on record, a missing mark is put back but no row is adopted
- * again, so rows added to the file later stay refused.
+ * adopted is decided by the audit log, verified against its signed checkpoints
+ * and the checkpoint file first (an event that does not decode stops it): once
+ * that event is on record, a missing mark is put back, dated no later than the
+ * event, but no row is adopted again, so rows added to the file later stay
+ * refused.
  */
 static int rows_authenticate(struct vault *v, const struct vault_actor *a, struct kinko_err *e)
 {
@@ -554,25 +565,39 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, struc
 	struct vault_actor by = {0}; /* who unseals; the request's own event is vault.unseal */
 	uint64_t adopted = 0;
 	bool marked = false;
-	int rc = s->ops->begin(s, e);
+	uint64_t n_events, n_checkpoints;
+	int rc = s->ops->begin_read(s, e);
 
 	if (a) {
 		by = *a;
 		by.note = NULL;
 	}
-
 	if (rc)
 		return rc;
 	rc = s->ops->rows_marked(s, &marked, NULL, e);
+	s->ops->rollback(s);
+	if (rc || marked)
+		return rc;
+	rc = vault_log_verify(v, &n_events, &n_checkpoints, e);
+	if (rc)
+		return kinko_err_wrap(e, "the store does not say that its access records are "
+					 "authenticated, and the audit log, which says whether they "
+					 "were, does not verify");
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	rc = s->ops->rows_marked(s, &marked, NULL, e); /* again, in the write transaction */
 	if (rc || marked) {
 		s->ops->rollback(s);
 		return rc;
 	}
 	rc = s->ops->audit_scan(s, 0, event_find_cb, &f, e);
-	if (rc == 1)
+	if (rc == EVENT_FIND_STOP)
 		rc = 0;
+	if (rc == 0 && f.undecodable)
+		rc = kinko_err_set(e, KINKO_EINTEGRITY, "an event in the audit log does not decode");
 	if (rc == 0)
-		rc = s->ops->rows_adopt(s, !f.found, vault_now(), &adopted, e);
+		rc = s->ops->rows_adopt(s, !f.found, f.found ? f.time : vault_now(), &adopted, e);
 	if (rc == 0)
 		rc = vault_audit(v, a ? &by : NULL,
 				 f.found ? "store.rows_mark_restored" : "store.rows_authenticated",

@@ -1769,18 +1769,20 @@ static void removed_members_lose_their_folder_rights(void **state)
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
 }
 
-/* An upgraded store (rows without a MAC, no mark, no record of adoption) has its
- * rows adopted, as they are, by the first unseal, which records how many. Once
- * that record exists, a store whose mark was removed gets it back but adopts
- * nothing again: a row added meanwhile without the key stays refused. */
-static void access_rows_adopted_once_then_refused(void **state)
+/* The store's mark that its access rows are authenticated sits in kinko.db; the
+ * audit log decides whether rows were ever adopted. With the mark removed and a
+ * right added without the key, the next unseal puts the mark back and adopts
+ * nothing: the added right stays refused. With the log's record of adoption
+ * erased as well, the log no longer verifies and the vault stays sealed.
+ * (Adopting the rows of a real schema-6 store: tests/integration/test_rows.py.) */
+static void access_rows_never_adopted_twice(void **state)
 {
 	struct vault_user_info ui;
 	struct vault_folder_info fi;
 	struct vault_actor h2;
 	struct vault_user_new n;
 	struct kinko_err e;
-	int64_t before;
+	char sql[512];
 	(void)state;
 
 	memset(&n, 0, sizeof n);
@@ -1792,47 +1794,46 @@ static void access_rows_adopted_once_then_refused(void **state)
 	memcpy(h2.user_id, ui.id, sizeof h2.user_id);
 	h2.role = ROLE_HANDLER;
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
-
-	/* As a version before schema 7 left it: no MACs, no mark, and (the init's
-	 * record renamed, with the log's guard dropped) no record of adoption. */
-	vault_seal(V);
-	db_exec("UPDATE users SET mac = NULL; UPDATE sessions SET mac = NULL;"
-		"UPDATE certificates SET mac = NULL; UPDATE members SET mac = NULL;"
-		"UPDATE folders SET mac = NULL; UPDATE acl SET mac = NULL;"
-		"DELETE FROM meta WHERE key = 'rows_authenticated';"
-		"DROP TRIGGER audit_event_no_update;"
-		"UPDATE audit_event SET data = CAST(replace(CAST(data AS TEXT), "
-		"'store.rows_authenticated', 'store.rows_xxxxxxxxxxxxx') AS BLOB);");
-	before = events_like("%store.rows_authenticated%");
-	assert_int_equal(before, 0);
-	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
-	assert_int_equal(events_like("%store.rows_authenticated%"), 1);
-	assert_int_equal(events_like("%store.rows_authenticated%\"bytes\":0%"), 0);
-	assert_int_equal(vault_folder_get(V, &handler, folder.id, &fi, &e), 0);
 	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), 0);
 	assert_int_equal(fi.my_perms, 0);
+	assert_int_equal(events_like("%store.rows_authenticated%"), 1); /* kinko init's */
 
-	/* Someone with the file grants mirai read (a row without the key's MAC) and
-	 * removes the mark: the next unseal puts the mark back, adopts nothing. */
 	vault_seal(V);
-	{
-		char sql[512];
-		snprintf(sql, sizeof sql,
-			 "INSERT INTO acl(folder_id, user_id, perms) VALUES('%s', '%s', 15);"
-			 "DELETE FROM meta WHERE key = 'rows_authenticated';",
-			 folder.id, h2.user_id);
-		db_exec(sql);
-	}
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO acl(folder_id, user_id, perms) VALUES('%s', '%s', 15);"
+		 "DELETE FROM meta WHERE key = 'rows_authenticated';",
+		 folder.id, h2.user_id);
+	db_exec(sql);
 	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
 	assert_int_equal(events_like("%store.rows_mark_restored%"), 1);
 	assert_int_equal(events_like("%store.rows_authenticated%"), 1);
 	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), KINKO_EINTEGRITY);
 	assert_non_null(strstr(e.msg, "does not authenticate"));
-	{
-		char sql[256];
-		snprintf(sql, sizeof sql, "DELETE FROM acl WHERE user_id = '%s'", h2.user_id);
-		db_exec(sql);
-	}
+
+	/* The record of adoption renamed (the log's guard dropped first), the mark
+	 * removed again: the log does not verify, so nothing is adopted and the
+	 * vault stays sealed. */
+	vault_seal(V);
+	db_exec("DELETE FROM meta WHERE key = 'rows_authenticated';"
+		"DROP TRIGGER audit_event_no_update;"
+		"UPDATE audit_event SET data = CAST(replace(CAST(data AS TEXT), "
+		"'store.rows_authenticated', 'store.rows_xxxxxxxxxxxxx') AS BLOB);");
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e),
+			 KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "does not verify"));
+	assert_true(vault_is_sealed(V));
+
+	/* Put back as it was (trigger included), the vault unseals again. */
+	snprintf(sql, sizeof sql,
+		 "UPDATE audit_event SET data = CAST(replace(CAST(data AS TEXT), "
+		 "'store.rows_xxxxxxxxxxxxx', 'store.rows_authenticated') AS BLOB);"
+		 "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+		 "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+		 "DELETE FROM acl WHERE user_id = '%s';",
+		 h2.user_id);
+	db_exec(sql);
+	assert_int_equal(vault_unseal(V, KEYRING_KEYFILE, keyfile_secret, 32, &e), 0);
+	assert_int_equal(events_like("%store.rows_mark_restored%"), 2);
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
 }
 
@@ -1854,7 +1855,7 @@ int main(void)
 		cmocka_unit_test(sealed_refuses),
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
-		cmocka_unit_test(access_rows_adopted_once_then_refused),
+		cmocka_unit_test(access_rows_never_adopted_twice),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
 		cmocka_unit_test(an_event_rolled_back_is_not_confirmed),
 		cmocka_unit_test(an_upload_ends_with_its_session),

@@ -1,0 +1,156 @@
+"""Rows that decide access, written into kinko.db by someone without the unseal
+secret, grant nothing: the server refuses them, `kinko check` lists them, and a
+revoked certificate cannot be brought back by changing or deleting its row."""
+import json
+import sqlite3
+import subprocess
+
+from conftest import KINKO, kinko
+from test_certificates import fingerprint
+
+
+def db(vault, *statements):
+    con = sqlite3.connect(vault.dir + "/kinko.db", timeout=10)
+    for sql, args in statements:
+        assert con.execute(sql, args).rowcount == 1, sql
+    con.commit()
+    con.close()
+
+
+def actions(vault):
+    out = kinko("log", "show", "--dir", vault.dir).stdout
+    return [json.loads(line)["action"] for line in out.splitlines()]
+
+
+def test_rows_written_outside_kinko_grant_nothing(vault, admin):
+    u = vault.url
+    assert "store.rows_authenticated" in actions(vault)  # from kinko init on
+    c = admin.post(u + "contracts", json={"name": "住民税"}).json()["id"]
+    f = admin.post(u + "contracts/%s/folders" % c, json={"name": "通知"}).json()["id"]
+    secret = b"resident,12345\n" * 10
+    obj = admin.put(u + "folders/%s/objects" % f, params={"name": "r.csv"}, data=secret)
+    assert obj.status_code == 201, obj.text
+    obj = obj.json()["id"]
+    reader = vault.new_user(admin, "handler", "reader")  # designated, no right on f
+    climber = vault.new_user(admin, "handler", "climber")  # not designated at all
+    r = admin.put(u + "contracts/%s/members/%s" % (c, reader.id), json={"role": "handler"})
+    assert r.status_code == 200, r.text
+    assert reader.login().get(u + "objects/" + obj).status_code == 403
+    vault.stop()
+
+    # What someone with the file, but not the secret, can write.
+    db(vault,
+       ("INSERT INTO acl(folder_id, user_id, perms) VALUES(?, ?, 15)", (f, reader.id)),
+       ("UPDATE users SET role = 1 WHERE id = ?", (climber.id,)))
+    check = subprocess.run([KINKO, "check", "--dir", vault.dir, "--key-file", vault.keyfile],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert check.returncode == 3, check.stdout + check.stderr
+    bad = [l for l in check.stdout.splitlines() if "does not authenticate" in l]
+    assert len(bad) == 2 and any(" of acl " in l for l in bad) and any(" of users " in l for l in bad), check.stdout
+
+    vault.start()
+    s = reader.login()
+    r = s.get(u + "objects/" + obj)
+    assert r.status_code == 500 and secret not in r.content, r.text
+    assert r.json()["type"].endswith(":integrity")
+    assert s.get(u + "folders/%s/objects" % f).status_code == 500
+    # The account raised to manager opens nothing, not even a login.
+    r = vault.session(cert=climber.cert).post(
+        u + "login", json={"user": climber.name, "password": climber.password})
+    assert r.status_code != 200
+    # Everyone else goes on.
+    assert admin.get(u + "objects/" + obj).content == secret
+
+
+def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, admin):
+    u = vault.url
+    h = vault.new_user(admin, "handler")
+    fp = fingerprint(h.cert[0])
+    assert admin.post(u + "certificates/%s/revoke" % fp).status_code == 200
+    vault.stop()
+    db(vault, ("UPDATE certificates SET revoked_at = 0, revoked_by = '' WHERE fingerprint = ?",
+               (fp,)))
+    vault.start()
+    plain = vault.session(cert=h.cert)
+    r = plain.post(u + "login", json={"user": h.name, "password": h.password})
+    assert r.status_code in (403, 500) and "token" not in r.text, r.text
+    vault.stop()
+    db(vault, ("DELETE FROM certificates WHERE fingerprint = ?", (fp,)))
+    vault.start()
+    r = plain.post(u + "login", json={"user": h.name, "password": h.password})
+    assert r.status_code == 403, r.text
+    assert "not on kinko's list" in r.json()["detail"]
+    # While sealed, a revocation as stored is still obeyed (status answers others).
+    vault.stop()
+    db(vault, ("INSERT INTO certificates(fingerprint, user_id, issued_at, not_after, revoked_at) "
+               "VALUES(?, ?, 1, 2, 3)", (fp, h.id)))
+    vault.start(unseal=False)
+    assert vault.session().get(u + "status").json()["sealed"] is True
+    assert plain.get(u + "status").status_code == 403
+
+
+def test_a_schema_6_vault_is_adopted_once_on_its_first_unseal(tmp_path):
+    """A data directory left by kinko at schema 6 (data/make-vault-schema6.sh): the
+    first unseal authenticates its rows as they are, on record; people keep what
+    they had, revocations hold, and rows added to the file later are refused."""
+    import os
+    import tarfile
+    from conftest import Vault, free_port
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tarfile.open(os.path.join(here, "data", "vault-schema6.tar.gz")) as t:
+        t.extractall(tmp_path)
+    base = str(tmp_path)
+    with open(os.path.join(base, "fixture.json")) as f:
+        fx = json.load(f)
+    for pem in ("v/tls/server.pem", "sato.pem"):
+        left = subprocess.run(["openssl", "x509", "-noout", "-checkend", "86400", "-in",
+                               os.path.join(base, pem)], capture_output=True)
+        assert left.returncode == 0, \
+            "%s in the fixture expires: regenerate it with data/make-vault-schema6.sh" % pem
+    v = Vault.__new__(Vault)
+    v.dir, v.keyfile, v.host, v.prefix = os.path.join(base, "v"), os.path.join(base, "v.key"), "127.0.0.1", []
+    v.port, v.proc, v.log = free_port(), None, os.path.join(base, "v.log")
+    v.url = "https://127.0.0.1:%d/api/v1/" % v.port
+    v.ca = os.path.join(v.dir, "tls", "ca.pem")
+    v.admin_cert = (os.path.join(v.dir, "clients", "admin", "client.pem"),
+                    os.path.join(v.dir, "clients", "admin", "client.key"))
+    with open(os.path.join(v.dir, "kinko.conf"), "a") as f:
+        f.write("\n[scan]\nrequired = false\n[server]\nlisten = 127.0.0.1:%d\n" % v.port)
+    con = sqlite3.connect(os.path.join(v.dir, "kinko.db"))
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 6
+    con.close()
+    sato = (os.path.join(base, "sato.pem"), os.path.join(base, "sato.key"))
+    revoked = (os.path.join(base, "revoked.pem"), os.path.join(base, "revoked.key"))
+    v.start()
+    try:
+        adopted = [json.loads(l) for l in kinko("log", "show", "--dir", v.dir).stdout.splitlines()]
+        adopted = [e for e in adopted if e["action"] == "store.rows_authenticated"]
+        # 11 rows: admin and sato; admin's session; admin's certificate and sato's
+        # two; the contract; its two members (admin, who made it, and sato); the
+        # folder; sato's right.
+        assert len(adopted) == 1 and adopted[0]["bytes"] == 11, adopted
+        s = v.login("sato", fx["sato_password"], cert=sato)
+        with open(os.path.join(base, "data.csv"), "rb") as f:
+            assert s.get(v.url + "objects/" + fx["object"]).content == f.read()
+        assert s.put(v.url + "folders/%s/objects" % fx["folder"], params={"name": "x"},
+                     data=b"x").status_code == 403  # read only, as before
+        r = v.session(cert=revoked).post(v.url + "login", json={"user": "sato",
+                                                                  "password": fx["sato_password"]})
+        assert r.status_code == 403 and "revoked" in r.json()["detail"]
+        r = subprocess.run([KINKO, "check", "--dir", v.dir, "--key-file", v.keyfile],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stdout + r.stderr
+        v.stop()
+        # A right written into the file now is not adopted by the next unseal.
+        db(v, ("INSERT INTO acl(folder_id, user_id, perms) "
+               "SELECT ?, id, 15 FROM users WHERE name = 'admin'", (fx["folder"],)),
+           ("UPDATE acl SET perms = 15 WHERE user_id = ?", (fx["sato_id"],)))
+        v.start()
+        s = v.login("sato", fx["sato_password"], cert=sato)
+        assert s.get(v.url + "objects/" + fx["object"]).status_code == 500
+        acts = actions(v)
+        assert acts.count("store.rows_authenticated") == 1
+        assert "store.rows_mark_restored" not in acts
+    finally:
+        v.stop()
