@@ -846,6 +846,9 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 		return rc;
 	}
 	rc = s->ops->commit(s, e);
+	if ((rc == 0 || rc == KINKO_ENOTDURABLE) && vault_revoked_add(v, fingerprint) != 0)
+		fprintf(stderr, "kinko: ALERT: a revoked certificate could not be added to the "
+				"in-memory list; its row still refuses it\n");
 	if (rc == 0 && out)
 		cert_info(&c, out);
 	return rc;
@@ -863,8 +866,13 @@ int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued
 	struct kinko_err ge;
 	int64_t since = 0;
 	bool marked = false;
-	int rc = s->ops->begin_read(s, e);
+	int rc;
 
+	if (vault_revoked_has(v, fingerprint))
+		return kinko_err_set(e, KINKO_EPERM,
+				     "this client certificate was revoked (on record in the audit log); "
+				     "ask a manager for a new one (kinko cert issue)");
+	rc = s->ops->begin_read(s, e);
 	if (rc)
 		return rc;
 	rc = s->ops->cert_get(s, fingerprint, &c, &ge);

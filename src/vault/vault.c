@@ -220,6 +220,7 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	pthread_rwlock_init(&v->seal_lock, NULL);
 	pthread_mutex_init(&v->scan_mu, NULL);
 	pthread_mutex_init(&v->unseal_mu, NULL);
+	pthread_mutex_init(&v->revoked_mu, NULL);
 	sem_init(&v->pw_slots, 0, PW_VERIFY_AT_ONCE);
 	config_defaults(&v->cfg);
 	*out = v;
@@ -437,6 +438,84 @@ static uint64_t memory_limit(void)
 	return m;
 }
 
+static int revoked_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int vault_revoked_add(struct vault *v, const char *fingerprint)
+{
+	int rc = 0;
+
+	if (strlen(fingerprint) != 64)
+		return KINKO_EINVAL;
+	pthread_mutex_lock(&v->revoked_mu);
+	if (!bsearch(fingerprint, v->revoked, v->n_revoked, sizeof *v->revoked, revoked_cmp)) {
+		if (v->n_revoked == v->cap_revoked) {
+			size_t cap = v->cap_revoked ? 2 * v->cap_revoked : 64;
+			void *p = realloc(v->revoked, cap * sizeof *v->revoked);
+			if (!p)
+				rc = KINKO_ENOMEM;
+			else {
+				v->revoked = p;
+				v->cap_revoked = cap;
+			}
+		}
+		if (rc == 0) {
+			size_t i = v->n_revoked;
+			while (i > 0 && strcmp(v->revoked[i - 1], fingerprint) > 0) {
+				memcpy(v->revoked[i], v->revoked[i - 1], sizeof *v->revoked);
+				i--;
+			}
+			memcpy(v->revoked[i], fingerprint, 65);
+			v->n_revoked++;
+		}
+	}
+	pthread_mutex_unlock(&v->revoked_mu);
+	return rc;
+}
+
+bool vault_revoked_has(struct vault *v, const char *fingerprint)
+{
+	bool has;
+
+	pthread_mutex_lock(&v->revoked_mu);
+	has = v->n_revoked &&
+	      bsearch(fingerprint, v->revoked, v->n_revoked, sizeof *v->revoked, revoked_cmp);
+	pthread_mutex_unlock(&v->revoked_mu);
+	return has;
+}
+
+static int revoked_scan_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+{
+	struct vault *v = ctx;
+	struct audit_event ev;
+
+	(void)seq;
+	if (audit_event_decode(p, n, &ev, NULL) != 0)
+		return KINKO_EINTEGRITY;
+	if (!strcmp(ev.action, "certificate.revoke") && ev.status == 200 && ev.ntargets == 2 &&
+	    strlen(ev.targets[1]) == 64)
+		return vault_revoked_add(v, ev.targets[1]);
+	return 0;
+}
+
+/* The revocations on record in the audit log (see struct vault). */
+static int revoked_load(struct vault *v, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	int rc = s->ops->begin_read(s, e);
+
+	if (rc)
+		return rc;
+	rc = s->ops->audit_scan(s, 0, revoked_scan_cb, v, e);
+	s->ops->rollback(s);
+	if (rc == KINKO_EINTEGRITY)
+		return kinko_err_set(e, rc, "an event in the audit log does not decode; "
+					    "run kinko log verify");
+	return rc ? kinko_err_set(e, rc, "cannot read the revocations in the audit log") : 0;
+}
+
 int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 {
 	struct vault *v;
@@ -480,6 +559,8 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)
 		rc = make_dirs(v, e);
+	if (rc == 0)
+		rc = revoked_load(v, e);
 	if (rc)
 		goto fail;
 	*out = v;
@@ -499,6 +580,8 @@ void vault_close(struct vault *v)
 	pthread_rwlock_destroy(&v->seal_lock);
 	pthread_mutex_destroy(&v->scan_mu);
 	pthread_mutex_destroy(&v->unseal_mu);
+	pthread_mutex_destroy(&v->revoked_mu);
+	free(v->revoked);
 	sem_destroy(&v->pw_slots);
 	free(v);
 }

@@ -320,7 +320,9 @@ int vault_cert_list(struct vault *v, const struct vault_actor *a, const char *us
  * first revocation. */
 int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *fingerprint,
 		      struct vault_cert_info *out, struct kinko_err *e) KINKO_WUR;
-/* Every request: KINKO_EPERM when the client certificate was revoked, or when
+/* Every request: KINKO_EPERM when the client certificate was revoked (by its row,
+ * or by a certificate.revoke in the audit log, which replaying an older row
+ * cannot undo), or when
  * kinko issued it (kinko_issued: it names a kinko user) after its certificate
  * rows became authenticated (not_before: its validity's start) and its row is
  * missing. A row that does not authenticate, or a store that cannot answer,

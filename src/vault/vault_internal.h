@@ -42,7 +42,18 @@ struct vault {
 	char clamd_path[108];
 	struct clamd_budget scan_budget; /* memory held by the uploads being scanned */
 	struct addrblock *blocks; /* failing addresses; NULL when block_failures = 0 */
+	/* Fingerprints of every certificate the audit log says was revoked, read at
+	 * open and added to by each revocation: a revocation holds even if the
+	 * certificate's row is put back as it was before (rows can be replayed; the
+	 * log cannot, past its signed checkpoints). Sorted, under revoked_mu. */
+	pthread_mutex_t revoked_mu;
+	char (*revoked)[65];
+	size_t n_revoked, cap_revoked;
 };
+
+/* Adds a fingerprint to the revoked list (kept sorted; a repeat is a no-op). */
+int vault_revoked_add(struct vault *v, const char *fingerprint) KINKO_WUR;
+bool vault_revoked_has(struct vault *v, const char *fingerprint);
 
 /* Opens a scan for an upload: NULL (and 0) when scanning is switched off;
  * KINKO_EUNAVAIL when clamd is down, slow, or its signatures are stale. */

@@ -66,7 +66,22 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
     u = vault.url
     h = vault.new_user(admin, "handler")
     fp = fingerprint(h.cert[0])
+    con = sqlite3.connect(vault.dir + "/kinko.db", timeout=10)
+    before = con.execute("SELECT revoked_at, revoked_by, mac FROM certificates "
+                         "WHERE fingerprint = ?", (fp,)).fetchone()
+    con.close()
     assert admin.post(u + "certificates/%s/revoke" % fp).status_code == 200
+    # Its row as it was before the revocation, put back (an authentic row, replayed):
+    # the revocation on record in the audit log still holds, before and after a restart.
+    db(vault, ("UPDATE certificates SET revoked_at = ?, revoked_by = ?, mac = ? "
+               "WHERE fingerprint = ?", (*before, fp)))
+    plain = vault.session(cert=h.cert)
+    r = plain.post(u + "login", json={"user": h.name, "password": h.password})
+    assert r.status_code == 403 and "revoked" in r.json()["detail"], r.text
+    vault.stop()
+    vault.start()
+    r = plain.post(u + "login", json={"user": h.name, "password": h.password})
+    assert r.status_code == 403 and "audit log" in r.json()["detail"], r.text
     vault.stop()
     db(vault, ("UPDATE certificates SET revoked_at = 0, revoked_by = '' WHERE fingerprint = ?",
                (fp,)))
@@ -74,12 +89,17 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
     plain = vault.session(cert=h.cert)
     r = plain.post(u + "login", json={"user": h.name, "password": h.password})
     assert r.status_code in (403, 500) and "token" not in r.text, r.text
+    other = vault.new_user(admin, "handler")  # never revoked
     vault.stop()
-    db(vault, ("DELETE FROM certificates WHERE fingerprint = ?", (fp,)))
+    db(vault, ("DELETE FROM certificates WHERE fingerprint = ?", (fp,)),
+       ("DELETE FROM certificates WHERE fingerprint = ?", (fingerprint(other.cert[0]),)))
     vault.start()
     r = plain.post(u + "login", json={"user": h.name, "password": h.password})
-    assert r.status_code == 403, r.text
-    assert "not on kinko's list" in r.json()["detail"]
+    assert r.status_code == 403 and "revoked" in r.json()["detail"], r.text
+    # A certificate kinko issued since its list began must be on it.
+    r = vault.session(cert=other.cert).post(u + "login", json={"user": other.name,
+                                                                "password": other.password})
+    assert r.status_code == 403 and "not on kinko's list" in r.json()["detail"], r.text
     # While sealed, a revocation as stored is still obeyed (status answers others).
     vault.stop()
     db(vault, ("INSERT INTO certificates(fingerprint, user_id, issued_at, not_after, revoked_at) "
