@@ -868,6 +868,10 @@ int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued
 	bool marked = false;
 	int rc;
 
+	if (v->revoked_unknown)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "the revocations on record in the audit log could not be read; "
+				     "check the log (kinko log verify) and restart the server");
 	if (vault_revoked_has(v, fingerprint))
 		return kinko_err_set(e, KINKO_EPERM,
 				     "this client certificate was revoked (on record in the audit log); "

@@ -518,6 +518,7 @@ static int revoked_load(struct vault *v, struct kinko_err *e)
 
 int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 {
+	struct kinko_err le;
 	struct vault *v;
 	char path[4096];
 	struct stat st;
@@ -559,10 +560,13 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		rc = store_sqlite_open(path, false, &v->store, e);
 	if (rc == 0)
 		rc = make_dirs(v, e);
-	if (rc == 0)
-		rc = revoked_load(v, e);
 	if (rc)
 		goto fail;
+	if (revoked_load(v, &le) != 0) {
+		v->revoked_unknown = true;
+		fprintf(stderr, "kinko: ALERT: %s; every client certificate is refused until it "
+				"is mended\n", le.msg);
+	}
 	*out = v;
 	return 0;
 fail:

@@ -49,6 +49,9 @@ struct vault {
 	pthread_mutex_t revoked_mu;
 	char (*revoked)[65];
 	size_t n_revoked, cap_revoked;
+	/* The log could not be read for them: every certificate is refused (the
+	 * offline tools that diagnose such a log still open the vault). */
+	bool revoked_unknown;
 };
 
 /* Adds a fingerprint to the revoked list (kept sorted; a repeat is a no-op). */
