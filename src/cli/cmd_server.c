@@ -348,6 +348,12 @@ int cmd_serve(int argc, char **argv)
 		}
 		fprintf(stderr, "kinko: audit log verified: %llu events, %llu checkpoints\n",
 			(unsigned long long)events, (unsigned long long)cps);
+		/* A revocation holds whatever a certificate's row says (auth.c). */
+		rc = vault_revocations_load(v, &e);
+		if (rc) {
+			fprintf(stderr, "kinko: refusing to serve\n");
+			goto fail;
+		}
 	}
 	rc = start_events(v, dir, &e);
 	if (rc)

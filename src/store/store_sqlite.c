@@ -1778,7 +1778,11 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 			acl_enc(r, a, b, (unsigned)sqlite3_column_int(st, 2));
 	}
 	sqlite3_finalize(st);
-	return rc ? kinko_err_set(e, KINKO_ENOMEM, "out of memory") : 0;
+	if (rc) {
+		kinko_wipe(r->b, r->n); /* may hold a password hash */
+		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 static const char *const mac_tables[] = {"users",   "sessions", "certificates", "contracts",
@@ -1823,7 +1827,8 @@ static int sq_rows_adopt(struct store *s, bool rows_too, int64_t since, uint64_t
 					break;
 				}
 				rc = step_done(s, st, "authenticate a row", e);
-				(*adopted)++;
+				if (rc == 0)
+					(*adopted)++;
 			}
 		} while (rc == 0 && n == 256);
 	}

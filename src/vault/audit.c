@@ -305,6 +305,17 @@ int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kb
 	return rc;
 }
 
+int signed_checkpoint(struct vault *v)
+{
+	struct kbuf note;
+	int rc;
+
+	kbuf_init(&note, 1 << 16);
+	rc = vault_log_checkpoint(v, NULL, &note, NULL);
+	kbuf_free(&note);
+	return rc;
+}
+
 int vault_log_verify(struct vault *v, uint64_t *events, uint64_t *checkpoints,
 		     struct kinko_err *e)
 {

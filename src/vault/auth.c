@@ -849,6 +849,11 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 	if ((rc == 0 || rc == KINKO_ENOTDURABLE) && vault_revoked_add(v, fingerprint) != 0)
 		fprintf(stderr, "kinko: ALERT: a revoked certificate could not be added to the "
 				"in-memory list; its row still refuses it\n");
+	/* Signed at once, so that the revocation cannot be cut from the log's unsigned
+	 * end and undone by putting the certificate's older row back. */
+	if (rc == 0 && signed_checkpoint(v) != 0)
+		fprintf(stderr, "kinko: ALERT: a revocation is not yet covered by a signed "
+				"checkpoint\n");
 	if (rc == 0 && out)
 		cert_info(&c, out);
 	return rc;
@@ -868,10 +873,9 @@ int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued
 	bool marked = false;
 	int rc;
 
-	if (v->revoked_unknown)
+	if (!v->revoked_loaded)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
-				     "the revocations on record in the audit log could not be read; "
-				     "check the log (kinko log verify) and restart the server");
+				     "the revocations on record in the audit log are not read yet");
 	if (vault_revoked_has(v, fingerprint))
 		return kinko_err_set(e, KINKO_EPERM,
 				     "this client certificate was revoked (on record in the audit log); "

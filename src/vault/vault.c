@@ -450,7 +450,8 @@ int vault_revoked_add(struct vault *v, const char *fingerprint)
 	if (strlen(fingerprint) != 64)
 		return KINKO_EINVAL;
 	pthread_mutex_lock(&v->revoked_mu);
-	if (!bsearch(fingerprint, v->revoked, v->n_revoked, sizeof *v->revoked, revoked_cmp)) {
+	if (!v->n_revoked ||
+	    !bsearch(fingerprint, v->revoked, v->n_revoked, sizeof *v->revoked, revoked_cmp)) {
 		if (v->n_revoked == v->cap_revoked) {
 			size_t cap = v->cap_revoked ? 2 * v->cap_revoked : 64;
 			void *p = realloc(v->revoked, cap * sizeof *v->revoked);
@@ -486,39 +487,55 @@ bool vault_revoked_has(struct vault *v, const char *fingerprint)
 	return has;
 }
 
+struct revoked_scan {
+	struct vault *v;
+	uint64_t bad_seq;
+};
+
 static int revoked_scan_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 {
-	struct vault *v = ctx;
+	static const char tag[] = "\"action\":\"certificate.revoke\"";
+	struct revoked_scan *rs = ctx;
 	struct audit_event ev;
 
-	(void)seq;
-	if (audit_event_decode(p, n, &ev, NULL) != 0)
+	/* Most events are something else: only those naming the action are decoded
+	 * (the log's own verification has checked that every event is the one hashed). */
+	if (!memmem(p, n, tag, sizeof tag - 1))
+		return 0;
+	if (audit_event_decode(p, n, &ev, NULL) != 0) {
+		rs->bad_seq = seq;
 		return KINKO_EINTEGRITY;
+	}
+	/* certificate.revoke names the account, then the certificate (auth.c). */
 	if (!strcmp(ev.action, "certificate.revoke") && ev.status == 200 && ev.ntargets == 2 &&
 	    strlen(ev.targets[1]) == 64)
-		return vault_revoked_add(v, ev.targets[1]);
+		return vault_revoked_add(rs->v, ev.targets[1]);
 	return 0;
 }
 
-/* The revocations on record in the audit log (see struct vault). */
-static int revoked_load(struct vault *v, struct kinko_err *e)
+int vault_revocations_load(struct vault *v, struct kinko_err *e)
 {
 	struct store *s = v->store;
+	struct revoked_scan rs = {v, 0};
 	int rc = s->ops->begin_read(s, e);
 
 	if (rc)
 		return rc;
-	rc = s->ops->audit_scan(s, 0, revoked_scan_cb, v, e);
+	rc = s->ops->audit_scan(s, 0, revoked_scan_cb, &rs, e);
 	s->ops->rollback(s);
 	if (rc == KINKO_EINTEGRITY)
-		return kinko_err_set(e, rc, "an event in the audit log does not decode; "
-					    "run kinko log verify");
-	return rc ? kinko_err_set(e, rc, "cannot read the revocations in the audit log") : 0;
+		return kinko_err_set(e, rc,
+				     "event %llu of the audit log names a revocation but does not "
+				     "decode: the store was altered; restore kinko.db from a backup",
+				     (unsigned long long)rs.bad_seq);
+	if (rc)
+		return kinko_err_set(e, rc, "cannot read the revocations in the audit log");
+	v->revoked_loaded = true;
+	return 0;
 }
 
 int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 {
-	struct kinko_err le;
 	struct vault *v;
 	char path[4096];
 	struct stat st;
@@ -562,11 +579,6 @@ int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
 		rc = make_dirs(v, e);
 	if (rc)
 		goto fail;
-	if (revoked_load(v, &le) != 0) {
-		v->revoked_unknown = true;
-		fprintf(stderr, "kinko: ALERT: %s; every client certificate is refused until it "
-				"is mended\n", le.msg);
-	}
 	*out = v;
 	return 0;
 fail:
@@ -645,7 +657,8 @@ static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
  * event, but no row is adopted again, so rows added to the file later stay
  * refused.
  */
-static int rows_authenticate(struct vault *v, const struct vault_actor *a, struct kinko_err *e)
+static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool *recorded,
+			     struct kinko_err *e)
 {
 	struct store *s = v->store;
 	struct event_find f = {.action = "store.rows_authenticated"};
@@ -694,6 +707,7 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, struc
 		return kinko_err_wrap(e, "the store's access records could not be authenticated");
 	}
 	rc = s->ops->commit(s, e);
+	*recorded = rc == 0 || rc == KINKO_ENOTDURABLE;
 	return rc == KINKO_ENOTDURABLE ? 0 : rc;
 }
 
@@ -729,6 +743,7 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 			 enum keyring_secret_kind kind, const uint8_t *secret, size_t len,
 			 struct kinko_err *e)
 {
+	bool rows_recorded = false;
 	struct kbuf sealed;
 	struct keyring *kr = NULL;
 	struct kinko_key *totp = NULL;
@@ -760,7 +775,8 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 	pthread_rwlock_wrlock(&v->seal_lock);
 	if (v->kr)
 		rc = kinko_err_set(e, KINKO_ECONFLICT, "the vault is already unsealed");
-	if (rc == 0 && (rc = row_key_install(v, kr, e)) == 0 && (rc = rows_authenticate(v, a, e)) != 0)
+	if (rc == 0 && (rc = row_key_install(v, kr, e)) == 0 &&
+	    (rc = rows_authenticate(v, a, &rows_recorded, e)) != 0)
 		v->store->ops->set_row_key(v->store, NULL);
 	/* On record before the key is put to use; without the record, no unseal. */
 	if (rc == 0 && audit) {
@@ -792,6 +808,11 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 	v->totp_key = totp;
 	v->log_key = logk;
 	pthread_rwlock_unlock(&v->seal_lock);
+	/* Adopting rows or restoring their mark is decided by the log: signed at once,
+	 * so the record cannot be cut from the log's unsigned end. */
+	if (rows_recorded && signed_checkpoint(v) != 0)
+		fprintf(stderr, "kinko: ALERT: the record that the store's access rows are "
+				"authenticated is not yet covered by a signed checkpoint\n");
 	return 0;
 }
 

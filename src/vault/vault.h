@@ -330,6 +330,11 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
  * revocation as stored is still obeyed, nothing else is decided. */
 int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued,
 		     int64_t not_before, struct kinko_err *e) KINKO_WUR;
+/* Reads every certificate.revoke in the audit log into the list vault_cert_check
+ * consults (a server calls it once, after vault_log_verify; until then every
+ * certificate is refused). An event that does not decode: KINKO_EINTEGRITY,
+ * naming it. */
+int vault_revocations_load(struct vault *v, struct kinko_err *e) KINKO_WUR;
 
 /* ---- Addresses that keep failing (S4; core/addrblock.h, [server] block_*) ---- */
 

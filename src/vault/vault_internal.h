@@ -49,10 +49,15 @@ struct vault {
 	pthread_mutex_t revoked_mu;
 	char (*revoked)[65];
 	size_t n_revoked, cap_revoked;
-	/* The log could not be read for them: every certificate is refused (the
-	 * offline tools that diagnose such a log still open the vault). */
-	bool revoked_unknown;
+	/* Set by vault_revocations_load (kinko serve, after the log verified); until
+	 * then every client certificate is refused. */
+	bool revoked_loaded;
 };
+
+/* Signs a checkpoint of the log as it is now (by the system, no event of its own)
+ * and writes the checkpoint file: after acts whose record must not be lost from
+ * the log's unsigned end (a revocation, rows adopted). */
+int signed_checkpoint(struct vault *v) KINKO_WUR;
 
 /* Adds a fingerprint to the revoked list (kept sorted; a repeat is a no-op). */
 int vault_revoked_add(struct vault *v, const char *fingerprint) KINKO_WUR;

@@ -182,15 +182,14 @@ def test_edit_is_detected(vault, admin):
     expect_detected(vault, "event 5")
 
 
-def test_an_event_that_does_not_decode_is_reported_not_a_vault_that_will_not_open(vault, admin):
-    # The vault reads the log's revocations when it opens; an event it cannot
+def test_an_event_that_does_not_decode_is_reported_by_the_tools_that_diagnose_it(vault, admin):
+    # The server reads the log's revocations when it starts; an event it cannot
     # decode must still leave the tools that diagnose the log able to run.
     con = stopped_copy(vault, admin)
     con.execute("UPDATE audit_event SET data = CAST('not an event' AS BLOB) WHERE seq = 5")
     con.commit()
     con.close()
-    p = expect_detected(vault, "event 5")
-    assert "every client certificate is refused" in p.stderr
+    expect_detected(vault, "event 5")
 
 
 def test_delete_is_detected(vault, admin):

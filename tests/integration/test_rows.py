@@ -71,6 +71,13 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
                          "WHERE fingerprint = ?", (fp,)).fetchone()
     con.close()
     assert admin.post(u + "certificates/%s/revoke" % fp).status_code == 200
+    # The revocation is under a signed checkpoint at once, not only within 5 minutes.
+    con = sqlite3.connect(vault.dir + "/kinko.db", timeout=10)
+    seq = con.execute("SELECT max(seq) FROM audit_event WHERE CAST(data AS TEXT) "
+                      "LIKE '%\"certificate.revoke\"%'").fetchone()[0]
+    signed = con.execute("SELECT max(size) FROM audit_checkpoint").fetchone()[0]
+    con.close()
+    assert seq is not None and signed > seq, (seq, signed)
     # Its row as it was before the revocation, put back (an authentic row, replayed):
     # the revocation on record in the audit log still holds, before and after a restart.
     db(vault, ("UPDATE certificates SET revoked_at = ?, revoked_by = ?, mac = ? "
@@ -123,7 +130,7 @@ def test_a_schema_6_vault_is_adopted_once_on_its_first_unseal(tmp_path):
     base = str(tmp_path)
     with open(os.path.join(base, "fixture.json")) as f:
         fx = json.load(f)
-    for pem in ("v/tls/server.pem", "sato.pem"):
+    for pem in ("v/tls/server.pem", "sato.pem", "revoked.pem"):
         left = subprocess.run(["openssl", "x509", "-noout", "-checkend", "86400", "-in",
                                os.path.join(base, pem)], capture_output=True)
         assert left.returncode == 0, \

@@ -1837,6 +1837,44 @@ static void access_rows_never_adopted_twice(void **state)
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_NONE, &e), 0);
 }
 
+/* The list of revoked certificates comes from the log: an empty list takes its
+ * first entry; a repeat is one entry; and an event that names a revocation but
+ * does not decode stops the server from starting, naming the event. */
+static void revocations_come_from_the_log(void **state)
+{
+	struct kinko_err e;
+	char sql[512];
+	uint64_t n;
+	(void)state;
+
+	assert_int_equal(vault_revocations_load(V, &e), 0);
+	assert_false(vault_revoked_has(V, FP_A));
+	assert_int_equal(vault_revoked_add(V, FP_B), 0);
+	assert_int_equal(vault_revoked_add(V, FP_A), 0);
+	assert_int_equal(vault_revoked_add(V, FP_A), 0);
+	assert_true(vault_revoked_has(V, FP_A) && vault_revoked_has(V, FP_B));
+	assert_int_equal(V->n_revoked, 2);
+	assert_int_equal(strcmp(V->revoked[0], FP_A), 0); /* sorted */
+	assert_int_not_equal(vault_revoked_add(V, "short"), 0);
+
+	assert_int_equal(V->store->ops->audit_size(V->store, &n, &e), 0);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO audit_event(seq, data) VALUES(%llu, CAST('{\"action\":"
+		 "\"certificate.revoke\" garbage' AS BLOB))",
+		 (unsigned long long)n);
+	db_exec(sql);
+	assert_int_equal(vault_revocations_load(V, &e), KINKO_EINTEGRITY);
+	snprintf(sql, sizeof sql, "event %llu of the audit log", (unsigned long long)n);
+	assert_non_null(strstr(e.msg, sql));
+	snprintf(sql, sizeof sql,
+		 "DROP TRIGGER audit_event_no_delete; DELETE FROM audit_event WHERE seq = %llu;"
+		 "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+		 "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
+		 (unsigned long long)n);
+	db_exec(sql);
+	assert_int_equal(vault_revocations_load(V, &e), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1856,6 +1894,7 @@ int main(void)
 		cmocka_unit_test(blocked_ipv6_source_is_audited_and_lifted),
 		cmocka_unit_test(removed_members_lose_their_folder_rights),
 		cmocka_unit_test(access_rows_never_adopted_twice),
+		cmocka_unit_test(revocations_come_from_the_log),
 		cmocka_unit_test(a_seal_is_not_held_off_by_transfers),
 		cmocka_unit_test(an_event_rolled_back_is_not_confirmed),
 		cmocka_unit_test(an_upload_ends_with_its_session),
