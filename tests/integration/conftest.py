@@ -82,7 +82,17 @@ class Vault:
         self.proc = None
         self.log = os.path.join(base, name + ".log")
 
+    def servings(self):
+        """How many times the log says the server started serving."""
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read().count("kinko: serving https://")
+        except OSError:
+            return 0
+
     def start(self, unseal=True, wait=True):
+        # The log is appended to: this start's line is the one after those there.
+        self.served_before = self.servings()
         args = [*self.prefix, KINKO, "serve", "--dir", self.dir]
         if unseal:
             args += ["--key-file", self.keyfile]
@@ -104,9 +114,7 @@ class Vault:
             if self.proc.poll() is not None:
                 raise RuntimeError("kinko serve exited: " + open(self.log).read())
             try:
-                with open(self.log, errors="replace") as f:
-                    serving = "kinko: serving https://" in f.read()
-                if serving:
+                if self.servings() > getattr(self, "served_before", 0):
                     with socket.create_connection((self.host, self.port), timeout=1):
                         return
             except OSError:
