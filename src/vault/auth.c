@@ -365,6 +365,12 @@ int vault_actor_current(struct vault *v, const struct vault_actor *a, struct kin
 				     "a revoked certificate); nothing was stored");
 	if (rc)
 		return rc;
+	/* Its idle time does not run out while it streams (this is activity); its
+	 * absolute lifetime does. */
+	if (vault_now() - ss.created_at > (int64_t)v->cfg.session_max_seconds)
+		return kinko_err_set(e, KINKO_EAUTH,
+				     "your session reached its maximum lifetime while this ran; log "
+				     "in again; nothing was stored");
 	rc = s->ops->user_get(s, a->user_id, NULL, &u, e);
 	if (rc)
 		return rc == KINKO_ENOENT ? kinko_err_set(e, KINKO_EAUTH, "the account is gone") : rc;

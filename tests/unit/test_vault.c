@@ -1553,7 +1553,7 @@ static void an_upload_ends_with_its_session(void **state)
 	int64_t rows = db_count("SELECT count(*) FROM objects");
 	(void)state;
 
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < 3; round++) {
 		assert_int_equal(login("hana", handler_pw, FP_A, token, &logged, &alert, &e), 0);
 		memset(&who, 0, sizeof who);
 		assert_int_equal(vault_session_check(V, token, FP_A, lo(), &who, &e), 0);
@@ -1564,8 +1564,17 @@ static void an_upload_ends_with_its_session(void **state)
 		if (round == 0) {
 			c.disabled = &yes;
 			assert_int_equal(vault_user_update(V, &admin, handler.user_id, &c, &ui, &e), 0);
-		} else {
+		} else if (round == 1) {
 			assert_int_equal(vault_logout(V, &who, token, &e), 0);
+		} else { /* the session reaches its absolute lifetime meanwhile */
+			struct store *s = V->store;
+			struct store_session ss;
+			assert_int_equal(s->ops->begin(s, &e), 0);
+			assert_int_equal(s->ops->session_get(s, who.session, &ss, &e), 0);
+			assert_int_equal(s->ops->session_delete(s, who.session, &e), 0);
+			ss.created_at -= (int64_t)V->cfg.session_max_seconds + 5;
+			assert_int_equal(s->ops->session_insert(s, &ss, &e), 0);
+			assert_int_equal(s->ops->commit(s, &e), 0);
 		}
 		assert_int_equal(vault_upload_write(u, data + 150000, 150000, &e), 0);
 		assert_int_equal(vault_upload_finish(u, &info, &e), KINKO_EAUTH);
