@@ -153,12 +153,14 @@ int cmd_login(int argc, char **argv)
 	struct client *c;
 	struct kinko_err e;
 	json_t *out = NULL;
-	char *pw;
+	char *pw, code[16] = "";
 	int i = parse_opts(argc, argv, &co, own, 3), rc;
 
 	if (i < 0 || i != argc || !own[0].value) {
-		cli_usage_error("usage: kinko login --user NAME [--password-file F] [--totp CODE] "
-				"[--dir DIR --as USER | --cert F --key F --cacert F] [--url URL]");
+		cli_usage_error("usage: kinko login --user NAME [--password-file F] [--totp -|CODE] "
+				"[--dir DIR --as USER | --cert F --key F --cacert F] [--url URL]\n"
+				"  --totp -   asks for the code on the terminal (a CODE given here "
+				"is visible to other local users until it is used)");
 		return 2;
 	}
 	if (co.dir && !co.user)
@@ -167,15 +169,25 @@ int cmd_login(int argc, char **argv)
 	if (!pw)
 		return 1;
 	rc = cli_read_secret(own[1].value, "Password: ", pw, 2048, &e);
+	if (rc == 0 && own[2].value && !strcmp(own[2].value, "-")) {
+		rc = cli_read_secret(NULL, "TOTP code: ", code, sizeof code, &e);
+		if (rc)
+			rc = kinko_err_set(&e, rc, "cannot ask for the TOTP code; give it as "
+						   "--totp CODE");
+	} else if (rc == 0 && own[2].value) {
+		snprintf(code, sizeof code, "%s", own[2].value);
+	}
 	if (rc == 0)
 		rc = client_open(&co, false, &c, &e);
 	if (rc) {
 		kinko_secure_free(pw);
+		kinko_wipe(code, sizeof code);
 		return cli_fail(&e);
 	}
 	json_t *body = json_pack("{s:s, s:s}", "user", own[0].value, "password", pw);
-	if (own[2].value)
-		json_object_set_new(body, "totp", json_string(own[2].value));
+	if (code[0])
+		json_object_set_new(body, "totp", json_string(code));
+	kinko_wipe(code, sizeof code);
 	rc = client_json(c, "POST", "login", body, &out, &e);
 	json_decref(body);
 	kinko_secure_free(pw);

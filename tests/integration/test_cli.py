@@ -461,3 +461,26 @@ def test_secret_input_refusals(tmp_path):
                             "--passphrase-file", f], capture_output=True, text=True)
         assert p.returncode == 1 and "holds more than one line or a NUL byte" in p.stderr
         assert not os.path.exists(os.path.join(base, "d" + name, "kinko.db"))
+
+
+def test_a_totp_code_is_asked_for_on_the_terminal_not_the_command_line(vault, admin, tmp_path):
+    import time
+    from test_auth import totp
+    base = str(tmp_path)
+    p = vault.new_user(admin, "handler")
+    r = admin.post(vault.url + "users/%s/totp" % p.id)
+    assert r.status_code == 200, r.text
+    secret = r.json()["otpauth_uri"].split("secret=")[1].split("&")[0]
+    pwfile = write(os.path.join(base, "p.pw"), p.password + "\n")
+    who = Cli(base, "totp")
+    args = ["login", "--url", "https://127.0.0.1:%d" % vault.port, "--cert", p.cert[0],
+            "--key", p.cert[1], "--cacert", vault.ca, "--user", p.name,
+            "--password-file", pwfile, "--totp", "-"]
+    code = totp(secret, int(time.time() // 30))
+    rc, shown = on_terminal(args, [("TOTP code: ", code)], env=who.env)
+    assert rc == 0 and "logged in as %s" % p.name in shown, shown
+    assert code not in shown  # not echoed
+    assert who.json("status")["sealed"] is False
+    # Without a terminal to ask on, it says where else the code may come from.
+    r = who.run(*args, rc=1)
+    assert "give it as --totp CODE" in r.stderr, r.stderr
