@@ -170,12 +170,19 @@ int cmd_login(int argc, char **argv)
 		return 1;
 	rc = cli_read_secret(own[1].value, "Password: ", pw, 2048, &e);
 	if (rc == 0 && own[2].value && !strcmp(own[2].value, "-")) {
-		rc = cli_read_secret(NULL, "TOTP code: ", code, sizeof code, &e);
-		if (rc)
-			rc = kinko_err_set(&e, rc, "cannot ask for the TOTP code; give it as "
-						   "--totp CODE");
+		int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (tty < 0)
+			rc = kinko_err_set(&e, KINKO_EINVAL, "there is no terminal to ask for the TOTP "
+							     "code on; give it as --totp CODE");
+		else
+			close(tty);
+		if (rc == 0 && (rc = cli_read_secret(NULL, "TOTP code: ", code, sizeof code, &e)))
+			kinko_err_wrap(&e, "the TOTP code");
 	} else if (rc == 0 && own[2].value) {
-		snprintf(code, sizeof code, "%s", own[2].value);
+		if (strlen(own[2].value) >= sizeof code)
+			rc = kinko_err_set(&e, KINKO_EINVAL, "a TOTP code has 6 digits");
+		else
+			snprintf(code, sizeof code, "%s", own[2].value);
 	}
 	if (rc == 0)
 		rc = client_open(&co, false, &c, &e);

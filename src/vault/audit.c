@@ -273,6 +273,9 @@ int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kb
 	if (rc)
 		return rc;
 	kbuf_init(&out, 1 << 16);
+	/* The log only grows: checkpoints made one at a time, each with its file,
+	 * leave the newest in the file. */
+	pthread_mutex_lock(&v->checkpoint_mu);
 	rc = s->ops->begin(s, e);
 	if (rc == 0) {
 		/* A person's checkpoint is on record in the same transaction as the
@@ -298,6 +301,7 @@ int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kb
 				  "not written%s",
 			       arc ? " (nor could this be recorded)" : "");
 	}
+	pthread_mutex_unlock(&v->checkpoint_mu);
 	if (rc == 0 && kbuf_append(note, out.data, out.len))
 		rc = kinko_err_set(e, KINKO_ENOMEM, "out of memory");
 	kbuf_free(&out);
@@ -305,13 +309,13 @@ int vault_log_checkpoint(struct vault *v, const struct vault_actor *a, struct kb
 	return rc;
 }
 
-int signed_checkpoint(struct vault *v)
+int signed_checkpoint(struct vault *v, struct kinko_err *e)
 {
 	struct kbuf note;
 	int rc;
 
 	kbuf_init(&note, 1 << 16);
-	rc = vault_log_checkpoint(v, NULL, &note, NULL);
+	rc = vault_log_checkpoint(v, NULL, &note, e);
 	kbuf_free(&note);
 	return rc;
 }

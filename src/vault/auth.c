@@ -365,12 +365,16 @@ int vault_actor_current(struct vault *v, const struct vault_actor *a, struct kin
 				     "a revoked certificate); nothing was stored");
 	if (rc)
 		return rc;
-	/* Its idle time does not run out while it streams (this is activity); its
-	 * absolute lifetime does. */
+	/* Its idle time does not run out while it streams, and the commit is its
+	 * activity (called inside the commit's transaction); its absolute lifetime
+	 * does run out. */
 	if (vault_now() - ss.created_at > (int64_t)v->cfg.session_max_seconds)
 		return kinko_err_set(e, KINKO_EAUTH,
 				     "your session reached its maximum lifetime while this ran; log "
 				     "in again; nothing was stored");
+	rc = s->ops->session_touch(s, a->session, vault_now(), e);
+	if (rc)
+		return rc;
 	rc = s->ops->user_get(s, a->user_id, NULL, &u, e);
 	if (rc)
 		return rc == KINKO_ENOENT ? kinko_err_set(e, KINKO_EAUTH, "the account is gone") : rc;
@@ -824,6 +828,7 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 {
 	struct store *s = v->store;
 	struct store_cert c;
+	struct kinko_err ce;
 	int rc;
 
 	if (!may_admin_users(a))
@@ -857,9 +862,10 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
 				"in-memory list; its row still refuses it\n");
 	/* Signed at once, so that the revocation cannot be cut from the log's unsigned
 	 * end and undone by putting the certificate's older row back. */
-	if (rc == 0 && signed_checkpoint(v) != 0)
+	if (rc == 0 && signed_checkpoint(v, &ce) != 0)
 		fprintf(stderr, "kinko: ALERT: a revocation is not yet covered by a signed "
-				"checkpoint\n");
+				"checkpoint (the next one covers it): %s\n",
+			ce.msg);
 	if (rc == 0 && out)
 		cert_info(&c, out);
 	return rc;

@@ -221,6 +221,7 @@ static int vault_alloc(const char *dir, struct vault **out, struct kinko_err *e)
 	pthread_mutex_init(&v->scan_mu, NULL);
 	pthread_mutex_init(&v->unseal_mu, NULL);
 	pthread_mutex_init(&v->revoked_mu, NULL);
+	pthread_mutex_init(&v->checkpoint_mu, NULL);
 	sem_init(&v->pw_slots, 0, PW_VERIFY_AT_ONCE);
 	config_defaults(&v->cfg);
 	*out = v;
@@ -597,6 +598,7 @@ void vault_close(struct vault *v)
 	pthread_mutex_destroy(&v->scan_mu);
 	pthread_mutex_destroy(&v->unseal_mu);
 	pthread_mutex_destroy(&v->revoked_mu);
+	pthread_mutex_destroy(&v->checkpoint_mu);
 	free(v->revoked);
 	sem_destroy(&v->pw_slots);
 	free(v);
@@ -744,6 +746,7 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 			 struct kinko_err *e)
 {
 	bool rows_recorded = false;
+	struct kinko_err ce;
 	struct kbuf sealed;
 	struct keyring *kr = NULL;
 	struct kinko_key *totp = NULL;
@@ -810,9 +813,10 @@ static int unseal_locked(struct vault *v, bool audit, const struct vault_actor *
 	pthread_rwlock_unlock(&v->seal_lock);
 	/* Adopting rows or restoring their mark is decided by the log: signed at once,
 	 * so the record cannot be cut from the log's unsigned end. */
-	if (rows_recorded && signed_checkpoint(v) != 0)
+	if (rows_recorded && signed_checkpoint(v, &ce) != 0)
 		fprintf(stderr, "kinko: ALERT: the record that the store's access rows are "
-				"authenticated is not yet covered by a signed checkpoint\n");
+				"authenticated is not yet covered by a signed checkpoint: %s\n",
+			ce.msg);
 	return 0;
 }
 

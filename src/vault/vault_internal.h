@@ -52,12 +52,15 @@ struct vault {
 	/* Set by vault_revocations_load (kinko serve, after the log verified); until
 	 * then every client certificate is refused. */
 	bool revoked_loaded;
+	/* One checkpoint at a time, from its transaction to its file, so that the
+	 * file never goes back to an older checkpoint than one already written. */
+	pthread_mutex_t checkpoint_mu;
 };
 
 /* Signs a checkpoint of the log as it is now (by the system, no event of its own)
  * and writes the checkpoint file: after acts whose record must not be lost from
  * the log's unsigned end (a revocation, rows adopted). */
-int signed_checkpoint(struct vault *v) KINKO_WUR;
+int signed_checkpoint(struct vault *v, struct kinko_err *e) KINKO_WUR;
 
 /* Adds a fingerprint to the revoked list (kept sorted; a repeat is a no-op). */
 int vault_revoked_add(struct vault *v, const char *fingerprint) KINKO_WUR;

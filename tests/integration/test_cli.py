@@ -482,5 +482,9 @@ def test_a_totp_code_is_asked_for_on_the_terminal_not_the_command_line(vault, ad
     assert code not in shown  # not echoed
     assert who.json("status")["sealed"] is False
     # Without a terminal to ask on, it says where else the code may come from.
-    r = who.run(*args, rc=1)
-    assert "give it as --totp CODE" in r.stderr, r.stderr
+    r = subprocess.run([KINKO, *args], capture_output=True, text=True, env=who.env,
+                       stdin=subprocess.DEVNULL, start_new_session=True, timeout=60)
+    assert r.returncode == 1 and "no terminal to ask for the TOTP code" in r.stderr, r.stderr
+    r = subprocess.run([KINKO, *args[:-1], "1234567890123456"], capture_output=True,
+                       text=True, env=who.env, stdin=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 1 and "6 digits" in r.stderr, r.stderr
