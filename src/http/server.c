@@ -320,6 +320,11 @@ static void count_failure(struct req *r, int status)
 {
 	if (r->kind != -2 && status != 401 && status != 423)
 		return;
+	/* A 401 after the session was accepted is that session ending while the
+	 * request ran (an upload whose owner logged out, was disabled, or reached
+	 * the session's lifetime): not a guess at anything. */
+	if (status == 401 && r->api.actor.has_session)
+		return;
 	if (source_failed(r->srv, r->request_id, &r->api.actor, r->api.addr))
 		r->close = true;
 }

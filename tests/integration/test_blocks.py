@@ -250,3 +250,37 @@ def test_a_restart_lifts_no_block(strict):
     v.start()
     assert tls_connect(v, "127.0.0.11").startswith(b"HTTP/1.1 200")
     assert v.login().get(v.url + "blocks").json()["items"] == []
+
+
+def test_a_session_that_ends_during_an_upload_is_not_a_failed_attempt(strict):
+    """Three uploads from one address whose session ends while the content streams
+    are refused (401, nothing stored) and do not block the address: the session
+    was genuine when the request began."""
+    v = strict
+    admin = v.login()
+    h = v.new_user(admin, "handler")
+    c = admin.post(v.url + "contracts", json={"name": "C"}).json()["id"]
+    f = admin.post(v.url + "contracts/%s/folders" % c, json={"name": "F"}).json()["id"]
+    assert admin.put(v.url + "contracts/%s/members/%s" % (c, h.id),
+                     json={"role": "handler"}).status_code == 200
+    assert admin.put(v.url + "folders/%s/acl/%s" % (f, h.id),
+                     json={"perms": ["read", "write"]}).status_code == 200
+    for i in range(3):
+        s = session_from(v, "127.0.0.5", cert=h.cert)
+        r = s.post(v.url + "login", json={"user": h.name, "password": h.password})
+        assert r.status_code == 200, r.text
+        s.headers["Authorization"] = "Bearer " + r.json()["token"]
+        other = session_from(v, "127.0.0.5", cert=h.cert)
+        other.headers["Authorization"] = s.headers["Authorization"]
+
+        def body():
+            yield b"x" * 65536
+            assert other.post(v.url + "logout").status_code == 200  # meanwhile
+            yield b"y" * 65536
+
+        r = s.put(v.url + "folders/%s/objects" % f, params={"name": "n%d" % i}, data=body())
+        assert r.status_code == 401 and "nothing was stored" in r.json()["detail"], r.text
+    assert admin.get(v.url + "folders/%s/objects" % f).json()["items"] == []
+    assert [b for b in admin.get(v.url + "blocks").json()["items"]
+            if b["source"] == "127.0.0.5"] == []
+    assert tls_connect(v, "127.0.0.5").startswith(b"HTTP/1.1 200")
