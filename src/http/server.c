@@ -119,7 +119,7 @@ struct req {
 	uint64_t max_body;
 	struct vault_upload *up;
 	bool upload_counted;
-	bool import_counted;
+	atomic_bool import_counted; /* holds an import slot (IMPORTS_AT_ONCE) */
 	struct xfer *xfer; /* an upload's or import's connection, while it streams */
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
 	uint64_t failed_at; /* with fail_pending: body bytes in when it failed */
@@ -146,13 +146,25 @@ struct import_job {
 	bool broken; /* the thread stopped reading: drop the rest of the body */
 };
 
+/* The slot bounds the package passwords' key derivations running at once (scrypt
+ * at up to 2^18 takes 256 MiB): it is given back as soon as this import's is
+ * over, not when its body has streamed. */
+static void import_derived(void *ctx)
+{
+	struct req *r = ctx;
+
+	if (atomic_exchange(&r->import_counted, false))
+		atomic_fetch_sub(&r->srv->imports, 1);
+}
+
 static void *import_thread(void *arg)
 {
 	struct import_job *j = arg;
 	struct kinko_reader in = {kinko_fd_read, &j->rfd};
 
 	j->rc = vault_import(j->r->srv->v, &j->r->api.actor, j->r->api.seg[1], &in, j->password,
-			     j->password_len, j->age_name[0] ? j->age_name : NULL, &j->res, &j->err);
+			     j->password_len, j->age_name[0] ? j->age_name : NULL, import_derived,
+			     j->r, &j->res, &j->err);
 	/* Whatever happened, stop the request thread from blocking on the pipe. */
 	close(j->rfd);
 	j->rfd = -1;
@@ -697,7 +709,7 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 	if (atomic_fetch_add(&r->srv->imports, 1) >= IMPORTS_AT_ONCE) {
 		atomic_fetch_sub(&r->srv->imports, 1);
 		kinko_err_set(&e, KINKO_EUNAVAIL,
-			      "%d imports are being unpacked already; retry in a moment",
+			      "%d imports are deriving their package's key already; retry in a moment",
 			      IMPORTS_AT_ONCE);
 		return fail(r, KINKO_EUNAVAIL, &e);
 	}
@@ -1111,7 +1123,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (r->upload_counted)
 		atomic_fetch_sub(&s->uploads, 1);
-	if (r->import_counted)
+	if (atomic_exchange(&r->import_counted, false))
 		atomic_fetch_sub(&s->imports, 1);
 	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
 	xfer_del(s, r->xfer);

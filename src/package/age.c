@@ -698,6 +698,8 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 				     ? lim->max_scrypt_log_n
 				     : PACKAGE_AGE_MAX_LOG_N,
 			     k->file_key, e);
+	if (key->derived)
+		key->derived(key->derived_ctx); /* scrypt's memory is freed */
 	if (rc)
 		goto out;
 	if (age_hkdf_sha256(k->file_key, FILE_KEY_LEN, NULL, 0, "header", k->mac_key, 32) ||

@@ -47,6 +47,12 @@ struct package_key {
 	size_t password_len;
 	const uint8_t (*identities)[PACKAGE_X25519_LEN];
 	size_t nidentities;
+	/* May be NULL. Called when the key derivation is over and its memory freed
+	 * (age: after the header's scrypt; zip: before the first entry, its PBKDF2 is
+	 * cheap), and again when package_open returns: the callee must take only
+	 * the first call into account. */
+	void (*derived)(void *ctx);
+	void *derived_ctx;
 };
 
 /* --- sealing -------------------------------------------------------------- */

@@ -132,7 +132,8 @@ static void sink_abort(void *ctx)
 
 int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		 const struct kinko_reader *in, const char *password, size_t password_len,
-		 const char *age_name, struct vault_import_result *out, struct kinko_err *e)
+		 const char *age_name, void (*derived)(void *ctx), void *derived_ctx,
+		 struct vault_import_result *out, struct kinko_err *e)
 {
 	struct import_ctx *c = calloc(1, sizeof *c);
 	struct package_sink sink = {sink_begin, sink_end, sink_commit, sink_abort, NULL};
@@ -157,6 +158,8 @@ int vault_import(struct vault *v, const struct vault_actor *a, const char *folde
 	sink.ctx = c;
 	key.password = password;
 	key.password_len = password_len;
+	key.derived = derived;
+	key.derived_ctx = derived_ctx;
 	lim.max_entries = IMPORT_MAX_ENTRIES;
 	lim.max_bytes = v->cfg.max_body_bytes;
 	/* The password's work comes from the package: no more than age itself uses

@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inited = 1;
 	}
 	/* An X25519 stanza picks the identity, so both age paths are reached. */
-	struct package_key k = {"fuzz", 4, NULL, 0};
+	struct package_key k = {.password = "fuzz", .password_len = 4};
 	if (memmem(data, size, "X25519", 6)) {
 		k.password = NULL;
 		k.password_len = 0;

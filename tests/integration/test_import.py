@@ -156,3 +156,49 @@ def test_a_failed_import_stops_reading_its_body(vault, admin):
         pass  # cut off: the server closed the connection past the bound
     assert sent[0] < total
     assert names(admin, vault, f) == []
+
+
+def test_imports_streaming_slowly_do_not_hold_back_others(vault, admin, tmp_path):
+    """An import holds one of the 2 slots only while its package's key is derived,
+    not while the rest of its body streams: two slow imports leave room."""
+    import threading
+    f = folder(vault, admin)
+    pkgs = [zip_of(tmp_path, "p%d.zip" % i, {"f%d.txt" % i: os.urandom(300000)})
+            for i in range(3)]
+    go, results = threading.Event(), {}
+    started = [threading.Event(), threading.Event()]
+
+    def slow(i):
+        data = pkgs[i].read_bytes()
+
+        def body():
+            yield data[:65536]
+            started[i].set()
+            go.wait(30)
+            yield data[65536:]
+        s = vault.login()
+        results[i] = s.post(vault.url + "folders/%s/imports" % f, data=body(),
+                            headers={"X-Kinko-Package-Password": PW})
+
+    threads = [threading.Thread(target=slow, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for e in started:
+        assert e.wait(30)
+    try:
+        # Once the two have got past their key derivation (as soon as the server
+        # has read their first bytes), a third is taken while they still stream.
+        import time
+        deadline = time.time() + 10
+        while True:
+            r = post(admin, vault, f, pkgs[2])
+            if r.status_code != 503 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 201, r.text
+    finally:
+        go.set()
+        for t in threads:
+            t.join(60)
+    assert [results[i].status_code for i in range(2)] == [201, 201], [results[i].text for i in range(2)]
+    assert names(admin, vault, f) == ["f0.txt", "f1.txt", "f2.txt"]

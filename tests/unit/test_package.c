@@ -133,7 +133,7 @@ static void age_opens_x25519_vector(void **state)
 	assert_string_equal(ids, line);
 
 	const uint8_t(*idl)[32] = (const uint8_t(*)[32])sec;
-	struct package_key k = {NULL, 0, idl, 1};
+	struct package_key k = {.identities = idl, .nidentities = 1};
 	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), 0);
 	assert_true(m.committed);
 	assert_int_equal(m.data.len, pl);
@@ -154,16 +154,38 @@ static void age_opens_x25519_vector(void **state)
 	free(pubtxt);
 }
 
+/* Counts the calls of package_key.derived, and the sink's bytes at the first. */
+struct derived_count {
+	unsigned calls;
+	size_t bytes_then;
+	struct mem_sink *m;
+};
+
+static void count_derived(void *ctx)
+{
+	struct derived_count *d = ctx;
+	if (d->calls++ == 0)
+		d->bytes_then = d->m->data.len;
+}
+
 static void age_opens_scrypt_vector(void **state)
 {
 	size_t al, pl;
 	uint8_t *age = slurp("scrypt.age", &al), *plain = slurp("plaintext.txt", &pl);
 	struct kinko_err e = {0};
 	struct mem_sink m;
-	struct package_key k = {"kinko-vector", 12, NULL, 0};
+	struct derived_count d = {0, 0, &m};
+	struct package_key k = {.password = "kinko-vector", .password_len = 12};
 	(void)state;
 
+	/* The key derivation is reported over before any content is unpacked. */
+	k.derived = count_derived;
+	k.derived_ctx = &d;
+	memset(&m, 0, sizeof m);
 	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), 0);
+	assert_true(d.calls >= 1);
+	assert_int_equal(d.bytes_then, 0);
+	k.derived = NULL;
 	assert_int_equal(m.data.len, pl);
 	assert_memory_equal(m.data.data, plain, pl);
 	kbuf_free(&m.data);
@@ -504,7 +526,7 @@ static void zip_round_trip(void **state)
 	struct kinko_writer w = {ms_write, &holder};
 	struct package_zip_writer *zw = NULL;
 	struct kinko_err e = {0};
-	struct package_key k = {"secret", 6, NULL, 0};
+	struct package_key k = {.password = "secret", .password_len = 6};
 	(void)state;
 
 	memset(&holder, 0, sizeof holder);
@@ -581,7 +603,7 @@ static void zip_stores_incompressible_sized(void **state)
 	struct kinko_writer w = {ms_write, &holder};
 	struct package_zip_writer *zw = NULL;
 	struct kinko_err e = {0};
-	struct package_key k = {"secret", 6, NULL, 0};
+	struct package_key k = {.password = "secret", .password_len = 6};
 	const uint8_t *d;
 	(void)state;
 
