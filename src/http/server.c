@@ -39,7 +39,7 @@ struct server {
 	struct MHD_Daemon *d;
 	struct tls_server_creds creds;
 	atomic_uint uploads;
-	atomic_uint imports; /* imports unpacking now: each runs a password KDF */
+	atomic_uint imports; /* imports deriving their package's key now (scrypt) */
 	atomic_ulong refused;
 	atomic_long refused_logged_at;
 	/* Connections with a transfer (upload, download, import) in progress, cut
@@ -119,6 +119,7 @@ struct req {
 	uint64_t max_body;
 	struct vault_upload *up;
 	bool upload_counted;
+	bool session_ended; /* its session, valid when it began, ended while it ran */
 	atomic_bool import_counted; /* holds an import slot (IMPORTS_AT_ONCE) */
 	struct xfer *xfer; /* an upload's or import's connection, while it streams */
 	bool fail_pending; /* an error answer is ready; the rest of the body is dropped */
@@ -146,9 +147,33 @@ struct import_job {
 	bool broken; /* the thread stopped reading: drop the rest of the body */
 };
 
-/* The slot bounds the package passwords' key derivations running at once (scrypt
- * at up to 2^18 takes 256 MiB): it is given back as soon as this import's is
- * over, not when its body has streamed. */
+/* The package passwords' key derivations running at once (scrypt at up to 2^18
+ * takes 256 MiB) are bounded by IMPORTS_AT_ONCE. An import takes its turn right
+ * before its derivation, when its whole header has arrived (a slow sender holds
+ * no turn), waits for one up to IMPORT_TURN_WAIT_MS, and gives it back as soon
+ * as the derivation is over. */
+#define IMPORT_TURN_WAIT_MS 30000
+
+static int import_derive_begin(void *ctx, struct kinko_err *e)
+{
+	struct req *r = ctx;
+
+	for (int waited = 0;; waited += 50) {
+		unsigned n = atomic_load(&r->srv->imports);
+		if (n < IMPORTS_AT_ONCE &&
+		    atomic_compare_exchange_weak(&r->srv->imports, &n, n + 1)) {
+			atomic_store(&r->import_counted, true);
+			return 0;
+		}
+		if (waited >= IMPORT_TURN_WAIT_MS)
+			return kinko_err_set(e, KINKO_EUNAVAIL,
+					     "%d imports are deriving their package's key and none "
+					     "finished within %d s; retry later",
+					     IMPORTS_AT_ONCE, IMPORT_TURN_WAIT_MS / 1000);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+}
+
 static void import_derived(void *ctx)
 {
 	struct req *r = ctx;
@@ -163,8 +188,8 @@ static void *import_thread(void *arg)
 	struct kinko_reader in = {kinko_fd_read, &j->rfd};
 
 	j->rc = vault_import(j->r->srv->v, &j->r->api.actor, j->r->api.seg[1], &in, j->password,
-			     j->password_len, j->age_name[0] ? j->age_name : NULL, import_derived,
-			     j->r, &j->res, &j->err);
+			     j->password_len, j->age_name[0] ? j->age_name : NULL,
+			     import_derive_begin, import_derived, j->r, &j->res, &j->err);
 	/* Whatever happened, stop the request thread from blocking on the pipe. */
 	close(j->rfd);
 	j->rfd = -1;
@@ -332,10 +357,10 @@ static void count_failure(struct req *r, int status)
 {
 	if (r->kind != -2 && status != 401 && status != 423)
 		return;
-	/* A 401 after the session was accepted is that session ending while the
-	 * request ran (an upload whose owner logged out, was disabled, or reached
-	 * the session's lifetime): not a guess at anything. */
-	if (status == 401 && r->api.actor.has_session)
+	/* A session that was valid when its upload or import began and ended while
+	 * it ran (its owner logged out, was disabled, or it reached its lifetime):
+	 * not a guess at anything. */
+	if (status == 401 && r->session_ended && r->api.actor.has_session)
 		return;
 	if (source_failed(r->srv, r->request_id, &r->api.actor, r->api.addr))
 		r->close = true;
@@ -706,14 +731,6 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 		return fail(r, KINKO_EUNAVAIL, &e);
 	}
 	r->upload_counted = true;
-	if (atomic_fetch_add(&r->srv->imports, 1) >= IMPORTS_AT_ONCE) {
-		atomic_fetch_sub(&r->srv->imports, 1);
-		kinko_err_set(&e, KINKO_EUNAVAIL,
-			      "%d imports are deriving their package's key already; retry in a moment",
-			      IMPORTS_AT_ONCE);
-		return fail(r, KINKO_EUNAVAIL, &e);
-	}
-	r->import_counted = true;
 	j = calloc(1, sizeof *j);
 	if (!j)
 		return fail(r, KINKO_ENOMEM, NULL);
@@ -768,6 +785,7 @@ static enum MHD_Result finish_import(struct req *r)
 	if (j->rc) {
 		struct kinko_err e = j->err;
 		int rc = j->rc;
+		r->session_ended = rc == KINKO_EAUTH; /* the only 401 an import's thread gives */
 		r->imp = NULL;
 		import_free(j);
 		return fail(r, rc, &e);
@@ -1078,6 +1096,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->up = NULL;
 		rc = vault_upload_finish(up, &info, &e);
 		tls_args = NULL;
+		r->session_ended = rc == KINKO_EAUTH;
 		if (rc)
 			return fail(r, rc, &e);
 		json_t *doc = api_object_json(&info);
@@ -1121,11 +1140,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 			fprintf(stderr, "kinko: req=%s upload aborted by the client\n", r->request_id);
 	}
+	/* A client gone mid-import: nothing becomes visible. Its thread is joined
+	 * first, so that a key derivation still running keeps its turn till it ends. */
+	import_free(r->imp);
 	if (r->upload_counted)
 		atomic_fetch_sub(&s->uploads, 1);
 	if (atomic_exchange(&r->import_counted, false))
 		atomic_fetch_sub(&s->imports, 1);
-	import_free(r->imp); /* a client gone mid-import: nothing becomes visible */
 	xfer_del(s, r->xfer);
 	json_decref(r->api.body);
 	json_decref(r->resp.json);

@@ -340,10 +340,16 @@ static int unwrap_file_key(const struct age_header *h, const struct package_key 
 					   log_n, max_log_n);
 			goto out;
 		}
+		if (key->derive_begin && (rc = key->derive_begin(key->derived_ctx, e)) != 0)
+			goto out;
 		if (scrypt_key(key->password, key->password_len, salt, log_n, w)) {
+			if (key->derived)
+				key->derived(key->derived_ctx);
 			rc = kinko_err_set(e, KINKO_ENOMEM, "scrypt failed (out of memory?)");
 			goto out;
 		}
+		if (key->derived)
+			key->derived(key->derived_ctx); /* scrypt's memory is freed */
 		if (age_aead_open(w, zero_nonce, st->body, st->body_len, fk)) {
 			rc = kinko_err_set(e, KINKO_ECRYPTO,
 					   "wrong password: the package cannot be opened with it");
@@ -698,8 +704,6 @@ int pkg_age_open(struct pkg_br *b, const struct package_key *key,
 				     ? lim->max_scrypt_log_n
 				     : PACKAGE_AGE_MAX_LOG_N,
 			     k->file_key, e);
-	if (key->derived)
-		key->derived(key->derived_ctx); /* scrypt's memory is freed */
 	if (rc)
 		goto out;
 	if (age_hkdf_sha256(k->file_key, FILE_KEY_LEN, NULL, 0, "header", k->mac_key, 32) ||

@@ -193,11 +193,9 @@ int package_open(const struct kinko_reader *in, const struct package_key *key,
 	f = package_detect(b.buf + b.pos, avail);
 	if (f == PACKAGE_AGE)
 		rc = pkg_age_open(&b, key, lim, age_name, sink, e);
-	else if (f == PACKAGE_ZIP && key->derived)
-		key->derived(key->derived_ctx);
-	if (f == PACKAGE_ZIP)
+	else if (f == PACKAGE_ZIP)
 		rc = pkg_zip_open(&b, key, lim, sink, e);
-	else if (f != PACKAGE_AGE)
+	else
 		rc = kinko_err_set(e, KINKO_EFORMAT,
 				   "the file is neither an age package nor a zip archive");
 	if (rc == 0)

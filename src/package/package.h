@@ -47,10 +47,13 @@ struct package_key {
 	size_t password_len;
 	const uint8_t (*identities)[PACKAGE_X25519_LEN];
 	size_t nidentities;
-	/* May be NULL. Called when the key derivation is over and its memory freed
-	 * (age: after the header's scrypt; zip: before the first entry, its PBKDF2 is
-	 * cheap), and again when package_open returns: the callee must take only
-	 * the first call into account. */
+	/* May be NULL. derive_begin is called right before an expensive key
+	 * derivation (age's scrypt, after the whole header has been read and checked);
+	 * non-zero refuses the package with that code. derived is called when it is
+	 * over and its memory freed, and again when package_open returns: the callee
+	 * must take only the first call after a derive_begin into account. A zip's
+	 * per-entry PBKDF2 is cheap and calls neither. */
+	int (*derive_begin)(void *ctx, struct kinko_err *e);
 	void (*derived)(void *ctx);
 	void *derived_ctx;
 };

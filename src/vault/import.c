@@ -26,6 +26,7 @@ struct import_ctx {
 	const struct kinko_reader *in;
 	struct vault_object_info *out;
 	char package_sha256[65];
+	bool committing; /* past the package: what fails now is not the sender's input */
 };
 
 static int hashing_read(void *ctx, uint8_t *buf, size_t cap, size_t *got, struct kinko_err *e)
@@ -108,6 +109,7 @@ static int sink_commit(void *ctx, struct kinko_err *e)
 	c->out = calloc(c->n, sizeof *c->out);
 	if (!c->out)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	c->committing = true;
 	rc = vault_upload_commit(c->ups, c->n, "object.import", hex, c->out, e);
 	for (size_t i = 0; i < c->n; i++)
 		c->ups[i] = NULL; /* freed by the commit either way */
@@ -132,8 +134,9 @@ static void sink_abort(void *ctx)
 
 int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		 const struct kinko_reader *in, const char *password, size_t password_len,
-		 const char *age_name, void (*derived)(void *ctx), void *derived_ctx,
-		 struct vault_import_result *out, struct kinko_err *e)
+		 const char *age_name, int (*derive_begin)(void *ctx, struct kinko_err *e),
+		 void (*derived)(void *ctx), void *derived_ctx, struct vault_import_result *out,
+		 struct kinko_err *e)
 {
 	struct import_ctx *c = calloc(1, sizeof *c);
 	struct package_sink sink = {sink_begin, sink_end, sink_commit, sink_abort, NULL};
@@ -158,6 +161,7 @@ int vault_import(struct vault *v, const struct vault_actor *a, const char *folde
 	sink.ctx = c;
 	key.password = password;
 	key.password_len = password_len;
+	key.derive_begin = derive_begin;
 	key.derived = derived;
 	key.derived_ctx = derived_ctx;
 	lim.max_entries = IMPORT_MAX_ENTRIES;
@@ -173,8 +177,9 @@ int vault_import(struct vault *v, const struct vault_actor *a, const char *folde
 	}
 	rc = package_open(&hr, &key, &lim, age_name ? age_name : "import.bin", &sink, &fmt, e);
 	kinko_sha256_abort(&c->sha);
-	/* A wrong password or a damaged package is the sender's input, not ours. */
-	if (rc == KINKO_ECRYPTO || rc == KINKO_EAUTH || rc == KINKO_EFORMAT)
+	/* A wrong password or a damaged package is the sender's input, not ours; a
+	 * session that ended while it streamed stays a 401 (found at the commit). */
+	if (!c->committing && (rc == KINKO_ECRYPTO || rc == KINKO_EAUTH || rc == KINKO_EFORMAT))
 		rc = e ? (e->code = KINKO_EINVAL) : KINKO_EINVAL;
 	if (rc == 0) {
 		memset(out, 0, sizeof *out);

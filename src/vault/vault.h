@@ -490,13 +490,14 @@ struct vault_import_result {
  * KINKO_EPERM without the write right): decided before a body is taken. */
 int vault_folder_writable(struct vault *v, const struct vault_actor *a, const char *folder_id,
 			  struct kinko_err *e) KINKO_WUR;
-/* derived (may be NULL) is called when the package password's key derivation is
- * over (possibly more than once: only the first call counts), so that a caller
- * bounding the derivations running at once can let the next one start. */
+/* derive_begin and derived (may be NULL) are package_key's: called around the
+ * package password's expensive key derivation, so that a caller can bound how
+ * many run at once. */
 int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		 const struct kinko_reader *in, const char *password, size_t password_len,
-		 const char *age_name, void (*derived)(void *ctx), void *derived_ctx,
-		 struct vault_import_result *out, struct kinko_err *e) KINKO_WUR;
+		 const char *age_name, int (*derive_begin)(void *ctx, struct kinko_err *e),
+		 void (*derived)(void *ctx), void *derived_ctx, struct vault_import_result *out,
+		 struct kinko_err *e) KINKO_WUR;
 void vault_import_result_free(struct vault_import_result *r);
 
 int vault_object_stat(struct vault *v, const struct vault_actor *a, const char *object_id,

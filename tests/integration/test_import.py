@@ -202,3 +202,22 @@ def test_imports_streaming_slowly_do_not_hold_back_others(vault, admin, tmp_path
             t.join(60)
     assert [results[i].status_code for i in range(2)] == [201, 201], [results[i].text for i in range(2)]
     assert names(admin, vault, f) == ["f0.txt", "f1.txt", "f2.txt"]
+
+
+def test_an_import_whose_session_ends_while_it_streams_is_a_401(vault, admin, tmp_path):
+    """Not a 400: the package was fine, the session was not (and stored nothing)."""
+    f = folder(vault, admin)
+    data = zip_of(tmp_path, "s.zip", {"s.txt": os.urandom(300000)}).read_bytes()
+    s = vault.login()
+    other = vault.session()
+    other.headers["Authorization"] = s.headers["Authorization"]
+
+    def body():
+        yield data[:65536]
+        assert other.post(vault.url + "logout").status_code == 200  # meanwhile
+        yield data[65536:]
+
+    r = s.post(vault.url + "folders/%s/imports" % f, data=body(),
+               headers={"X-Kinko-Package-Password": PW})
+    assert r.status_code == 401 and "nothing was stored" in r.json()["detail"], r.text
+    assert names(admin, vault, f) == []

@@ -168,6 +168,12 @@ static void count_derived(void *ctx)
 		d->bytes_then = d->m->data.len;
 }
 
+static int refuse_derive(void *ctx, struct kinko_err *e)
+{
+	(void)ctx;
+	return kinko_err_set(e, KINKO_EUNAVAIL, "no turn");
+}
+
 static void age_opens_scrypt_vector(void **state)
 {
 	size_t al, pl;
@@ -185,10 +191,16 @@ static void age_opens_scrypt_vector(void **state)
 	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), 0);
 	assert_true(d.calls >= 1);
 	assert_int_equal(d.bytes_then, 0);
-	k.derived = NULL;
 	assert_int_equal(m.data.len, pl);
 	assert_memory_equal(m.data.data, plain, pl);
 	kbuf_free(&m.data);
+	/* A derivation that may not start refuses the package, with nothing unpacked. */
+	k.derive_begin = refuse_derive;
+	assert_int_equal(open_mem(age, al, &k, &big, &m, &e), KINKO_EUNAVAIL);
+	assert_true(m.aborted && m.n == 0);
+	kbuf_free(&m.data);
+	k.derive_begin = NULL;
+	k.derived = NULL;
 	/* The vector asks for 2^18; a lower ceiling refuses it before any work. */
 	struct package_limits cheap = {1, 1 << 20, 16};
 	assert_int_equal(open_mem(age, al, &k, &cheap, &m, &e), KINKO_ELIMIT);
