@@ -165,6 +165,8 @@ static int import_derive_begin(void *ctx, struct kinko_err *e)
 			atomic_store(&r->import_counted, true);
 			return 0;
 		}
+		if (vault_seal_pending(r->srv->v))
+			return kinko_err_set(e, KINKO_ESEALED, "the vault is being sealed");
 		if (waited >= IMPORT_TURN_WAIT_MS)
 			return kinko_err_set(e, KINKO_EUNAVAIL,
 					     "%d imports are deriving their package's key and none "

@@ -81,6 +81,11 @@ void vault_leave(struct vault *v)
 	pthread_rwlock_unlock(&v->seal_lock);
 }
 
+bool vault_seal_pending(struct vault *v)
+{
+	return atomic_load(&v->sealing) != 0;
+}
+
 bool vault_is_sealed(struct vault *v)
 {
 	bool sealed;

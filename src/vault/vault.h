@@ -493,6 +493,8 @@ int vault_folder_writable(struct vault *v, const struct vault_actor *a, const ch
 /* derive_begin and derived (may be NULL) are package_key's: called around the
  * package password's expensive key derivation, so that a caller can bound how
  * many run at once. */
+/* A seal is waiting (transfers stop at their next step). */
+bool vault_seal_pending(struct vault *v);
 int vault_import(struct vault *v, const struct vault_actor *a, const char *folder_id,
 		 const struct kinko_reader *in, const char *password, size_t password_len,
 		 const char *age_name, int (*derive_begin)(void *ctx, struct kinko_err *e),
