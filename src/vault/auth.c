@@ -875,14 +875,30 @@ int vault_cert_revoke(struct vault *v, const struct vault_actor *a, const char *
  * given now - 300), with room for a slow issue. */
 #define CERT_BACKDATE_MAX 900
 
+/* A certificate kinko issued with no row on its list: fine if it was issued before
+ * the list began (older vaults), refused after. Sealed, nothing is decided. */
+static int missing_row(struct store *s, int64_t not_before, struct kinko_err *e)
+{
+	int64_t since = 0;
+	bool marked = false;
+	int rc = s->ops->rows_marked(s, &marked, &since, e);
+
+	if (rc == KINKO_ESEALED)
+		return 0;
+	if (rc == 0 && (!marked || not_before + CERT_BACKDATE_MAX >= since))
+		rc = kinko_err_set(e, KINKO_EPERM,
+				   "this client certificate is not on kinko's list of issued "
+				   "certificates, though it was issued after that list began: its "
+				   "record was removed; ask a manager for a new one");
+	return rc;
+}
+
 int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued,
 		     int64_t not_before, struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct store_cert c;
+	struct store_cert c = {0};
 	struct kinko_err ge;
-	int64_t since = 0;
-	bool marked = false;
 	int rc;
 
 	if (!v->revoked_loaded)
@@ -896,22 +912,10 @@ int vault_cert_check(struct vault *v, const char *fingerprint, bool kinko_issued
 	if (rc)
 		return rc;
 	rc = s->ops->cert_get(s, fingerprint, &c, &ge);
-	if (rc == KINKO_ESEALED) { /* only status and unseal answer: obey a stored revocation */
+	if (rc == KINKO_ESEALED) /* only status and unseal answer: obey a stored revocation */
 		rc = s->ops->cert_revoked_unverified(s, fingerprint, &c.revoked_at, &ge);
-	} else if (rc == KINKO_ENOENT && kinko_issued) {
-		rc = s->ops->rows_marked(s, &marked, &since, &ge);
-		if (rc == KINKO_ESEALED)
-			rc = 0; /* sealed: nothing to decide beyond a stored revocation */
-		else if (rc == 0 && (!marked || not_before + CERT_BACKDATE_MAX >= since))
-			rc = kinko_err_set(&ge, KINKO_EPERM,
-					   "this client certificate is not on kinko's list of issued "
-					   "certificates, though it was issued after that list began: "
-					   "its record was removed; ask a manager for a new one");
-		c.revoked_at = 0;
-	} else if (rc == KINKO_ENOENT) {
-		rc = 0;
-		c.revoked_at = 0;
-	}
+	else if (rc == KINKO_ENOENT)
+		rc = kinko_issued ? missing_row(s, not_before, &ge) : 0;
 	s->ops->rollback(s);
 	if (rc) {
 		if (e)

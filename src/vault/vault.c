@@ -493,51 +493,78 @@ bool vault_revoked_has(struct vault *v, const char *fingerprint)
 	return has;
 }
 
-struct revoked_scan {
-	struct vault *v;
+/* ---- The log's events of one action (inside the caller's transaction) ---- */
+
+struct action_scan {
+	char tag[AUDIT_ACTION_MAX + 16]; /* "action":"<name>" as the encoder writes it */
+	size_t tag_len;
+	const char *action;
+	int (*cb)(void *ctx, const struct audit_event *ev); /* non-zero stops the scan */
+	void *ctx;
 	uint64_t bad_seq;
+	bool bad;
 };
 
-static int revoked_scan_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+static int action_scan_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
 {
-	static const char tag[] = "\"action\":\"certificate.revoke\"";
-	struct revoked_scan *rs = ctx;
+	struct action_scan *as = ctx;
 	struct audit_event ev;
 
-	/* Most events are something else: only those naming the action are decoded
-	 * (the log's own verification has checked that every event is the one hashed). */
-	if (!memmem(p, n, tag, sizeof tag - 1))
+	/* Most events are something else: only those naming the action are decoded.
+	 * The decoder accepts only the encoder's exact bytes, so an event of that
+	 * action that decodes always holds the tag. */
+	if (!memmem(p, n, as->tag, as->tag_len))
 		return 0;
 	if (audit_event_decode(p, n, &ev, NULL) != 0) {
-		rs->bad_seq = seq;
+		as->bad = true;
+		as->bad_seq = seq;
 		return KINKO_EINTEGRITY;
 	}
+	return strcmp(ev.action, as->action) ? 0 : as->cb(as->ctx, &ev);
+}
+
+/* Passes each event of `action` to cb, in log order, until cb returns non-zero
+ * (then that code). An event naming the action that does not decode:
+ * KINKO_EINTEGRITY, naming it. */
+static int log_scan_action(struct store *s, const char *action,
+			   int (*cb)(void *ctx, const struct audit_event *ev), void *ctx,
+			   struct kinko_err *e)
+{
+	struct action_scan as = {.action = action, .cb = cb, .ctx = ctx};
+	int rc;
+
+	as.tag_len = (size_t)snprintf(as.tag, sizeof as.tag, "\"action\":\"%s\"", action);
+	rc = s->ops->audit_scan(s, 0, action_scan_cb, &as, e);
+	if (as.bad)
+		return kinko_err_set(e, KINKO_EINTEGRITY,
+				     "event %llu of the audit log names %s but does not decode: "
+				     "the store was altered; restore kinko.db from a backup",
+				     (unsigned long long)as.bad_seq, action);
+	return rc;
+}
+
+static int revoked_cb(void *ctx, const struct audit_event *ev)
+{
 	/* certificate.revoke names the account, then the certificate (auth.c). */
-	if (!strcmp(ev.action, "certificate.revoke") && ev.status == 200 && ev.ntargets == 2 &&
-	    strlen(ev.targets[1]) == 64)
-		return vault_revoked_add(rs->v, ev.targets[1]);
+	if (ev->status == 200 && ev->ntargets == 2 && strlen(ev->targets[1]) == 64)
+		return vault_revoked_add(ctx, ev->targets[1]);
 	return 0;
 }
 
 int vault_revocations_load(struct vault *v, struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct revoked_scan rs = {v, 0};
 	int rc = s->ops->begin_read(s, e);
 
 	if (rc)
 		return rc;
-	rc = s->ops->audit_scan(s, 0, revoked_scan_cb, &rs, e);
+	rc = log_scan_action(s, "certificate.revoke", revoked_cb, v, e);
 	s->ops->rollback(s);
-	if (rc == KINKO_EINTEGRITY)
-		return kinko_err_set(e, rc,
-				     "event %llu of the audit log names a revocation but does not "
-				     "decode: the store was altered; restore kinko.db from a backup",
-				     (unsigned long long)rs.bad_seq);
-	if (rc)
+	if (rc && rc != KINKO_EINTEGRITY)
 		return kinko_err_set(e, rc, "cannot read the revocations in the audit log");
-	v->revoked_loaded = true;
-	return 0;
+	if (rc == 0)
+		v->revoked_loaded = true;
+	return rc;
 }
 
 int vault_open(const char *dir, struct vault **out, struct kinko_err *e)
@@ -625,31 +652,20 @@ static int row_key_install(struct vault *v, const struct keyring *kr, struct kin
 	return rc;
 }
 
-struct event_find {
-	const char *action;
+struct event_found {
 	bool found;
-	bool undecodable;
-	int64_t time; /* of the event found, unix seconds */
+	int64_t time; /* of the first such event, unix seconds */
 };
 
-#define EVENT_FIND_STOP 1
+#define EVENT_FOUND_STOP 1
 
-static int event_find_cb(void *ctx, uint64_t seq, const uint8_t *p, size_t n)
+static int event_found_cb(void *ctx, const struct audit_event *ev)
 {
-	struct event_find *f = ctx;
-	struct audit_event ev;
+	struct event_found *f = ctx;
 
-	(void)seq;
-	if (audit_event_decode(p, n, &ev, NULL) != 0) {
-		f->undecodable = true;
-		return EVENT_FIND_STOP;
-	}
-	if (!strcmp(ev.action, f->action)) {
-		f->found = true;
-		f->time = ev.time_ms / 1000;
-		return EVENT_FIND_STOP;
-	}
-	return 0;
+	f->found = true;
+	f->time = ev->time_ms / 1000;
+	return EVENT_FOUND_STOP;
 }
 
 /*
@@ -668,7 +684,7 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 			     struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct event_find f = {.action = "store.rows_authenticated"};
+	struct event_found f = {0};
 	struct vault_actor by = {0}; /* who unseals; the request's own event is vault.unseal */
 	uint64_t adopted = 0;
 	bool marked = false;
@@ -698,11 +714,9 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 		s->ops->rollback(s);
 		return rc;
 	}
-	rc = s->ops->audit_scan(s, 0, event_find_cb, &f, e);
-	if (rc == EVENT_FIND_STOP)
+	rc = log_scan_action(s, "store.rows_authenticated", event_found_cb, &f, e);
+	if (rc == EVENT_FOUND_STOP)
 		rc = 0;
-	if (rc == 0 && f.undecodable)
-		rc = kinko_err_set(e, KINKO_EINTEGRITY, "an event in the audit log does not decode");
 	if (rc == 0)
 		rc = s->ops->rows_adopt(s, !f.found, f.found ? f.time : vault_now(), &adopted, e);
 	if (rc == 0)

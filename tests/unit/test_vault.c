@@ -1768,26 +1768,35 @@ static void wal_flush_failure_keeps_the_blob_and_stops_the_store(void **state)
 	free(data);
 }
 
+/* A new handler account, made by the first manager; its actor (no session). */
+static struct vault_actor new_handler(const char *name, const char *password)
+{
+	struct vault_user_new n;
+	struct vault_user_info info;
+	struct vault_actor h;
+	struct kinko_err e;
+
+	memset(&n, 0, sizeof n);
+	n.name = name;
+	n.role = ROLE_HANDLER;
+	n.password = password;
+	assert_int_equal(vault_user_create(V, &admin, &n, &info, NULL, &e), 0);
+	memset(&h, 0, sizeof h);
+	memcpy(h.user_id, info.id, sizeof h.user_id);
+	h.role = ROLE_HANDLER;
+	return h;
+}
+
 /* Removing a member removes their folder rights: designated again, they start
  * with none (before, the old grant came back without anyone granting it). */
 static void removed_members_lose_their_folder_rights(void **state)
 {
-	struct vault_user_new n;
-	struct vault_user_info info;
 	struct vault_folder_info fi;
-	struct vault_actor h2;
+	struct vault_actor h2 = new_handler("kaori", "correct horse battery 2");
 	struct kinko_err e;
 	char sql[256];
 	(void)state;
 
-	memset(&n, 0, sizeof n);
-	n.name = "kaori";
-	n.role = ROLE_HANDLER;
-	n.password = "correct horse battery 2";
-	assert_int_equal(vault_user_create(V, &admin, &n, &info, NULL, &e), 0);
-	memset(&h2, 0, sizeof h2);
-	memcpy(h2.user_id, info.id, sizeof h2.user_id);
-	h2.role = ROLE_HANDLER;
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM acl WHERE user_id = '%s'", h2.user_id);
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
 	assert_int_equal(vault_acl_set(V, &admin, folder.id, h2.user_id, PERM_READ | PERM_WRITE, &e), 0);
@@ -1808,22 +1817,12 @@ static void removed_members_lose_their_folder_rights(void **state)
  * (Adopting the rows of a real schema-6 store: tests/integration/test_rows.py.) */
 static void access_rows_never_adopted_twice(void **state)
 {
-	struct vault_user_info ui;
 	struct vault_folder_info fi;
-	struct vault_actor h2;
-	struct vault_user_new n;
+	struct vault_actor h2 = new_handler("mirai", "correct horse battery 3");
 	struct kinko_err e;
 	char sql[512];
 	(void)state;
 
-	memset(&n, 0, sizeof n);
-	n.name = "mirai";
-	n.role = ROLE_HANDLER;
-	n.password = "correct horse battery 3";
-	assert_int_equal(vault_user_create(V, &admin, &n, &ui, NULL, &e), 0);
-	memset(&h2, 0, sizeof h2);
-	memcpy(h2.user_id, ui.id, sizeof h2.user_id);
-	h2.role = ROLE_HANDLER;
 	assert_int_equal(vault_member_set(V, &admin, contract.id, h2.user_id, ROLE_HANDLER, &e), 0);
 	assert_int_equal(vault_folder_get(V, &h2, folder.id, &fi, &e), 0);
 	assert_int_equal(fi.my_perms, 0);
