@@ -326,6 +326,21 @@ static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int c
 	return 0;
 }
 
+/* Whether text read from a row that may not authenticate can name it in an error
+ * (which reaches the server's log): letters, digits and . _ @ - only. */
+static bool safe_to_name(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+		      (t[i] >= '0' && t[i] <= '9') || strchr("._@-", t[i])))
+			return false;
+	return true;
+}
+
 static int bind_mac(struct store *s, sqlite3_stmt *st, int i, struct rowenc *r,
 		    struct kinko_err *e)
 {
@@ -536,7 +551,8 @@ static int user_row(struct store *s, sqlite3_stmt *st, struct store_user *u, str
 	if (rc)
 		return rc;
 	user_enc(&r, u);
-	snprintf(what, sizeof what, "account record of '%s'", u->name);
+	snprintf(what, sizeof what, "account record of '%s'",
+		 safe_to_name(u->name) ? u->name : "(a name kinko would not write)");
 	rc = row_verify(s, &r, st, 11, what, e);
 	if (rc)
 		store_user_clear(u);
@@ -796,7 +812,8 @@ static int cert_row(struct store *s, sqlite3_stmt *st, struct store_cert *c, str
 
 	cert_cols(st, c);
 	cert_enc(&r, c);
-	snprintf(what, sizeof what, "certificate record %.16s…", c->fingerprint);
+	snprintf(what, sizeof what, "certificate record %.16s…",
+		 safe_to_name(c->fingerprint) ? c->fingerprint : "(not a fingerprint)");
 	return row_verify(s, &r, st, 6, what, e);
 }
 

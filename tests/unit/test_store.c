@@ -1203,6 +1203,15 @@ static void access_rows_are_authenticated(void **state)
 		struct store_user b;
 		make_user(&b, "big", ROLE_HANDLER);
 		put_user(s, &b);
+		/* What such a row holds does not reach the error (nor the server's log). */
+		snprintf(sql, sizeof sql,
+			 "UPDATE users SET name = 'x' || char(10) || 'kinko: forged line' "
+			 "WHERE id = '%s'",
+			 b.id);
+		raw(sql);
+		assert_int_equal(s->ops->user_get(s, b.id, NULL, &got, &e), KINKO_EINTEGRITY);
+		assert_null(strchr(e.msg, '\n'));
+		assert_null(strstr(e.msg, "forged"));
 		for (int big = 1240; big < 1320; big++) {
 			snprintf(sql, sizeof sql,
 				 "UPDATE users SET totp_sealed = randomblob(%d), "
