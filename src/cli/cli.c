@@ -35,6 +35,7 @@ static const struct cli_command commands[] = {
 	{NULL, "ls", cmd_ls, "list a folder's objects"},
 	{NULL, "rm", cmd_rm, "delete an object"},
 	{NULL, "check", cmd_check, "check the vault's integrity: database, audit log, every blob (offline)"},
+	{"rows", "accept", cmd_rows_accept, "accept the access records as they are now, after a check (offline)"},
 	{"log", "verify", cmd_log_verify, "verify the audit log (offline, or a kept checkpoint online)"},
 	{"log", "show", cmd_log_show, "show audit events as JSON lines or CSV"},
 	{NULL, "version", cmd_version, "print the version"},

@@ -27,6 +27,7 @@ int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_cert_server(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_rows_accept(int argc, char **argv);
 int cmd_firewall(int argc, char **argv);
 int cmd_config_check(int argc, char **argv);
 int cmd_status(int argc, char **argv);

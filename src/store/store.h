@@ -272,6 +272,21 @@ struct store_ops {
 	 * when not revoked or not recorded): only for refusing while sealed. */
 	int (*cert_revoked_unverified)(struct store *s, const char *fingerprint,
 				       int64_t *revoked_at, struct kinko_err *e);
+	/* The digest of the set of access rows (store_sqlite.c, "the set of access
+	 * rows"): a row put back, added or removed outside kinko is told by it. Kept up
+	 * to date by every commit once it exists; checked when a transaction starts
+	 * after another program changed the file, and after the key is installed.
+	 * Inside a transaction, key set: kept says whether the store has one yet;
+	 * reset computes it over the rows as they are (the first unseal of a store
+	 * without one, or the operator's kinko rows accept), counting them in *n;
+	 * problem copies why access rows are refused now (returns its code, 0 when
+	 * they are not); expect says that the store must have one (the audit log says
+	 * it was made), so that its absence refuses access rows from the next
+	 * transaction on. */
+	int (*rows_digest_kept)(struct store *s, bool *kept, struct kinko_err *e);
+	int (*rows_digest_reset)(struct store *s, uint64_t *n, struct kinko_err *e);
+	int (*rows_digest_problem)(struct store *s, struct kinko_err *problem);
+	void (*rows_digest_expect)(struct store *s);
 };
 
 struct store {

@@ -21,13 +21,21 @@
 #include "crypto/hash.h"
 #include "store/migrations.h"
 
-enum hot_stmt { HOT_NODE_GET, HOT_NODE_PUT, HOT_EVENT_INSERT, HOT_SIZE, HOT_COUNT };
+enum hot_stmt {
+	HOT_NODE_GET,
+	HOT_NODE_PUT,
+	HOT_EVENT_INSERT,
+	HOT_SIZE,
+	HOT_DATA_VERSION,
+	HOT_COUNT
+};
 
 static const char *const hot_sql[HOT_COUNT] = {
 	[HOT_NODE_GET] = "SELECT hash FROM audit_node WHERE level = ? AND idx = ?",
 	[HOT_NODE_PUT] = "INSERT INTO audit_node(level, idx, hash) VALUES(?, ?, ?)",
 	[HOT_EVENT_INSERT] = "INSERT INTO audit_event(seq, data) VALUES(?, ?)",
 	[HOT_SIZE] = "SELECT coalesce(max(seq) + 1, 0) FROM audit_event",
+	[HOT_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct sqlite_store {
@@ -35,7 +43,6 @@ struct sqlite_store {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	bool in_tx;
-	bool wrote; /* the open transaction changed something */
 	/* Group commit: COMMIT writes the WAL without syncing (synchronous=NORMAL);
 	 * then each committer makes the WAL durable with fdatasync before it returns.
 	 * One fdatasync covers every commit made before it started, so concurrent
@@ -58,6 +65,19 @@ struct sqlite_store {
 	uint8_t *row_key;
 	atomic_bool has_row_key;
 	pthread_rwlock_t row_key_lock; /* a seal does not wipe it under a running HMAC */
+	/* The digest of the set of access rows (see "the set of access rows"); all
+	 * but digest_stale under lock. */
+	bool rows_changed;	  /* the open transaction changed an access row */
+	uint8_t delta_in[32];	  /* ... the terms of the rows it wrote, summed */
+	uint8_t delta_out[32];	  /* ... and of the rows it deleted or overwrote */
+	bool digest_known;	  /* the state below holds at data_version dv */
+	bool digest_kept;	  /* the store keeps a digest (meta rows_digest) */
+	bool digest_seen;	  /* ... and did at some point while this key was set */
+	int64_t dv;
+	struct kinko_err digest_bad; /* code != 0: rows and digest disagree, or
+				      * could not be compared; access rows are refused */
+	atomic_bool digest_stale; /* a key was installed since: check again */
+	atomic_bool digest_forget; /* ... and digest_seen starts over */
 };
 
 #define DB(s) (((struct sqlite_store *)(s))->db)
@@ -309,8 +329,8 @@ static int row_mac(struct store *s, struct rowenc *r, uint8_t out[32], struct ki
 }
 
 /* Checks column `col` of the current row against the MAC of r's encoding. */
-static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int col,
-		      const char *what, struct kinko_err *e)
+static int row_authentic(struct store *s, struct rowenc *r, sqlite3_stmt *st, int col,
+			 const char *what, struct kinko_err *e)
 {
 	uint8_t want[32];
 	const void *got = sqlite3_column_blob(st, col);
@@ -324,6 +344,22 @@ static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int c
 				     "kinko, so it is not used; run kinko check (docs/security.md)",
 				     what);
 	return 0;
+}
+
+/* A row read to decide access: authentic, and the set it belongs to is the one
+ * the digest covers (rows_guard). */
+static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int col,
+		      const char *what, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	if (q->digest_bad.code) {
+		kinko_wipe(r->b, r->n);
+		if (e)
+			*e = q->digest_bad;
+		return q->digest_bad.code;
+	}
+	return row_authentic(s, r, st, col, what, e);
 }
 
 /* Whether text read from a row that may not authenticate can name it in an error
@@ -363,10 +399,29 @@ static void sq_set_row_key(struct store *s, const uint8_t *key)
 		memcpy(q->row_key, key, 32);
 		atomic_store(&q->has_row_key, true);
 	}
+	atomic_store(&q->digest_stale, true);
+	atomic_store(&q->digest_forget, true);
 	pthread_rwlock_unlock(&q->row_key_lock);
 }
 
 /* ---------------------------------------------------------------- transactions */
+
+static void rows_guard(struct store *s);
+static int rows_digest_update(struct store *s, struct kinko_err *e);
+
+/* After BEGIN: notes whether the access rows are still the set the store's digest
+ * covers (rows_guard), so that a row put back from an older copy is refused
+ * when it is read. A transaction that touches no access row is not held up. */
+static void tx_guard(struct store *s)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	q->in_tx = true;
+	q->rows_changed = false;
+	memset(q->delta_in, 0, 32);
+	memset(q->delta_out, 0, 32);
+	rows_guard(s);
+}
 
 static int sq_begin(struct store *s, struct kinko_err *e)
 {
@@ -382,7 +437,7 @@ static int sq_begin(struct store *s, struct kinko_err *e)
 		pthread_mutex_unlock(&q->lock);
 		return rc;
 	}
-	q->in_tx = true;
+	tx_guard(s);
 	return 0;
 }
 
@@ -400,7 +455,7 @@ static int sq_begin_read(struct store *s, struct kinko_err *e)
 		pthread_mutex_unlock(&q->lock);
 		return rc;
 	}
-	q->in_tx = true;
+	tx_guard(s);
 	return 0;
 }
 
@@ -411,10 +466,12 @@ static int sq_commit(struct store *s, struct kinko_err *e)
 
 	uint64_t mine;
 
-	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (q->rows_changed)
+		rc = rows_digest_update(s, e);
+	if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_err(s, e, "commit");
+	if (rc)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	}
 	mine = ++q->committed;
 	q->in_tx = false;
 	pthread_mutex_unlock(&q->lock);
@@ -461,6 +518,7 @@ static void sq_rollback(struct store *s)
 		return;
 	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	q->in_tx = false;
+	q->rows_changed = false;
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -1641,7 +1699,11 @@ static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *proble
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_err(s, e, "check the database's references");
 	sqlite3_finalize(st);
-	return rc ? rc : rows_check(s, cb, ctx, e);
+	if (rc == 0)
+		rc = rows_check(s, cb, ctx, e);
+	if (rc == 0 && ((struct sqlite_store *)s)->digest_bad.code)
+		rc = cb(ctx, ((struct sqlite_store *)s)->digest_bad.msg);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- adopting rows */
@@ -1875,7 +1937,7 @@ static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem)
 			struct rowenc r;
 			struct kinko_err ve;
 			rc = row_enc_by_rowid(s, mac_tables[t], sqlite3_column_int64(st, 0), &r, e);
-			if (rc == 0 && row_verify(s, &r, st, 1, "row", &ve) != 0) {
+			if (rc == 0 && row_authentic(s, &r, st, 1, "row", &ve) != 0) {
 				char line[256];
 				if (ve.code != KINKO_EINTEGRITY) {
 					if (e)
@@ -1897,20 +1959,372 @@ static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- the set of access rows */
+
+/*
+ * Each row's MAC says that kinko wrote it, not that it is still current: a row
+ * deleted since (a folder right taken away), or an older version of a row (an
+ * account before it was disabled), copied back from an earlier copy of the same
+ * vault, would authenticate. So the store also keeps a digest of the whole set:
+ * the sum, modulo 2^256, of one term per authentic row, HMAC-SHA-256 under the
+ * row key of (table, the row's MAC). Only the key's holder can compute a term,
+ * so nobody else can make a digest for another set, and a row added, put back or
+ * removed outside kinko changes the sum. (A row that does not authenticate adds
+ * nothing: it is refused on its own, and kinko check lists it.)
+ *
+ * Every transaction that changes an access row updates the digest before it
+ * commits: temporary triggers hand the store each row written (its term is added)
+ * and each row about to be deleted or overwritten (its term taken out), so the
+ * cost is the rows changed, not the rows kept. Every transaction starts by asking
+ * SQLite whether another connection changed the database since the rows and
+ * digest last agreed (PRAGMA data_version); only then, and once after the key is
+ * installed, is the sum recomputed over every row and compared. When they disagree, every read of an access
+ * row fails with KINKO_EINTEGRITY, and no change to one is committed, until the
+ * rows agree with the digest again; everything else (the audit log, sealing)
+ * goes on. The digest cannot tell which row is out of place.
+ *
+ * Not covered: a copy of the whole set with its digest put back together (a
+ * rollback of all access rows at once), which the audit log's checkpoints are
+ * there to tell; writes to the file below SQLite that SQLite does not see as a
+ * change (caught when the key is next installed).
+ */
+#define ROWS_DIGEST_KEY "rows_digest"
+
+static int rowset_term(struct store *s, const char *table, const void *mac, uint8_t out[32],
+		       struct kinko_err *e)
+{
+	struct rowenc r;
+
+	re_begin(&r, "rowset");
+	re_text(&r, table);
+	re_put(&r, 'b', mac, 32);
+	return row_mac(s, &r, out, e);
+}
+
+static void sum_add(uint8_t acc[32], const uint8_t x[32])
+{
+	unsigned c = 0;
+
+	for (int i = 31; i >= 0; i--) {
+		c += (unsigned)acc[i] + x[i];
+		acc[i] = (uint8_t)c;
+		c >>= 8;
+	}
+}
+
+static void sum_sub(uint8_t acc[32], const uint8_t x[32])
+{
+	int borrow = 0;
+
+	for (int i = 31; i >= 0; i--) {
+		int d = (int)acc[i] - x[i] - borrow;
+		borrow = d < 0;
+		acc[i] = (uint8_t)(d + (borrow ? 256 : 0));
+	}
+}
+
+/* The term row `rowid` of `table` adds to the digest: *counts is false (and the
+ * term zero) when the row does not authenticate. */
+static int row_term(struct store *s, const char *table, int64_t rowid, uint8_t term[32],
+		    bool *counts, struct kinko_err *e)
+{
+	char sql[128];
+	struct rowenc r;
+	struct kinko_err ve;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(term, 0, 32);
+	*counts = false;
+	snprintf(sql, sizeof sql, "SELECT mac FROM %s WHERE rowid = ?", table);
+	if ((rc = prep(s, sql, &st, e)) != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, rowid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_err(s, e, "read an access row");
+		sqlite3_finalize(st);
+		return rc;
+	}
+	rc = row_enc_by_rowid(s, table, rowid, &r, e);
+	if (rc == 0) {
+		rc = row_authentic(s, &r, st, 0, "row", &ve);
+		if (rc == KINKO_EINTEGRITY)
+			rc = 0;
+		else if (rc && e)
+			*e = ve;
+		else if (rc == 0)
+			*counts = true;
+	}
+	if (rc == 0 && *counts)
+		rc = rowset_term(s, table, sqlite3_column_blob(st, 0), term, e);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The digest of the access rows as they are now, and how many rows it covers. */
+static int rows_sum(struct store *s, uint8_t sum[32], uint64_t *n, struct kinko_err *e)
+{
+	int rc = 0;
+
+	memset(sum, 0, 32);
+	*n = 0;
+	for (size_t t = 0; rc == 0 && t < sizeof mac_tables / sizeof *mac_tables; t++) {
+		char sql[128];
+		sqlite3_stmt *st;
+		int step = SQLITE_DONE;
+
+		snprintf(sql, sizeof sql, "SELECT rowid FROM %s", mac_tables[t]);
+		if ((rc = prep(s, sql, &st, e)) != 0)
+			break;
+		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+			uint8_t term[32];
+			bool counts;
+			rc = row_term(s, mac_tables[t], sqlite3_column_int64(st, 0), term, &counts, e);
+			if (rc == 0 && counts) {
+				sum_add(sum, term);
+				(*n)++;
+			}
+		}
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = db_err(s, e, "read access rows");
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
+static int hot_int(struct store *s, enum hot_stmt h, int64_t *out, const char *what,
+		   struct kinko_err *e);
+
+static int data_version(struct store *s, int64_t *dv, struct kinko_err *e)
+{
+	return hot_int(s, HOT_DATA_VERSION, dv, "read the database's data version", e);
+}
+
+#define DIGEST_ADVICE                                                                     \
+	"every access decision is refused until it is resolved (docs/operations.md, \"When " \
+	"kinko check reports a problem\")"
+
+/* Inside a transaction: see the comment above. Never fails the transaction;
+ * what it finds is kept in q->digest_bad. */
+static void rows_guard(struct store *s)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	struct kinko_err le = {0};
+	uint8_t want[32];
+	uint64_t n;
+	int64_t dv = 0;
+	struct kbuf got;
+	int rc;
+
+	if (!atomic_load(&q->has_row_key)) { /* access rows are not read at all */
+		q->digest_known = false;
+		memset(&q->digest_bad, 0, sizeof q->digest_bad);
+		return;
+	}
+	if (atomic_exchange(&q->digest_forget, false))
+		q->digest_seen = false;
+	rc = data_version(s, &dv, &le);
+	if (rc == 0 && !atomic_exchange(&q->digest_stale, false) && q->digest_known &&
+	    dv == q->dv)
+		return;
+	q->digest_known = false;
+	kbuf_init(&got, 64);
+	if (rc == 0)
+		rc = sq_meta_get(s, ROWS_DIGEST_KEY, &got, &le);
+	if (rc == KINKO_ENOENT) {
+		rc = 0;
+		memset(&le, 0, sizeof le);
+		q->digest_kept = false;
+		if (q->digest_seen)
+			rc = kinko_err_set(&le, KINKO_EINTEGRITY,
+					   "the digest of the records that decide access was removed "
+					   "from kinko.db outside kinko; " DIGEST_ADVICE);
+	} else if (rc == 0) {
+		q->digest_kept = q->digest_seen = true;
+		rc = rows_sum(s, want, &n, &le);
+		if (rc == 0 && (got.len != 32 || !kinko_ct_equal(got.data, want, 32)))
+			rc = kinko_err_set(&le, KINKO_EINTEGRITY,
+					   "the records that decide access are not the set kinko keeps "
+					   "a digest of: a record was put back, added or removed in "
+					   "kinko.db outside kinko; " DIGEST_ADVICE);
+	}
+	kbuf_free(&got);
+	if (rc && !le.code)
+		le.code = rc;
+	if (rc && le.code != KINKO_EINTEGRITY)
+		kinko_err_wrap(&le, "the records that decide access cannot be checked");
+	q->digest_bad = le;
+	if (rc == 0) {
+		q->digest_known = true;
+		q->dv = dv;
+	}
+}
+
+/* Before a commit that changed access rows: the digest of the new set, from the
+ * one the transaction began with (which rows_guard found to agree with the rows)
+ * and the terms of the rows it wrote and removed. */
+static int rows_digest_update(struct store *s, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	struct kbuf d;
+	int rc;
+
+	if (q->digest_bad.code) {
+		if (e)
+			*e = q->digest_bad;
+		return q->digest_bad.code;
+	}
+	if (!q->digest_kept) /* not yet: the first unseal makes it (rows_digest_reset) */
+		return 0;
+	kbuf_init(&d, 64);
+	rc = sq_meta_get(s, ROWS_DIGEST_KEY, &d, e);
+	if (rc == 0 && d.len != 32)
+		rc = kinko_err_set(e, KINKO_EINTEGRITY, "the digest of the access records is malformed");
+	if (rc == 0) {
+		sum_add(d.data, q->delta_in);
+		sum_sub(d.data, q->delta_out);
+		rc = sq_meta_put(s, ROWS_DIGEST_KEY, d.data, 32, e);
+	}
+	kbuf_free(&d);
+	return rc;
+}
+
+static int sq_rows_digest_kept(struct store *s, bool *kept, struct kinko_err *e)
+{
+	struct kbuf got;
+	int rc;
+
+	kbuf_init(&got, 64);
+	rc = sq_meta_get(s, ROWS_DIGEST_KEY, &got, e);
+	*kept = rc == 0;
+	kbuf_free(&got);
+	return rc == KINKO_ENOENT ? 0 : rc;
+}
+
+static int sq_rows_digest_reset(struct store *s, uint64_t *n, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	uint8_t sum[32];
+	int rc = rows_sum(s, sum, n, e);
+
+	if (rc == 0)
+		rc = sq_meta_put(s, ROWS_DIGEST_KEY, sum, sizeof sum, e);
+	if (rc == 0) {
+		q->digest_kept = q->digest_seen = true;
+		q->rows_changed = false;
+		memset(q->delta_in, 0, 32);
+		memset(q->delta_out, 0, 32);
+		memset(&q->digest_bad, 0, sizeof q->digest_bad);
+	}
+	return rc;
+}
+
+static void sq_rows_digest_expect(struct store *s)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	q->digest_seen = true;
+	q->digest_known = false;
+}
+
+static int sq_rows_digest_problem(struct store *s, struct kinko_err *problem)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	*problem = q->digest_bad;
+	return problem->code;
+}
+
+/* kinko_rows_delta(table, rowid, 'in') after a row is written, (table, rowid,
+ * 'out') before one is deleted or overwritten (temporary triggers call it): the
+ * row's term goes into the open transaction's delta. A row that cannot be read or whose
+ * term cannot be made (no key) fails the statement. */
+static void rows_delta_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	struct sqlite_store *q = sqlite3_user_data(cx);
+	const unsigned char *table = sqlite3_value_text(argv[0]);
+	const unsigned char *way = sqlite3_value_text(argv[2]);
+	bool in = way && !strcmp((const char *)way, "in");
+	const char *known = NULL;
+	struct kinko_err e = {0};
+	uint8_t term[32];
+	bool counts;
+
+	(void)argc;
+	for (size_t t = 0; table && t < sizeof mac_tables / sizeof *mac_tables; t++)
+		if (!strcmp((const char *)table, mac_tables[t]))
+			known = mac_tables[t];
+	if (!known) {
+		sqlite3_result_error(cx, "kinko: not an access table", -1);
+		return;
+	}
+	if (row_term(&q->base, known, sqlite3_value_int64(argv[1]), term, &counts, &e)) {
+		sqlite3_result_error(cx, e.msg[0] ? e.msg : "kinko: cannot read an access row", -1);
+		return;
+	}
+	q->rows_changed = true;
+	if (counts)
+		sum_add(in ? q->delta_in : q->delta_out, term);
+	sqlite3_result_null(cx);
+}
+
+/* The triggers live in this connection's TEMP schema only, so other programs that
+ * open kinko.db (sqlite3, a backup tool) are not affected, and the function is
+ * SQLITE_DIRECTONLY, so no trigger or view kept in the file can call it. (No
+ * access row is deleted by a foreign key's action or by INSERT OR REPLACE, whose
+ * deletions would not fire triggers.) */
+static int rows_watch(sqlite3 *db, struct sqlite_store *q, struct kinko_err *e)
+{
+	static const char *const on[][2] = {
+		{"BEFORE DELETE", "OLD.rowid, 'out'"},
+		{"BEFORE UPDATE OF mac", "OLD.rowid, 'out'"},
+		{"AFTER INSERT", "NEW.rowid, 'in'"},
+		{"AFTER UPDATE OF mac", "NEW.rowid, 'in'"},
+	};
+
+	if (sqlite3_create_function_v2(db, "kinko_rows_delta", 3,
+				       SQLITE_UTF8 | SQLITE_DIRECTONLY, q, rows_delta_fn, NULL,
+				       NULL, NULL) != SQLITE_OK)
+		return kinko_err_set(e, KINKO_EIO, "store: %s", sqlite3_errmsg(db));
+	for (size_t t = 0; t < sizeof mac_tables / sizeof *mac_tables; t++)
+		for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+			char sql[256];
+			snprintf(sql, sizeof sql,
+				 "CREATE TEMP TRIGGER kinko_watch_%s_%zu %s ON main.%s "
+				 "BEGIN SELECT kinko_rows_delta('%s', %s); END",
+				 mac_tables[t], i, on[i][0], mac_tables[t], mac_tables[t], on[i][1]);
+			if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				return kinko_err_set(e, KINKO_EIO, "store: %s", sqlite3_errmsg(db));
+		}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- audit log */
 
-static int sq_audit_size(struct store *s, uint64_t *n, struct kinko_err *e)
+/* The one integer a cached statement returns. */
+static int hot_int(struct store *s, enum hot_stmt h, int64_t *out, const char *what,
+		   struct kinko_err *e)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = hot(s, HOT_SIZE, &st, e);
+	int rc = hot(s, h, &st, e);
 
 	if (rc)
 		return rc;
 	if (sqlite3_step(st) == SQLITE_ROW)
-		*n = (uint64_t)sqlite3_column_int64(st, 0);
+		*out = sqlite3_column_int64(st, 0);
 	else
-		rc = db_err(s, e, "audit size");
+		rc = db_err(s, e, what);
 	hot_done(st);
+	return rc;
+}
+
+static int sq_audit_size(struct store *s, uint64_t *n, struct kinko_err *e)
+{
+	int64_t v = 0;
+	int rc = hot_int(s, HOT_SIZE, &v, "audit size", e);
+
+	if (rc == 0)
+		*n = (uint64_t)v;
 	return rc;
 }
 
@@ -2165,6 +2579,10 @@ static const struct store_ops sqlite_ops = {
 	.rows_marked = sq_rows_marked,
 	.rows_adopt = sq_rows_adopt,
 	.cert_revoked_unverified = sq_cert_revoked_unverified,
+	.rows_digest_kept = sq_rows_digest_kept,
+	.rows_digest_reset = sq_rows_digest_reset,
+	.rows_digest_problem = sq_rows_digest_problem,
+	.rows_digest_expect = sq_rows_digest_expect,
 };
 
 static int migrate(sqlite3 *db, struct kinko_err *e)
@@ -2248,6 +2666,8 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 		return rc;
 	}
 	rc = migrate(q->db, e);
+	if (rc == 0)
+		rc = rows_watch(q->db, q, e);
 	if (rc) {
 		sqlite3_close(q->db);
 		kinko_secure_free(q->row_key);

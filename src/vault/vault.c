@@ -252,6 +252,7 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 	char path[4096], capw[65];
 	const char *mname = o->manager_name ? o->manager_name : "admin";
 	bool created = false;
+	uint64_t digested = 0;
 	int rc;
 
 	memset(&r, 0, sizeof r);
@@ -340,6 +341,10 @@ int vault_init(const struct vault_init_opts *o, struct vault_init_result *out,
 		rc = v->store->ops->rows_adopt(v->store, false, u.created_at, &(uint64_t){0}, e);
 	if (rc == 0)
 		rc = vault_audit(v, NULL, "store.rows_authenticated", NULL, NULL, NULL, 0, 200, e);
+	if (rc == 0) /* and the digest of their set, with its record */
+		rc = v->store->ops->rows_digest_reset(v->store, &digested, e);
+	if (rc == 0)
+		rc = vault_audit(v, NULL, "store.rows_digest", NULL, NULL, NULL, digested, 200, e);
 	if (rc) {
 		v->store->ops->rollback(v->store);
 		goto out;
@@ -670,24 +675,31 @@ static int event_found_cb(void *ctx, const struct audit_event *ev)
 
 /*
  * With the row key installed: makes sure the store's access rows are
- * authenticated. A store made by this version carries the mark from kinko init; a
- * store upgraded from schema 6 or earlier has rows without a MAC, which the first
- * unseal adopts, as they are, and records (store.rows_authenticated, with the
- * number of rows). The mark itself sits in kinko.db, so whether rows were ever
- * adopted is decided by the audit log, verified against its signed checkpoints
- * and the checkpoint file first (an event that does not decode stops it): once
- * that event is on record, a missing mark is put back, dated no later than the
- * event, but no row is adopted again, so rows added to the file later stay
- * refused.
+ * authenticated, and that it keeps the digest of their set. A store made by this
+ * version carries both from kinko init. A store upgraded from schema 6 or earlier
+ * has rows without a MAC, which the first unseal adopts, as they are, and records
+ * (store.rows_authenticated, with the number of rows); one made by a version
+ * before the digest gets it at its first unseal, over the rows as they are
+ * (store.rows_digest, with the number of rows it covers). Mark and digest sit in
+ * kinko.db, so whether they were ever made is decided by the audit log, verified
+ * against its signed checkpoints and the checkpoint file first (an event that
+ * does not decode stops it): once store.rows_authenticated is on record, a missing
+ * mark is put back, dated no later than the event, but no row is adopted again,
+ * so rows added to the file later stay refused; once store.rows_digest is on
+ * record, a missing digest is not made again (that would take in whatever rows
+ * the file holds now): the vault unseals, but refuses every access decision
+ * until a backup is restored or the operator accepts the rows as they are
+ * (vault_rows_accept), so that kinko check can still say what is wrong.
  */
 static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool *recorded,
 			     struct kinko_err *e)
 {
 	struct store *s = v->store;
-	struct event_found f = {0};
+	struct event_found f = {0}, g = {0};
 	struct vault_actor by = {0}; /* who unseals; the request's own event is vault.unseal */
-	uint64_t adopted = 0;
-	bool marked = false;
+	struct kinko_err problem;
+	uint64_t adopted = 0, digested = 0;
+	bool marked = false, kept = false;
 	uint64_t n_events, n_checkpoints;
 	int rc = s->ops->begin_read(s, e);
 
@@ -698,8 +710,14 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 	if (rc)
 		return rc;
 	rc = s->ops->rows_marked(s, &marked, NULL, e);
+	if (rc == 0)
+		rc = s->ops->rows_digest_kept(s, &kept, e);
+	/* Unsealed all the same, so that kinko check can list what is wrong; every
+	 * access decision is refused meanwhile. */
+	if (rc == 0 && s->ops->rows_digest_problem(s, &problem) != 0)
+		fprintf(stderr, "kinko: ALERT: %s\n", problem.msg);
 	s->ops->rollback(s);
-	if (rc || marked)
+	if (rc || (marked && kept))
 		return rc;
 	rc = vault_log_verify(v, &n_events, &n_checkpoints, e);
 	if (rc)
@@ -709,20 +727,46 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 	rc = s->ops->begin(s, e);
 	if (rc)
 		return rc;
-	rc = s->ops->rows_marked(s, &marked, NULL, e); /* again, in the write transaction */
-	if (rc || marked) {
+	/* again, in the write transaction */
+	rc = s->ops->rows_marked(s, &marked, NULL, e);
+	if (rc == 0)
+		rc = s->ops->rows_digest_kept(s, &kept, e);
+	if (rc || (marked && kept)) {
 		s->ops->rollback(s);
 		return rc;
 	}
-	rc = log_scan_action(s, "store.rows_authenticated", event_found_cb, &f, e);
-	if (rc == EVENT_FOUND_STOP)
-		rc = 0;
-	if (rc == 0)
-		rc = s->ops->rows_adopt(s, !f.found, f.found ? f.time : vault_now(), &adopted, e);
-	if (rc == 0)
-		rc = vault_audit(v, a ? &by : NULL,
-				 f.found ? "store.rows_mark_restored" : "store.rows_authenticated",
-				 NULL, NULL, NULL, adopted, 200, e);
+	if (!marked) {
+		rc = log_scan_action(s, "store.rows_authenticated", event_found_cb, &f, e);
+		if (rc == EVENT_FOUND_STOP)
+			rc = 0;
+		if (rc == 0)
+			rc = s->ops->rows_adopt(s, !f.found, f.found ? f.time : vault_now(),
+						&adopted, e);
+		if (rc == 0)
+			rc = vault_audit(v, a ? &by : NULL,
+					 f.found ? "store.rows_mark_restored"
+						 : "store.rows_authenticated",
+					 NULL, NULL, NULL, adopted, 200, e);
+	}
+	if (rc == 0 && !kept) {
+		rc = log_scan_action(s, "store.rows_digest", event_found_cb, &g, e);
+		if (rc == EVENT_FOUND_STOP)
+			rc = 0;
+		if (rc == 0 && g.found) {
+			s->ops->rows_digest_expect(s);
+			fprintf(stderr,
+				"kinko: ALERT: the digest of the records that decide access, made "
+				"on record in the audit log, is missing from kinko.db: it was "
+				"removed outside kinko; every access decision is refused until it "
+				"is resolved (docs/operations.md, \"When kinko check reports a "
+				"problem\")\n");
+		} else if (rc == 0) {
+			rc = s->ops->rows_digest_reset(s, &digested, e);
+			if (rc == 0)
+				rc = vault_audit(v, a ? &by : NULL, "store.rows_digest", NULL, NULL,
+						 NULL, digested, 200, e);
+		}
+	}
 	if (rc) {
 		s->ops->rollback(s);
 		return kinko_err_wrap(e, "the store's access records could not be authenticated");
@@ -730,6 +774,35 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 	rc = s->ops->commit(s, e);
 	*recorded = rc == 0 || rc == KINKO_ENOTDURABLE;
 	return rc == KINKO_ENOTDURABLE ? 0 : rc;
+}
+
+int vault_rows_accept(struct vault *v, uint64_t *rows, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	struct kinko_err ce;
+	int rc;
+
+	*rows = 0;
+	pthread_rwlock_rdlock(&v->seal_lock);
+	rc = v->kr ? s->ops->begin(s, e)
+		   : kinko_err_set(e, KINKO_ESEALED, "the vault is sealed; unseal it first");
+	if (rc == 0) {
+		rc = s->ops->rows_digest_reset(s, rows, e);
+		if (rc == 0)
+			rc = vault_audit(v, NULL, "store.rows_accepted", NULL, NULL, NULL, *rows, 200,
+					 e);
+		if (rc == 0)
+			rc = s->ops->commit(s, e);
+		else
+			s->ops->rollback(s);
+	}
+	pthread_rwlock_unlock(&v->seal_lock);
+	if (rc)
+		return rc;
+	if (signed_checkpoint(v, &ce) != 0)
+		fprintf(stderr, "kinko: ALERT: the acceptance of the access records is not yet "
+				"covered by a signed checkpoint: %s\n", ce.msg);
+	return 0;
 }
 
 /* Each attempt costs Argon2id's memory: one at a time, others turned away. */

@@ -192,6 +192,16 @@ bool vault_is_sealed(struct vault *v);
  * their names; a failure before that leaves the old pair in place. A running
  * server keeps the pair it loaded until it is restarted.
  */
+/*
+ * The operator's way out when the access rows are not the set kinko keeps a digest
+ * of (a row put back, removed or changed in kinko.db outside kinko) and no backup
+ * is to be restored: makes the digest anew over the access rows that authenticate
+ * now, on record as store.rows_accepted (bytes: how many), covered by a signed
+ * checkpoint at once. Rows that do not authenticate stay refused. Unsealed vault;
+ * *rows gets the count.
+ */
+int vault_rows_accept(struct vault *v, uint64_t *rows, struct kinko_err *e) KINKO_WUR;
+
 #define VAULT_SERVER_NAMES_MAX 32
 struct vault_server_cert {
 	char fingerprint[65];

@@ -106,6 +106,8 @@ def test_wrong_password_exits_1_with_a_message(vault, tmp_path):
     ["seal", "extra"],
     ["unseal", "extra"],
     ["logout", "extra"],
+    ["rows", "accept"],                          # --dir is required
+    ["rows", "accept", "--dir", "d", "--key-file", "k", "--passphrase-file", "p"],
 ])
 def test_usage_errors_exit_2(tmp_path, args):
     cli = Cli(str(tmp_path), "u")
@@ -129,7 +131,7 @@ def test_help_lists_every_command(tmp_path):
                 "user", "cert issue", "cert list", "cert revoke", "block list", "block rm",
                 "contract", "folder", "put",
                 "get", "ls", "rm",
-                "log verify", "log show", "scan"]:
+                "log verify", "log show", "scan", "check", "rows accept"]:
         assert re.search(r"^  %s\s" % re.escape(cmd), out, re.M), cmd
 
 

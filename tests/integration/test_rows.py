@@ -38,15 +38,14 @@ def test_rows_written_outside_kinko_grant_nothing(vault, admin):
     assert reader.login().get(u + "objects/" + obj).status_code == 403
     vault.stop()
 
-    # What someone with the file, but not the secret, can write.
-    db(vault,
-       ("INSERT INTO acl(folder_id, user_id, perms) VALUES(?, ?, 15)", (f, reader.id)),
-       ("UPDATE users SET role = 1 WHERE id = ?", (climber.id,)))
+    # What someone with the file, but not the secret, can write: a right of their own.
+    db(vault, ("INSERT INTO acl(folder_id, user_id, perms) VALUES(?, ?, 15)", (f, reader.id)))
     check = subprocess.run([KINKO, "check", "--dir", vault.dir, "--key-file", vault.keyfile],
                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert check.returncode == 3, check.stdout + check.stderr
     bad = [l for l in check.stdout.splitlines() if "does not authenticate" in l]
-    assert len(bad) == 2 and any(" of acl " in l for l in bad) and any(" of users " in l for l in bad), check.stdout
+    assert len(bad) == 1 and " of acl " in bad[0], check.stdout
+    assert "digest" not in check.stdout  # an added row that does not authenticate is no member
 
     vault.start()
     s = reader.login()
@@ -54,21 +53,47 @@ def test_rows_written_outside_kinko_grant_nothing(vault, admin):
     assert r.status_code == 500 and secret not in r.content, r.text
     assert r.json()["type"].endswith(":integrity")
     assert s.get(u + "folders/%s/objects" % f).status_code == 500
-    # The account raised to manager opens nothing, not even a login.
-    r = vault.session(cert=climber.cert).post(
-        u + "login", json={"user": climber.name, "password": climber.password})
-    assert r.status_code != 200
     # Everyone else goes on.
     assert admin.get(u + "objects/" + obj).content == secret
+    vault.stop()
+
+    # An authentic row changed (an account raised to manager): that row is refused,
+    # and the set of access rows is no longer the one kinko keeps a digest of, so
+    # every access decision is refused until the operator has dealt with it.
+    db(vault, ("UPDATE users SET role = 1 WHERE id = ?", (climber.id,)))
+    check = subprocess.run([KINKO, "check", "--dir", vault.dir, "--key-file", vault.keyfile],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert check.returncode == 3, check.stdout + check.stderr
+    bad = [l for l in check.stdout.splitlines() if "does not authenticate" in l]
+    assert len(bad) == 2 and any(" of users " in l for l in bad), check.stdout
+    assert "not the set kinko keeps a digest of" in check.stdout, check.stdout
+    vault.start()
+    r = vault.session(cert=climber.cert).post(
+        u + "login", json={"user": climber.name, "password": climber.password})
+    assert r.status_code == 500 and "token" not in r.text, r.text
+    r = admin.get(u + "objects/" + obj)
+    assert r.status_code == 500 and secret not in r.content, r.text
+    assert "ALERT: the records that decide access are not the set" in open(vault.log).read()
+    # The operator's way out, without a backup: accept the rows as they are now (the
+    # changed one stays refused). The running server takes the new digest at once.
+    r = subprocess.run([KINKO, "rows", "accept", "--dir", vault.dir, "--key-file", vault.keyfile],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "accepted" in r.stdout, r.stdout + r.stderr
+    assert admin.get(u + "objects/" + obj).content == secret
+    r = vault.session(cert=climber.cert).post(
+        u + "login", json={"user": climber.name, "password": climber.password})
+    assert r.status_code == 500 and "token" not in r.text, r.text
+    assert "store.rows_accepted" in actions(vault)
 
 
 def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, admin):
     u = vault.url
     h = vault.new_user(admin, "handler")
+    other = vault.new_user(admin, "handler")  # never revoked
     fp = fingerprint(h.cert[0])
+    row = "SELECT revoked_at, revoked_by, mac FROM certificates WHERE fingerprint = ?"
     con = sqlite3.connect(vault.dir + "/kinko.db", timeout=10)
-    before = con.execute("SELECT revoked_at, revoked_by, mac FROM certificates "
-                         "WHERE fingerprint = ?", (fp,)).fetchone()
+    before = con.execute(row, (fp,)).fetchone()
     con.close()
     assert admin.post(u + "certificates/%s/revoke" % fp).status_code == 200
     # The revocation is under a signed checkpoint at once, not only within 5 minutes.
@@ -78,6 +103,9 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
     signed = con.execute("SELECT max(size) FROM audit_checkpoint").fetchone()[0]
     con.close()
     assert seq is not None and signed > seq, (seq, signed)
+    con = sqlite3.connect(vault.dir + "/kinko.db", timeout=10)
+    after = con.execute(row, (fp,)).fetchone()
+    con.close()
     # Its row as it was before the revocation, put back (an authentic row, replayed):
     # the revocation on record in the audit log still holds, before and after a restart.
     db(vault, ("UPDATE certificates SET revoked_at = ?, revoked_by = ?, mac = ? "
@@ -89,6 +117,13 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
     vault.start()
     r = plain.post(u + "login", json={"user": h.name, "password": h.password})
     assert r.status_code == 403 and "audit log" in r.json()["detail"], r.text
+    # The replayed row is authentic, but the set of access rows is no longer the one
+    # kinko keeps a digest of: nothing is decided on those rows until it is again.
+    r = admin.get(u + "users")
+    assert r.status_code == 500 and r.json()["type"].endswith(":integrity"), r.text
+    db(vault, ("UPDATE certificates SET revoked_at = ?, revoked_by = ?, mac = ? "
+               "WHERE fingerprint = ?", (*after, fp)))
+    assert admin.get(u + "users").status_code == 200
     vault.stop()
     db(vault, ("UPDATE certificates SET revoked_at = 0, revoked_by = '' WHERE fingerprint = ?",
                (fp,)))
@@ -96,7 +131,6 @@ def test_a_revoked_certificate_stays_revoked_whatever_is_done_to_its_row(vault, 
     plain = vault.session(cert=h.cert)
     r = plain.post(u + "login", json={"user": h.name, "password": h.password})
     assert r.status_code in (403, 500) and "token" not in r.text, r.text
-    other = vault.new_user(admin, "handler")  # never revoked
     vault.stop()
     db(vault, ("DELETE FROM certificates WHERE fingerprint = ?", (fp,)),
        ("DELETE FROM certificates WHERE fingerprint = ?", (fingerprint(other.cert[0]),)))
@@ -168,16 +202,40 @@ def test_a_schema_6_vault_is_adopted_once_on_its_first_unseal(tmp_path):
         r = subprocess.run([KINKO, "check", "--dir", v.dir, "--key-file", v.keyfile],
                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stdout + r.stderr
+        # The digest of the set of access rows is made at the same unseal, once.
+        events = [json.loads(l) for l in kinko("log", "show", "--dir", v.dir).stdout.splitlines()]
+        digests = [e for e in events if e["action"] == "store.rows_digest"]
+        assert len(digests) == 1 and digests[0]["bytes"] == 11, digests
         v.stop()
         # A right written into the file now is not adopted by the next unseal.
         db(v, ("INSERT INTO acl(folder_id, user_id, perms) "
-               "SELECT ?, id, 15 FROM users WHERE name = 'admin'", (fx["folder"],)),
-           ("UPDATE acl SET perms = 15 WHERE user_id = ?", (fx["sato_id"],)))
+               "SELECT ?, id, 15 FROM users WHERE name = 'admin'", (fx["folder"],)))
         v.start()
         s = v.login("sato", fx["sato_password"], cert=sato)
-        assert s.get(v.url + "objects/" + fx["object"]).status_code == 500
+        assert s.get(v.url + "objects/" + fx["object"]).status_code == 200
+        r = subprocess.run([KINKO, "check", "--dir", v.dir, "--key-file", v.keyfile],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert r.returncode == 3 and " of acl does not authenticate" in r.stdout, r.stdout
         acts = actions(v)
         assert acts.count("store.rows_authenticated") == 1
+        assert acts.count("store.rows_digest") == 1
         assert "store.rows_mark_restored" not in acts
+        v.stop()
+        # Nor is the digest made again once it is on record: without it, rows put
+        # back from an older copy would be taken in. Every access decision is
+        # refused, and kinko check says why.
+        db(v, ("DELETE FROM meta WHERE key = 'rows_digest'", ()))
+        v.start()
+        with open(v.log, errors="replace") as f:
+            assert "is missing from kinko.db: it was removed outside kinko" in f.read()
+        r = v.session(cert=sato).post(v.url + "login", json={"user": "sato",
+                                                             "password": fx["sato_password"]})
+        assert r.status_code == 500 and "token" not in r.text, r.text
+        v.stop()
+        r = subprocess.run([KINKO, "check", "--dir", v.dir, "--key-file", v.keyfile],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        assert r.returncode == 3 and "digest of the records that decide access was removed" \
+            in r.stdout, r.stdout + r.stderr
+        assert actions(v).count("store.rows_digest") == 1
     finally:
         v.stop()

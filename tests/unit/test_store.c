@@ -1107,6 +1107,32 @@ static int count_problem(void *ctx, const char *problem)
 	return 0;
 }
 
+/* A manager m and a handler h designated for contract c, with the right to read
+ * its folder f: one row of each access table but sessions and certificates. */
+static void access_rows(struct store *s, struct store_user *m, struct store_user *h,
+			struct store_contract *c, struct store_folder *f)
+{
+	make_user(m, "mgr", ROLE_MANAGER);
+	make_user(h, "hdl", ROLE_HANDLER);
+	put_user(s, m);
+	put_user(s, h);
+	memset(c, 0, sizeof *c);
+	store_new_id(c->id);
+	snprintf(c->name, sizeof c->name, "c");
+	memcpy(c->created_by, m->id, STORE_ID_LEN);
+	assert_int_equal(TX(s, s->ops->contract_insert(s, c, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->member_put(s, c->id, h->id, ROLE_HANDLER, &e_)), 0);
+	memset(f, 0, sizeof *f);
+	store_new_id(f->id);
+	memcpy(f->contract_id, c->id, STORE_ID_LEN);
+	kbuf_init(&f->name_sealed, 64);
+	kbuf_init(&f->key_wrapped, 64);
+	assert_int_equal(kbuf_append(&f->name_sealed, "n", 1), 0);
+	assert_int_equal(kbuf_append(&f->key_wrapped, "k", 1), 0);
+	assert_int_equal(TX(s, s->ops->folder_insert(s, f, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->acl_put(s, f->id, h->id, 1, &e_)), 0);
+}
+
 /* The rows that decide access authenticate under the row key: written with it,
  * refused when changed, added or copied by anyone else (the integrity check lists
  * them), unreadable and unwritable without it; rows from before schema 7 (no MAC)
@@ -1129,25 +1155,7 @@ static void access_rows_are_authenticated(void **state)
 	char sql[512];
 	(void)state;
 
-	make_user(&m, "mgr", ROLE_MANAGER);
-	make_user(&h, "hdl", ROLE_HANDLER);
-	put_user(s, &m);
-	put_user(s, &h);
-	memset(&c, 0, sizeof c);
-	store_new_id(c.id);
-	snprintf(c.name, sizeof c.name, "c");
-	memcpy(c.created_by, m.id, STORE_ID_LEN);
-	assert_int_equal(TX(s, s->ops->contract_insert(s, &c, &e_)), 0);
-	assert_int_equal(TX(s, s->ops->member_put(s, c.id, h.id, ROLE_HANDLER, &e_)), 0);
-	memset(&f, 0, sizeof f);
-	store_new_id(f.id);
-	memcpy(f.contract_id, c.id, STORE_ID_LEN);
-	kbuf_init(&f.name_sealed, 64);
-	kbuf_init(&f.key_wrapped, 64);
-	assert_int_equal(kbuf_append(&f.name_sealed, "n", 1), 0);
-	assert_int_equal(kbuf_append(&f.key_wrapped, "k", 1), 0);
-	assert_int_equal(TX(s, s->ops->folder_insert(s, &f, &e_)), 0);
-	assert_int_equal(TX(s, s->ops->acl_put(s, f.id, h.id, 1, &e_)), 0);
+	access_rows(s, &m, &h, &c, &f);
 	memset(cert.fingerprint, 'a', 64);
 	memcpy(cert.user_id, h.id, STORE_ID_LEN);
 	assert_int_equal(TX(s, s->ops->cert_insert(s, &cert, &e_)), 0);
@@ -1300,6 +1308,127 @@ static void access_rows_are_authenticated(void **state)
 	store_close(s);
 }
 
+/* Beside each row's MAC, the store keeps a digest of the whole set of access rows:
+ * an authentic row put back after kinko removed it (a right taken away), or the
+ * digest removed, is told at the next transaction and every access row is refused
+ * until the set is the digested one again; changes through the store keep it. */
+static void access_row_set_is_digested(void **state)
+{
+	struct store *s = fresh();
+	struct store_user m, h, got;
+	struct store_contract c;
+	struct store_folder f;
+	struct store_cert cert = {.issued_at = 10, .not_after = 20};
+	struct store_session ss = {.created_at = 5, .last_seen = 5};
+	struct kinko_err e, problem;
+	unsigned perms = 0;
+	uint64_t n = 0;
+	bool kept = true;
+	(void)state;
+
+	access_rows(s, &m, &h, &c, &f);
+
+	/* No digest yet (a store from before it): nothing is held against the rows. */
+	assert_int_equal(s->ops->begin(s, &e), 0);
+	assert_int_equal(s->ops->rows_digest_kept(s, &kept, &e), 0);
+	assert_false(kept);
+	assert_int_equal(s->ops->rows_digest_reset(s, &n, &e), 0);
+	assert_int_equal(s->ops->commit(s, &e), 0);
+	assert_int_equal(n, 6); /* 2 accounts, the contract, the membership, folder, right */
+
+	/* Changes through the store keep the digest (each transaction adds the terms
+	 * of the rows it writes and takes out those of the rows it overwrites or
+	 * deletes): after a reopen, rows and digest still agree. */
+	assert_int_equal(TX(s, s->ops->acl_put(s, f.id, h.id, 3, &e_)), 0); /* upsert */
+	assert_int_equal(TX(s, s->ops->member_put(s, c.id, h.id, ROLE_AUDITOR, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->folder_set_specific(s, f.id, true, &e_)), 0);
+	memset(cert.fingerprint, 'b', 64);
+	memcpy(cert.user_id, h.id, STORE_ID_LEN);
+	assert_int_equal(TX(s, s->ops->cert_insert(s, &cert, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->cert_revoke(s, cert.fingerprint, 15, m.id, &e_)), 0);
+	memset(ss.token_hash, 7, 32);
+	memcpy(ss.user_id, h.id, STORE_ID_LEN);
+	memset(ss.cert_fp, 'b', 64);
+	assert_int_equal(TX(s, s->ops->session_insert(s, &ss, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->session_touch(s, ss.token_hash, 9, &e_)), 0);
+	assert_int_equal(TX(s, s->ops->session_delete_user(s, h.id, &e_)), 0);
+	assert_int_equal(s->ops->begin(s, &e), 0); /* rolled back: no trace */
+	assert_int_equal(s->ops->member_put(s, c.id, m.id, ROLE_MANAGER, &e), 0);
+	s->ops->rollback(s);
+	h.failed_logins = 2;
+	assert_int_equal(TX(s, s->ops->user_update(s, &h, &e_)), 0);
+	raw("CREATE TABLE saved AS SELECT * FROM acl; UPDATE saved SET perms = perms");
+	assert_int_equal(TX(s, s->ops->acl_put(s, f.id, h.id, 0, &e_)), 0); /* taken away */
+	store_close(s);
+	assert_int_equal(store_sqlite_open(dbpath, false, &s, &e), 0);
+	s->ops->set_row_key(s, row_key);
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->rows_digest_problem(s, &problem), 0);
+	perms = 9;
+	assert_int_equal(s->ops->acl_get(s, f.id, h.id, &perms, &e), 0);
+	assert_int_equal(perms, 0); /* none */
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), 0);
+	assert_int_equal(got.failed_logins, 2);
+	store_user_clear(&got);
+	s->ops->rollback(s);
+
+	/* The right put back from the earlier copy: authentic, but not current. */
+	raw("INSERT INTO acl SELECT * FROM saved");
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->rows_digest_problem(s, &problem), KINKO_EINTEGRITY);
+	assert_int_equal(s->ops->acl_get(s, f.id, h.id, &perms, &e), KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "not the set kinko keeps a digest of"));
+	assert_int_equal(perms, 0);
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), KINKO_EINTEGRITY);
+	s->ops->rollback(s);
+	/* No access row is changed meanwhile (that would take the row into the
+	 * digest); other writes, like the audit log's, go on. */
+	assert_int_equal(TX(s, s->ops->member_put(s, c.id, m.id, ROLE_MANAGER, &e_)),
+			 KINKO_EINTEGRITY);
+	assert_int_equal(TX(s, s->ops->meta_put(s, "other", "v", 1, &e_)), 0);
+	/* So it stays however often it is asked, and a reinstalled key does not
+	 * forget it. */
+	s->ops->set_row_key(s, row_key);
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->acl_get(s, f.id, h.id, &perms, &e), KINKO_EINTEGRITY);
+	s->ops->rollback(s);
+
+	/* Taken out again, the set is the digested one. */
+	raw("DELETE FROM acl");
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->rows_digest_problem(s, &problem), 0);
+	perms = 9;
+	assert_int_equal(s->ops->acl_get(s, f.id, h.id, &perms, &e), 0);
+	assert_int_equal(perms, 0); /* none */
+	s->ops->rollback(s);
+
+	/* An older version of an account (before it was disabled) is told too. */
+	raw("CREATE TABLE before AS SELECT * FROM users; UPDATE before SET role = role");
+	h.disabled = true;
+	assert_int_equal(TX(s, s->ops->user_update(s, &h, &e_)), 0);
+	raw("CREATE TABLE after AS SELECT * FROM users; UPDATE after SET role = role");
+	raw("UPDATE users SET (disabled, mac) = (SELECT disabled, mac FROM before "
+	    "WHERE before.id = users.id)");
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), KINKO_EINTEGRITY);
+	s->ops->rollback(s);
+	raw("UPDATE users SET (disabled, mac) = (SELECT disabled, mac FROM after "
+	    "WHERE after.id = users.id)");
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), 0);
+	assert_true(got.disabled);
+	store_user_clear(&got);
+	s->ops->rollback(s);
+
+	/* The digest removed while the key is set: refused, not taken for "none yet". */
+	raw("DELETE FROM meta WHERE key = 'rows_digest'");
+	assert_int_equal(s->ops->begin_read(s, &e), 0);
+	assert_int_equal(s->ops->user_get(s, h.id, NULL, &got, &e), KINKO_EINTEGRITY);
+	assert_non_null(strstr(e.msg, "digest of the records that decide access was removed"));
+	s->ops->rollback(s);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1314,6 +1443,7 @@ int main(void)
 		cmocka_unit_test(cert_ops),
 		cmocka_unit_test(contract_member_folder_acl_ops),
 		cmocka_unit_test(access_rows_are_authenticated),
+		cmocka_unit_test(access_row_set_is_digested),
 		cmocka_unit_test(object_ops),
 		cmocka_unit_test(audit_ops),
 		cmocka_unit_test(rollback_leaves_nothing),
