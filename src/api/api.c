@@ -625,6 +625,8 @@ static void h_user(struct vault *v, struct api_req *r, struct api_resp *resp)
 						  "p12_base64", b64, "p12_password", pw));
 			else
 				api_error(resp, KINKO_ENOMEM, NULL);
+			if (b64)
+				kinko_wipe(b64, b64len);
 			free(b64);
 		} else {
 			api_error(resp, rc, &e);

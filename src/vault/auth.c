@@ -116,6 +116,21 @@ static bool verify_password(struct vault *v, const char *hash, const char *passw
 	return ok;
 }
 
+/* Argon2id of a new password, a few at a time like verify_password, and never
+ * inside a transaction: the store's lock would keep every other request waiting
+ * for the hash. */
+static int hash_password(struct vault *v, const char *password, char out[KINKO_PWHASH_LEN],
+			 struct kinko_err *e)
+{
+	int rc;
+
+	while (sem_wait(&v->pw_slots) != 0)
+		; /* EINTR */
+	rc = secret_password_hash(password, out, e);
+	sem_post(&v->pw_slots);
+	return rc;
+}
+
 int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
 		struct vault_actor *actor, bool *alert, struct kinko_err *e)
 {
@@ -202,21 +217,25 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 		verdict = KINKO_EAUTH;
 	}
 	if (verdict) {
+		bool locks = false;
 		u.failed_logins++;
 		if ((uint64_t)u.failed_logins >= v->cfg.lockout_failures) {
 			u.locked_until = now + (int64_t)v->cfg.lockout_seconds;
 			u.failed_logins = 0;
-			*alert = true;
+			locks = true;
 		}
 		rc = s->ops->user_update(s, &u, e);
 		/* The failure is recorded with the counter it raised, in one transaction. */
 		if (rc == 0)
 			rc = vault_audit(v, actor, "auth.login", NULL, u.id, NULL, 0,
-					 *alert ? 423 : 401, e);
+					 locks ? 423 : 401, e);
 		if (rc == 0)
 			rc = s->ops->commit(s, e);
 		else
 			s->ops->rollback(s);
+		/* The alert only for a lock that was stored (a commit that was not
+		 * made durable was stored). */
+		*alert = locks && (rc == 0 || rc == KINKO_ENOTDURABLE);
 		if (*alert) {
 			/* Name the locked account to the caller, for the alert. */
 			memcpy(actor->user_id, u.id, sizeof actor->user_id);
@@ -262,6 +281,7 @@ int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_T
 fail_user:
 	store_user_clear(&u);
 fail:
+	kinko_wipe(pw_hash, sizeof pw_hash);
 	s->ops->rollback(s);
 	vault_leave(v);
 	return rc;
@@ -444,9 +464,9 @@ int vault_user_create(struct vault *v, const struct vault_actor *a,
 		rc = password_check(n->password, e);
 		if (rc)
 			return rc;
-		snprintf(pw, sizeof pw, "%s", n->password);
-		if (strlen(n->password) >= sizeof pw)
+		if (strlen(n->password) >= sizeof pw) /* before a copy is made */
 			return kinko_err_set(e, KINKO_EINVAL, "passwords longer than 63 bytes are not supported here");
+		snprintf(pw, sizeof pw, "%s", n->password);
 	} else if (vault_gen_password(pw)) {
 		return kinko_err_set(e, KINKO_ECRYPTO, "cannot generate a password");
 	}
@@ -458,7 +478,7 @@ int vault_user_create(struct vault *v, const struct vault_actor *a,
 	snprintf(u.allowed_cidrs, sizeof u.allowed_cidrs, "%s",
 		 n->allowed_cidrs ? n->allowed_cidrs : "");
 	u.created_at = vault_now();
-	rc = secret_password_hash(pw, u.pw_hash, e);
+	rc = hash_password(v, pw, u.pw_hash, e);
 	if (rc)
 		goto out;
 	rc = s->ops->begin(s, e);
@@ -489,6 +509,7 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 	struct store *s = v->store;
 	struct store_user u;
 	struct cidr_list l;
+	char new_hash[KINKO_PWHASH_LEN] = "";
 	bool self = !strcmp(a->user_id, id);
 	int rc;
 
@@ -510,18 +531,24 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 	}
 	if (c->allowed_cidrs && strlen(c->allowed_cidrs) >= sizeof u.allowed_cidrs)
 		return kinko_err_set(e, KINKO_EINVAL, "allowed_cidrs is too long");
-	rc = s->ops->begin(s, e);
-	if (rc)
+	if (c->password && (rc = hash_password(v, c->password, new_hash, e)) != 0)
 		return rc;
+	rc = s->ops->begin(s, e);
+	if (rc) {
+		kinko_wipe(new_hash, sizeof new_hash);
+		return rc;
+	}
 	rc = s->ops->user_get(s, id, NULL, &u, e);
 	if (rc) {
 		s->ops->rollback(s);
+		kinko_wipe(new_hash, sizeof new_hash);
 		return rc;
 	}
 	/* Otherwise one manager could take over another's account and act in its name. */
 	if (c->password && !self && u.role == ROLE_MANAGER) {
 		s->ops->rollback(s);
 		store_user_clear(&u);
+		kinko_wipe(new_hash, sizeof new_hash);
 		return kinko_err_set(e, KINKO_EPERM,
 				     "only a manager may set their own password; to replace a "
 				     "manager who lost theirs, disable that account and create a "
@@ -536,9 +563,9 @@ int vault_user_update(struct vault *v, const struct vault_actor *a, const char *
 		u.failed_logins = 0;
 	}
 	if (c->password)
-		rc = secret_password_hash(c->password, u.pw_hash, e);
-	if (rc == 0)
-		rc = s->ops->user_update(s, &u, e);
+		memcpy(u.pw_hash, new_hash, sizeof u.pw_hash);
+	kinko_wipe(new_hash, sizeof new_hash);
+	rc = s->ops->user_update(s, &u, e);
 	/* Disabling or a new password ends every session of the account. */
 	if (rc == 0 && ((c->disabled && *c->disabled) || c->password))
 		rc = s->ops->session_delete_user(s, u.id, e);
