@@ -55,13 +55,19 @@ struct xfer {
 	struct xfer *next, *prev;
 };
 
-static struct xfer *xfer_add(struct server *s, struct MHD_Connection *conn)
+/* NULL with e set when the transfer cannot be tracked (which is a 500: a transfer
+ * a seal could not cut is not started). */
+static struct xfer *xfer_add(struct server *s, struct MHD_Connection *conn,
+			     struct kinko_err *e)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct xfer *x = calloc(1, sizeof *x);
 
 	if (!x || !ci || (x->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		kinko_err_set(e, KINKO_ENOMEM, "cannot track the transfer for a seal to cut: %s",
+			      !x ? "out of memory" : !ci ? "no socket for the connection"
+						     : strerror(errno));
 		free(x);
 		return NULL;
 	}
@@ -607,16 +613,11 @@ static enum MHD_Result serve_download(struct req *r)
 	}
 	x->r = r;
 	x->s = s;
-	if (!(x->xfer = xfer_add(s, r->conn))) {
-		dl_free(x);
-		return fail(r, KINKO_ENOMEM, NULL);
-	}
 	ranged = http_parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Range"),
 			     info.size, &start, &end);
 	if (ranged < 0) {
 		char cr[64];
-		vault_download_close(x->d);
-		free(x);
+		dl_free(x);
 		kinko_err_set(&e, KINKO_EINVAL, "the requested range is outside the object");
 		api_error(&r->resp, KINKO_EINVAL, &e);
 		r->resp.status = 416;
@@ -628,6 +629,11 @@ static enum MHD_Result serve_download(struct req *r)
 	if (ranged == 0) {
 		start = 0;
 		end = info.size ? info.size - 1 : 0;
+	}
+	/* Only a transfer that will send bytes is tracked: a 416 ends here. */
+	if (!(x->xfer = xfer_add(s, r->conn, &e))) {
+		dl_free(x);
+		return fail(r, KINKO_ENOMEM, &e);
 	}
 	x->start = start;
 	r->note.bytes = info.size ? end - start + 1 : 0;
@@ -754,9 +760,9 @@ static enum MHD_Result begin_import(struct req *r, bool cl_present, uint64_t cl)
 		}
 		snprintf(j->age_name, sizeof j->age_name, "%s", name);
 	}
-	if (!(r->xfer = xfer_add(r->srv, r->conn))) {
+	if (!(r->xfer = xfer_add(r->srv, r->conn, &e))) {
 		import_free(j);
-		return fail(r, KINKO_ENOMEM, NULL);
+		return fail(r, KINKO_ENOMEM, &e);
 	}
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		import_free(j);
@@ -977,10 +983,10 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 		rc = vault_upload_begin(s->v, &r->api.actor, r->api.seg[1], name, &r->up, &e);
 		if (rc)
 			return fail(r, rc, &e);
-		if (!(r->xfer = xfer_add(s, r->conn))) {
+		if (!(r->xfer = xfer_add(s, r->conn, &e))) {
 			vault_upload_abort(r->up);
 			r->up = NULL;
-			return fail(r, KINKO_ENOMEM, NULL);
+			return fail(r, KINKO_ENOMEM, &e);
 		}
 	}
 	r->state = REQ_BODY;

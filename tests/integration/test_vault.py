@@ -286,3 +286,23 @@ def test_a_seal_cuts_a_slow_download(vault, admin):
     t.close()
     vault.stop()
     vault.start()
+
+
+def open_fds(vault):
+    return len(os.listdir("/proc/%d/fd" % vault.proc.pid))
+
+
+def test_unsatisfiable_ranges_do_not_leak_descriptors(vault, admin):
+    """A 416 frees what the download took, the socket it dup()ed included."""
+    _, folder = make_folder(vault, admin)
+    data = os.urandom(1000)
+    oid = put(admin, vault, folder, "r", data).json()["id"]
+    url = vault.url + "objects/" + oid
+    assert admin.get(url, headers={"Range": "bytes=0-0"}).status_code == 206
+    before = open_fds(vault)
+    for _ in range(50):
+        r = admin.get(url, headers={"Range": "bytes=%d-" % len(data)})
+        assert r.status_code == 416
+        assert r.headers["Content-Range"] == "bytes */%d" % len(data)
+    assert open_fds(vault) <= before + 3, (before, open_fds(vault))
+    assert admin.get(url).content == data
