@@ -238,6 +238,23 @@ static bool log_safe(const char *seg)
 	return true;
 }
 
+/* The method as the log shows it. libmicrohttpd passes whatever the request line
+ * holds (escapes, tabs), and a request refused for its certificate is logged too,
+ * so anyone who can connect could write into the log: a method kinko does not know
+ * is written as "?". */
+static const char *log_method(const char *m)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+					     "OPTIONS" };
+
+	if (!m)
+		return "-";
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (!strcmp(m, known[i]))
+			return known[i];
+	return "?";
+}
+
 static void log_request(struct req *r, int status)
 {
 	char ts[32];
@@ -249,7 +266,7 @@ static void log_request(struct req *r, int status)
 	/* IDs only: the query string (which may hold a file name) is never logged. */
 	fprintf(stderr, "%s kinko: req=%s addr=%s user=%s method=%s path=/api/v1", ts,
 		r->request_id, r->addr_text, r->api.authed ? r->api.actor.user_id : "-",
-		r->api.method ? r->api.method : "-");
+		log_method(r->api.method));
 	for (unsigned i = 0; i < r->api.nseg; i++)
 		fprintf(stderr, "/%s", log_safe(r->api.seg[i]) ? r->api.seg[i] : "?");
 	fprintf(stderr, " status=%d bytes=%" PRIu64 "\n", status, r->bytes);

@@ -306,3 +306,36 @@ def test_unsatisfiable_ranges_do_not_leak_descriptors(vault, admin):
         assert r.headers["Content-Range"] == "bytes */%d" % len(data)
     assert open_fds(vault) <= before + 3, (before, open_fds(vault))
     assert admin.get(url).content == data
+
+
+def test_the_log_takes_only_known_methods(vault):
+    """A method reaches the server's log only when it is one kinko knows: a client
+    (even one without a certificate) cannot write escapes or fields into it."""
+    forged = [b"G\x1b[31mET", b"GET\tstatus=200\tuser=forged", b"FORGED"]
+    for cert in [vault.admin_cert, None]:
+        ctx = ssl.create_default_context(cafile=vault.ca)
+        if cert:
+            ctx.load_cert_chain(*cert)
+        for method in forged:
+            with socket.create_connection((vault.host, vault.port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+                    t.sendall(method + b" /api/v1/status HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+                    answer = b""
+                    while chunk := t.recv(65536):
+                        answer += chunk
+            assert answer.startswith(b"HTTP/1.1 405" if cert else b"HTTP/1.1 403"), answer[:100]
+    with open(vault.log, "rb") as f:
+        log = f.read()
+    assert b"\x1b" not in log and b"\t" not in log and b"forged" not in log
+    assert b"FORGED" not in log
+    assert log.count(b"method=? path=/api/v1/status status=405") == 3, log[-2000:]
+    # Refused for the certificate before the path is read.
+    assert log.count(b"method=? path=/api/v1 status=403") == 3, log[-2000:]
+    # Known methods are still written as they are.
+    vault.session().head(vault.url + "status")
+    vault.session().options(vault.url + "status")
+    with open(vault.log, "rb") as f:
+        log = f.read()
+    assert b"method=HEAD path=/api/v1/status" in log
+    assert b"method=OPTIONS path=/api/v1/status" in log
