@@ -542,6 +542,18 @@ static void dl_free(void *cls)
 	free(x);
 }
 
+/* HEAD's body, which libmicrohttpd never reads: should it ever, the answer ends
+ * there (and its connection with it) rather than send bytes that are not the
+ * object's. */
+static ssize_t head_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static void object_headers(struct MHD_Response *resp, const struct vault_object_info *o)
 {
 	char hex[65], etag[70], disp[VAULT_NAME_MAX * 3 + 64];
@@ -601,7 +613,10 @@ static enum MHD_Result serve_download(struct req *r)
 			return fail(r, rc, &e);
 		if (!audit_download(r, 200, &ret))
 			return ret;
-		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		/* libmicrohttpd takes Content-Length from the response's size and sends
+		 * no body for HEAD, so the size is the object's (as GET's would be) and
+		 * the reader is never asked for a byte. */
+		resp = MHD_create_response_from_callback(info.size, 64, head_read, NULL, NULL);
 		if (!resp)
 			return MHD_NO;
 		add_common_headers(r, resp);
@@ -609,8 +624,6 @@ static enum MHD_Result serve_download(struct req *r)
 		{
 			char len[32];
 			snprintf(len, sizeof len, "%" PRIu64, info.size);
-			/* libmicrohttpd computes Content-Length from the body; for HEAD we
-			 * state the object's size in our own header as well. */
 			MHD_add_response_header(resp, "X-Kinko-Size", len);
 		}
 		ret = MHD_queue_response(r->conn, 200, resp);

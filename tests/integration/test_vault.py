@@ -308,6 +308,39 @@ def test_unsatisfiable_ranges_do_not_leak_descriptors(vault, admin):
     assert admin.get(url).content == data
 
 
+def test_head_states_the_object_size(vault, admin):
+    """HEAD carries GET's headers (Content-Length the object's size) and no body."""
+    _, folder = make_folder(vault, admin)
+    for size in [0, 1, 65536 * 3 + 7]:
+        data = os.urandom(size)
+        oid = put(admin, vault, folder, "h%d" % size, data).json()["id"]
+        url = vault.url + "objects/" + oid
+        h = admin.head(url, timeout=10)
+        assert h.status_code == 200
+        assert h.headers["Content-Length"] == str(size), h.headers
+        assert h.headers["X-Kinko-Size"] == str(size)
+        g = admin.get(url, timeout=10)
+        assert g.headers["Content-Length"] == str(size)
+        for k in ["ETag", "X-Kinko-SHA256", "Content-Disposition", "Accept-Ranges"]:
+            assert h.headers[k] == g.headers[k], k
+        assert g.content == data
+    # No byte follows the HEAD's headers before the connection ends (and it ends:
+    # nothing waits for a body that never comes).
+    ctx = ssl.create_default_context(cafile=vault.ca)
+    ctx.load_cert_chain(*vault.admin_cert)
+    with socket.create_connection((vault.host, vault.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            t.sendall(("HEAD /api/v1/objects/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                       "Connection: close\r\n\r\n"
+                       % (oid, admin.headers["Authorization"])).encode())
+            answer = b""
+            while chunk := t.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    assert b"\r\nContent-Length: %d\r\n" % size in answer
+    assert answer.endswith(b"\r\n\r\n") and answer.count(b"\r\n\r\n") == 1, answer[-100:]
+
+
 def test_the_log_takes_only_known_methods(vault):
     """A method reaches the server's log only when it is one kinko knows: a client
     (even one without a certificate) cannot write escapes or fields into it."""
