@@ -134,9 +134,9 @@ int http_parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *en
 	a[dash - h] = '\0';
 	snprintf(b, sizeof b, "%s", dash + 1);
 	if (!a[0]) {
-		if (parse_u64(b, UINT64_MAX, &y) || y == 0)
-			return -1;
-		if (size == 0)
+		if (parse_u64(b, UINT64_MAX, &y))
+			return 0; /* "-", "-abc": malformed, so ignored like any other */
+		if (y == 0 || size == 0)
 			return -1;
 		*start = y >= size ? 0 : size - y;
 		*end = size - 1;

@@ -45,11 +45,10 @@ bool uri_query_has(const char *query, const char *name);
 /* Parses a Range header value for an object of `size` bytes. Only a single
  * "bytes=a-b", "bytes=a-" or "bytes=-n" range is honoured. Returns 1 with the
  * inclusive [*start, *end] clamped to the object; 0 to serve the whole object (no
- * header, another unit, several ranges, or a first-last range that does not parse
- * or ends before it starts, as RFC 9110 asks); -1 when the range is unsatisfiable
- * and the answer must be 416: it starts at or after the end, any range of an
- * empty object, "-0", and (a quirk kept from the server's first version) a
- * suffix "-n" whose n is not a number. *start and *end are written only for 1. */
+ * header, another unit, several ranges, or a range that does not parse -- "-",
+ * "-abc" -- or ends before it starts, as RFC 9110 asks); -1 when the range is
+ * unsatisfiable and the answer must be 416: it starts at or after the end, any
+ * range of an empty object, "-0". *start and *end are written only for 1. */
 int http_parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end);
 
 #endif

@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = http_parse_range(h, objsize, &start, &end);
 	if (rc == 1 && (start > end || end >= objsize))
 		abort();
-	if (rc == 0 && (start != 1 || end != 0))
-		abort(); /* outputs untouched when the whole object is served */
+	if (rc != 1 && (start != 1 || end != 0))
+		abort(); /* outputs untouched unless a range applies */
 	if (rc != 0 && rc != 1 && rc != -1)
 		abort();
 	return 0;

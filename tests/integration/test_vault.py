@@ -308,6 +308,20 @@ def test_unsatisfiable_ranges_do_not_leak_descriptors(vault, admin):
     assert admin.get(url).content == data
 
 
+def test_malformed_suffix_ranges_are_ignored(vault, admin):
+    _, folder = make_folder(vault, admin)
+    data = os.urandom(5000)
+    oid = put(admin, vault, folder, "s", data).json()["id"]
+    url = vault.url + "objects/" + oid
+    for rng in ["bytes=-", "bytes=-abc", "bytes=--5", "bytes=-5x"]:
+        g = admin.get(url, headers={"Range": rng})
+        assert g.status_code == 200, rng
+        assert g.content == data and "Content-Range" not in g.headers, rng
+    g = admin.get(url, headers={"Range": "bytes=-0"})
+    assert g.status_code == 416
+    assert g.headers["Content-Range"] == "bytes */%d" % len(data)
+
+
 def test_head_states_the_object_size(vault, admin):
     """HEAD carries GET's headers (Content-Length the object's size) and no body."""
     _, folder = make_folder(vault, admin)

@@ -240,6 +240,13 @@ static void range_header(void **state)
 	assert_int_equal(range("bytes=+5-6", 1000, &s, &e), 0);
 	assert_int_equal(range("bytes=18446744073709551616-", 1000, &s, &e), 0);
 	assert_int_equal(range("bytes=000000000000000000000000000000001-", 1000, &s, &e), 0);
+	/* A suffix that is not a number is malformed too, not unsatisfiable. */
+	assert_int_equal(range("bytes=-", 1000, &s, &e), 0);
+	assert_int_equal(range("bytes=-x", 1000, &s, &e), 0);
+	assert_int_equal(range("bytes=-abc", 1000, &s, &e), 0);
+	assert_int_equal(range("bytes=--5", 1000, &s, &e), 0);
+	assert_int_equal(range("bytes=-5x", 1000, &s, &e), 0);
+	assert_int_equal(range("bytes=-", 0, &s, &e), 0);
 	assert_int_equal(s, 777);
 
 	/* Unsatisfiable. */
@@ -249,10 +256,8 @@ static void range_header(void **state)
 	assert_int_equal(range("bytes=0-0", 0, &s, &e), -1);
 	assert_int_equal(range("bytes=-1", 0, &s, &e), -1);
 	assert_int_equal(range("bytes=0-", 0, &s, &e), -1);
+	assert_int_equal(range("bytes=-00", 1000, &s, &e), -1);
 	assert_int_equal(s, 777);
-	/* Known quirk kept from the original server code: a suffix that is not a
-	 * number is answered 416 rather than ignored. */
-	assert_int_equal(range("bytes=-x", 1000, &s, &e), -1);
 }
 
 int main(void)
