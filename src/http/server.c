@@ -951,6 +951,9 @@ static enum MHD_Result begin_request(struct req *r, const char *method)
 	}
 
 	cl = content_length(r, &cl_present, &cl_bad);
+	/* libmicrohttpd answers a Content-Length that is not a number (400) or does
+	 * not fit 64 bits (413) itself, before this callback, except when the body is
+	 * chunked: it ignores the header then, and only then is this reached. */
 	if (cl_bad) {
 		kinko_err_set(&e, KINKO_EINVAL, "Content-Length is not a number");
 		return fail(r, KINKO_EINVAL, &e);

@@ -386,3 +386,42 @@ def test_the_log_takes_only_known_methods(vault):
         log = f.read()
     assert b"method=HEAD path=/api/v1/status" in log
     assert b"method=OPTIONS path=/api/v1/status" in log
+
+
+def raw_request(vault, head, body=b""):
+    """One request over its own connection, answered and closed: the whole answer."""
+    ctx = ssl.create_default_context(cafile=vault.ca)
+    ctx.load_cert_chain(*vault.admin_cert)
+    with socket.create_connection((vault.host, vault.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            t.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+            answer = b""
+            while chunk := t.recv(65536):
+                answer += chunk
+    return answer
+
+
+def test_content_length_that_is_not_a_number(vault, admin):
+    """As api.md says: libmicrohttpd answers it (HTML, no request ID) unless the body
+    is chunked, when kinko does."""
+    _, folder = make_folder(vault, admin)
+    head = ("PUT /api/v1/folders/%s/objects?name=n HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+            % (folder, admin.headers["Authorization"]))
+    for cl, status in [("abc", 400), ("+5", 400), ("", 400), ("99999999999999999999999", 413)]:
+        a = raw_request(vault, head + "Content-Length: %s\r\n" % cl, b"hello")
+        assert a.startswith(b"HTTP/1.1 %d" % status), (cl, a[:200])
+        assert b"X-Request-Id" not in a and b"<html>" in a, (cl, a[:300])
+    a = raw_request(vault, head + "Content-Length: abc\r\nTransfer-Encoding: chunked\r\n",
+                    b"5\r\nhello\r\n0\r\n\r\n")
+    assert a.startswith(b"HTTP/1.1 400") and b"urn:kinko:problem:invalid-request" in a, a
+    assert admin.get(vault.url + "folders/%s/objects" % folder).json()["items"] == []
+
+
+def test_a_file_clamd_cannot_scan_whole_is_refused_before_its_body(vault, admin):
+    """Declared over 2 GiB - 3 bytes with scanning required: 413 at once."""
+    _, folder = make_folder(vault, admin)
+    a = raw_request(vault, "PUT /api/v1/folders/%s/objects?name=big HTTP/1.1\r\nHost: x\r\n"
+                    "Authorization: %s\r\nContent-Length: %d\r\n"
+                    % (folder, admin.headers["Authorization"], 2147483646))
+    assert a.startswith(b"HTTP/1.1 413") and b"urn:kinko:problem:too-large" in a, a[:300]
+    assert b"virus scanner" in a
