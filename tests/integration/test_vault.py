@@ -284,6 +284,9 @@ def test_a_seal_cuts_a_slow_download(vault, admin):
     # Without the cut the seal waits for the download to end: 32 MiB at 1 KiB/s.
     assert state["sealed"] < 10, state
     t.close()
+    # Sealed, a second seal is answered like every route that needs a session.
+    r = admin.post(vault.url + "seal", timeout=20)
+    assert r.status_code == 503 and r.json()["type"].endswith(":sealed"), r.text
     vault.stop()
     vault.start()
 
