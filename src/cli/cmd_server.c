@@ -178,6 +178,15 @@ static int start_events(struct vault *v, const char *dir, struct kinko_err *e)
 }
 
 /* Signs a checkpoint when the log grew since the last one (and the vault is open). */
+static void purge_sessions(struct vault *v)
+{
+	struct kinko_err e;
+	uint64_t n = 0;
+
+	if (vault_sessions_purge(v, &n, &e) != 0)
+		fprintf(stderr, "kinko: cannot remove expired sessions: %s\n", e.msg);
+}
+
 static void checkpoint_if_grown(struct vault *v)
 {
 	struct store *s = vault_store(v);
@@ -395,6 +404,7 @@ int cmd_serve(int argc, char **argv)
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
+		purge_sessions(v);
 		checkpoint_if_grown(v);
 		warn_server_cert(dir, cert_end, &cert_warned);
 	}

@@ -154,6 +154,10 @@ struct store_ops {
 			      struct kinko_err *e);
 	int (*session_delete_user)(struct store *s, const char *user_id, struct kinko_err *e);
 	int (*session_delete_cert)(struct store *s, const char *cert_fp, struct kinko_err *e);
+	/* Deletes the sessions made before created_before or last seen before
+	 * seen_before (expired ones), counting them in *n. */
+	int (*session_purge)(struct store *s, int64_t created_before, int64_t seen_before,
+			     uint64_t *n, struct kinko_err *e);
 
 	int (*cert_insert)(struct store *s, const struct store_cert *c, struct kinko_err *e);
 	/* KINKO_ENOENT when kinko never issued it. */
@@ -246,8 +250,9 @@ struct store_ops {
 	int (*block_list)(struct store *s, int64_t now,
 			  int (*cb)(void *ctx, const struct addrblock_entry *b), void *ctx,
 			  struct kinko_err *e);
-	/* The database engine's own consistency checks (pages, indexes, foreign keys):
-	 * each problem found is passed to cb as one line of text; none when sound. */
+	/* The database engine's own consistency checks (pages, indexes, foreign keys),
+	 * and with the key the access rows and their digest: each problem found is
+	 * passed to cb as one line of text; none when sound. Outside a transaction. */
 	int (*integrity)(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			 struct kinko_err *e);
 

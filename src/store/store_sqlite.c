@@ -73,6 +73,9 @@ struct sqlite_store {
 	bool digest_known;	  /* the state below holds at data_version dv */
 	bool digest_kept;	  /* the store keeps a digest (meta rows_digest) */
 	bool digest_seen;	  /* ... and did at some point while this key was set */
+	bool sum_next_valid;	  /* the open transaction wrote the digest of sum_next */
+	uint8_t digest_sum[32];	  /* the sum the stored digest is the tag of */
+	uint8_t sum_next[32];
 	int64_t dv;
 	struct kinko_err digest_bad; /* code != 0: rows and digest disagree, or
 				      * could not be compared; access rows are refused */
@@ -94,6 +97,12 @@ static int db_err(struct store *s, struct kinko_err *e, const char *what)
 	else if ((code & 0xff) == SQLITE_FULL)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "store: %s: the disk is full; free space and retry", what);
+	else if ((code & 0xff) == SQLITE_AUTH)
+		return kinko_err_set(e, KINKO_EINTEGRITY,
+				     "store: %s: kinko.db holds a trigger that writes, which kinko "
+				     "never makes: it was added outside kinko, and kinko does not "
+				     "run it; restore kinko.db from a backup (docs/operations.md)",
+				     what);
 	else if ((code & 0xff) == SQLITE_READONLY)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "store: %s: the store is read-only; check permissions of the data directory",
@@ -116,14 +125,25 @@ static void hot_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* Runs a statement that returns no rows; finalizes it. */
+/* Runs a statement that returns no rows; finalizes it. A statement that fails is
+ * undone by SQLite, and so is what its rows added to the digest's delta (a term
+ * may have been counted before a constraint stopped it). */
 static int step_done(struct store *s, sqlite3_stmt *st, const char *what, struct kinko_err *e)
 {
-	int rc = sqlite3_step(st);
-	int ret = 0;
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	uint8_t in[32], out[32];
+	bool changed = q->rows_changed;
+	int rc, ret = 0;
 
-	if (rc != SQLITE_DONE)
+	memcpy(in, q->delta_in, 32);
+	memcpy(out, q->delta_out, 32);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
 		ret = db_err(s, e, what);
+		memcpy(q->delta_in, in, 32);
+		memcpy(q->delta_out, out, 32);
+		q->rows_changed = changed;
+	}
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -408,6 +428,7 @@ static void sq_set_row_key(struct store *s, const uint8_t *key)
 
 static void rows_guard(struct store *s);
 static int rows_digest_update(struct store *s, struct kinko_err *e);
+static void rows_digest_settle(struct store *s, bool committed);
 
 /* After BEGIN: notes whether the access rows are still the set the store's digest
  * covers (rows_guard), so that a row put back from an older copy is refused
@@ -472,6 +493,7 @@ static int sq_commit(struct store *s, struct kinko_err *e)
 		rc = db_err(s, e, "commit");
 	if (rc)
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	rows_digest_settle(s, rc == 0);
 	mine = ++q->committed;
 	q->in_tx = false;
 	pthread_mutex_unlock(&q->lock);
@@ -519,6 +541,7 @@ static void sq_rollback(struct store *s)
 	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	q->in_tx = false;
 	q->rows_changed = false;
+	rows_digest_settle(s, false);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -844,6 +867,23 @@ static int sq_session_delete_cert(struct store *s, const char *cert_fp, struct k
 		return rc;
 	bind_text(st, 1, cert_fp);
 	return step_done(s, st, "delete sessions", e);
+}
+
+static int sq_session_purge(struct store *s, int64_t created_before, int64_t seen_before,
+			    uint64_t *n, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s, "DELETE FROM sessions WHERE created_at < ? OR last_seen < ?", &st, e);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, created_before);
+	sqlite3_bind_int64(st, 2, seen_before);
+	rc = step_done(s, st, "delete expired sessions", e);
+	if (rc == 0)
+		*n = (uint64_t)sqlite3_changes(DB(s));
+	return rc;
 }
 
 /* ---------------------------------------------------------------- certificates */
@@ -1701,8 +1741,16 @@ static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *proble
 	sqlite3_finalize(st);
 	if (rc == 0)
 		rc = rows_check(s, cb, ctx, e);
-	if (rc == 0 && ((struct sqlite_store *)s)->digest_bad.code)
-		rc = cb(ctx, ((struct sqlite_store *)s)->digest_bad.msg);
+	if (rc == 0) { /* the digest's state as a transaction starting now finds it */
+		struct kinko_err bad = {0};
+		rc = sq_begin_read(s, e);
+		if (rc == 0) {
+			bad = ((struct sqlite_store *)s)->digest_bad;
+			sq_rollback(s);
+		}
+		if (rc == 0 && bad.code)
+			rc = cb(ctx, bad.msg);
+	}
 	return rc;
 }
 
@@ -2104,13 +2152,26 @@ static int data_version(struct store *s, int64_t *dv, struct kinko_err *e)
 	"every access decision is refused until it is resolved (docs/operations.md, \"When " \
 	"kinko check reports a problem\")"
 
+/* What meta.rows_digest holds: not the sum itself, which anyone can read and
+ * which, being a sum, would let someone who saw it before and after a change
+ * work out the digest of that change undone, but a MAC of it. */
+static int digest_tag(struct store *s, const uint8_t sum[32], uint8_t tag[32],
+		      struct kinko_err *e)
+{
+	struct rowenc r;
+
+	re_begin(&r, "rowdigest");
+	re_put(&r, 'b', sum, 32);
+	return row_mac(s, &r, tag, e);
+}
+
 /* Inside a transaction: see the comment above. Never fails the transaction;
  * what it finds is kept in q->digest_bad. */
 static void rows_guard(struct store *s)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 	struct kinko_err le = {0};
-	uint8_t want[32];
+	uint8_t sum[32], tag[32];
 	uint64_t n;
 	int64_t dv = 0;
 	struct kbuf got;
@@ -2141,12 +2202,16 @@ static void rows_guard(struct store *s)
 					   "from kinko.db outside kinko; " DIGEST_ADVICE);
 	} else if (rc == 0) {
 		q->digest_kept = q->digest_seen = true;
-		rc = rows_sum(s, want, &n, &le);
-		if (rc == 0 && (got.len != 32 || !kinko_ct_equal(got.data, want, 32)))
+		rc = rows_sum(s, sum, &n, &le);
+		if (rc == 0)
+			rc = digest_tag(s, sum, tag, &le);
+		if (rc == 0 && (got.len != 32 || !kinko_ct_equal(got.data, tag, 32)))
 			rc = kinko_err_set(&le, KINKO_EINTEGRITY,
 					   "the records that decide access are not the set kinko keeps "
 					   "a digest of: a record was put back, added or removed in "
 					   "kinko.db outside kinko; " DIGEST_ADVICE);
+		if (rc == 0)
+			memcpy(q->digest_sum, sum, 32);
 	}
 	kbuf_free(&got);
 	if (rc && !le.code)
@@ -2161,12 +2226,13 @@ static void rows_guard(struct store *s)
 }
 
 /* Before a commit that changed access rows: the digest of the new set, from the
- * one the transaction began with (which rows_guard found to agree with the rows)
- * and the terms of the rows it wrote and removed. */
+ * sum the transaction began with (which rows_guard found to agree with the rows,
+ * or which rows_digest_reset made) and the terms of the rows it wrote and
+ * removed. */
 static int rows_digest_update(struct store *s, struct kinko_err *e)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
-	struct kbuf d;
+	uint8_t sum[32], tag[32];
 	int rc;
 
 	if (q->digest_bad.code) {
@@ -2176,17 +2242,34 @@ static int rows_digest_update(struct store *s, struct kinko_err *e)
 	}
 	if (!q->digest_kept) /* not yet: the first unseal makes it (rows_digest_reset) */
 		return 0;
-	kbuf_init(&d, 64);
-	rc = sq_meta_get(s, ROWS_DIGEST_KEY, &d, e);
-	if (rc == 0 && d.len != 32)
-		rc = kinko_err_set(e, KINKO_EINTEGRITY, "the digest of the access records is malformed");
+	memcpy(sum, q->sum_next_valid ? q->sum_next : q->digest_sum, 32);
+	sum_add(sum, q->delta_in);
+	sum_sub(sum, q->delta_out);
+	rc = digest_tag(s, sum, tag, e);
+	if (rc == 0)
+		rc = sq_meta_put(s, ROWS_DIGEST_KEY, tag, sizeof tag, e);
 	if (rc == 0) {
-		sum_add(d.data, q->delta_in);
-		sum_sub(d.data, q->delta_out);
-		rc = sq_meta_put(s, ROWS_DIGEST_KEY, d.data, 32, e);
+		memcpy(q->sum_next, sum, 32);
+		q->sum_next_valid = true;
 	}
-	kbuf_free(&d);
 	return rc;
+}
+
+/* At the end of a transaction: a digest it wrote holds from now on if it was
+ * committed; otherwise the next transaction reads the store's state afresh. */
+static void rows_digest_settle(struct store *s, bool committed)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+
+	if (!q->sum_next_valid)
+		return;
+	if (committed) {
+		memcpy(q->digest_sum, q->sum_next, 32);
+		q->digest_kept = q->digest_seen = true;
+	} else {
+		q->digest_known = false;
+	}
+	q->sum_next_valid = false;
 }
 
 static int sq_rows_digest_kept(struct store *s, bool *kept, struct kinko_err *e)
@@ -2204,13 +2287,17 @@ static int sq_rows_digest_kept(struct store *s, bool *kept, struct kinko_err *e)
 static int sq_rows_digest_reset(struct store *s, uint64_t *n, struct kinko_err *e)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
-	uint8_t sum[32];
+	uint8_t sum[32], tag[32];
 	int rc = rows_sum(s, sum, n, e);
 
 	if (rc == 0)
-		rc = sq_meta_put(s, ROWS_DIGEST_KEY, sum, sizeof sum, e);
+		rc = digest_tag(s, sum, tag, e);
+	if (rc == 0)
+		rc = sq_meta_put(s, ROWS_DIGEST_KEY, tag, sizeof tag, e);
 	if (rc == 0) {
-		q->digest_kept = q->digest_seen = true;
+		memcpy(q->sum_next, sum, 32);
+		q->sum_next_valid = true;
+		q->digest_kept = true; /* for the rest of this transaction */
 		q->rows_changed = false;
 		memset(q->delta_in, 0, 32);
 		memset(q->delta_out, 0, 32);
@@ -2233,6 +2320,22 @@ static int sq_rows_digest_problem(struct store *s, struct kinko_err *problem)
 
 	*problem = q->digest_bad;
 	return problem->code;
+}
+
+/* No statement that a trigger runs may write: kinko's own (TEMP) triggers only
+ * read, so a write from a trigger is one stored in the file by someone else, and
+ * it would run inside kinko's transactions, its rows taken into the digest. */
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
+		     const char *trigger)
+{
+	(void)ctx;
+	(void)a;
+	(void)b;
+	(void)db;
+	if (trigger && (action == SQLITE_INSERT || action == SQLITE_UPDATE ||
+			action == SQLITE_DELETE))
+		return SQLITE_DENY;
+	return SQLITE_OK;
 }
 
 /* kinko_rows_delta(table, rowid, 'in') after a row is written, (table, rowid,
@@ -2538,6 +2641,7 @@ static const struct store_ops sqlite_ops = {
 	.session_delete = sq_session_delete,
 	.session_delete_user = sq_session_delete_user,
 	.session_delete_cert = sq_session_delete_cert,
+	.session_purge = sq_session_purge,
 	.cert_insert = sq_cert_insert,
 	.cert_get = sq_cert_get,
 	.cert_revoke = sq_cert_revoke,
@@ -2668,6 +2772,8 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	rc = migrate(q->db, e);
 	if (rc == 0)
 		rc = rows_watch(q->db, q, e);
+	if (rc == 0 && sqlite3_set_authorizer(q->db, authorize, NULL) != SQLITE_OK)
+		rc = kinko_err_set(e, KINKO_EIO, "store %s: %s", path, sqlite3_errmsg(q->db));
 	if (rc) {
 		sqlite3_close(q->db);
 		kinko_secure_free(q->row_key);

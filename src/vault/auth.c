@@ -299,6 +299,28 @@ static bool token_syntax_ok(const char *t)
 
 #define SESSION_TOUCH_SECONDS 15
 
+int vault_sessions_purge(struct vault *v, uint64_t *n, struct kinko_err *e)
+{
+	struct store *s = v->store;
+	int64_t now = vault_now();
+	int rc;
+
+	*n = 0;
+	if (vault_is_sealed(v))
+		return 0;
+	rc = s->ops->begin(s, e);
+	if (rc)
+		return rc;
+	/* The checks in vault_session_check are "more than": equal is still alive. */
+	rc = s->ops->session_purge(s, now - (int64_t)v->cfg.session_max_seconds,
+				   now - (int64_t)v->cfg.session_idle_seconds, n, e);
+	if (rc == 0)
+		rc = s->ops->commit(s, e);
+	else
+		s->ops->rollback(s);
+	return rc;
+}
+
 int vault_session_check(struct vault *v, const char *token, const char *cert_fp,
 			const struct sockaddr *addr, struct vault_actor *out,
 			struct kinko_err *e)

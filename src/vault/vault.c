@@ -686,8 +686,8 @@ static int event_found_cb(void *ctx, const struct audit_event *ev)
  * does not decode stops it): once store.rows_authenticated is on record, a missing
  * mark is put back, dated no later than the event, but no row is adopted again,
  * so rows added to the file later stay refused; once store.rows_digest is on
- * record, a missing digest is not made again (that would take in whatever rows
- * the file holds now): the vault unseals, but refuses every access decision
+ * record (or store.rows_accepted), a missing digest is not made again (that
+ * would take in whatever rows the file holds now): the vault unseals, but refuses every access decision
  * until a backup is restored or the operator accepts the rows as they are
  * (vault_rows_accept), so that kinko check can still say what is wrong.
  */
@@ -748,10 +748,17 @@ static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool 
 						 : "store.rows_authenticated",
 					 NULL, NULL, NULL, adopted, 200, e);
 	}
-	if (rc == 0 && !kept) {
+	/* A digest is made when none is on record; one the file holds before the
+	 * rows are first adopted was not made by kinko, and goes. */
+	if (rc == 0 && (!kept || (!marked && !f.found))) {
 		rc = log_scan_action(s, "store.rows_digest", event_found_cb, &g, e);
 		if (rc == EVENT_FOUND_STOP)
 			rc = 0;
+		if (rc == 0 && !g.found) {
+			rc = log_scan_action(s, "store.rows_accepted", event_found_cb, &g, e);
+			if (rc == EVENT_FOUND_STOP)
+				rc = 0;
+		}
 		if (rc == 0 && g.found) {
 			s->ops->rows_digest_expect(s);
 			fprintf(stderr,
