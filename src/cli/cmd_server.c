@@ -180,11 +180,14 @@ static int start_events(struct vault *v, const char *dir, struct kinko_err *e)
 /* Signs a checkpoint when the log grew since the last one (and the vault is open). */
 static void purge_sessions(struct vault *v)
 {
+	static int last; /* the same failure is said once, not every interval */
 	struct kinko_err e;
 	uint64_t n = 0;
+	int rc = vault_sessions_purge(v, &n, &e);
 
-	if (vault_sessions_purge(v, &n, &e) != 0)
+	if (rc && rc != last)
 		fprintf(stderr, "kinko: cannot remove expired sessions: %s\n", e.msg);
+	last = rc;
 }
 
 static void checkpoint_if_grown(struct vault *v)

@@ -154,10 +154,10 @@ struct store_ops {
 			      struct kinko_err *e);
 	int (*session_delete_user)(struct store *s, const char *user_id, struct kinko_err *e);
 	int (*session_delete_cert)(struct store *s, const char *cert_fp, struct kinko_err *e);
-	/* Deletes the sessions made before created_before or last seen before
-	 * seen_before (expired ones), counting them in *n. */
-	int (*session_purge)(struct store *s, int64_t created_before, int64_t seen_before,
-			     uint64_t *n, struct kinko_err *e);
+	/* Deletes the sessions made before created_before (past their absolute
+	 * lifetime), counting them in *n. */
+	int (*session_purge)(struct store *s, int64_t created_before, uint64_t *n,
+			     struct kinko_err *e);
 
 	int (*cert_insert)(struct store *s, const struct store_cert *c, struct kinko_err *e);
 	/* KINKO_ENOENT when kinko never issued it. */

@@ -97,11 +97,9 @@ static int db_err(struct store *s, struct kinko_err *e, const char *what)
 	else if ((code & 0xff) == SQLITE_FULL)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
 				     "store: %s: the disk is full; free space and retry", what);
-	else if ((code & 0xff) == SQLITE_AUTH)
-		return kinko_err_set(e, KINKO_EINTEGRITY,
-				     "store: %s: kinko.db holds a trigger that writes, which kinko "
-				     "never makes: it was added outside kinko, and kinko does not "
-				     "run it; restore kinko.db from a backup (docs/operations.md)",
+	else if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: %s: kinko.db stayed locked by another program; retry",
 				     what);
 	else if ((code & 0xff) == SQLITE_READONLY)
 		return kinko_err_set(e, KINKO_EUNAVAIL,
@@ -869,17 +867,16 @@ static int sq_session_delete_cert(struct store *s, const char *cert_fp, struct k
 	return step_done(s, st, "delete sessions", e);
 }
 
-static int sq_session_purge(struct store *s, int64_t created_before, int64_t seen_before,
-			    uint64_t *n, struct kinko_err *e)
+static int sq_session_purge(struct store *s, int64_t created_before, uint64_t *n,
+			    struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "DELETE FROM sessions WHERE created_at < ? OR last_seen < ?", &st, e);
+	int rc = prep(s, "DELETE FROM sessions WHERE created_at < ?", &st, e);
 
 	*n = 0;
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, created_before);
-	sqlite3_bind_int64(st, 2, seen_before);
 	rc = step_done(s, st, "delete expired sessions", e);
 	if (rc == 0)
 		*n = (uint64_t)sqlite3_changes(DB(s));
@@ -1702,6 +1699,37 @@ static int sq_block_list(struct store *s, int64_t now,
 static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 		      struct kinko_err *e);
 
+/* Triggers and views in the file that kinko did not make (it runs none of the
+ * file's triggers, but their presence says someone wrote the file). */
+static int foreign_triggers(struct store *s, int (*cb)(void *ctx, const char *problem),
+			    void *ctx, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc = prep(s,
+		      "SELECT type, name FROM main.sqlite_schema WHERE type = 'view' OR "
+		      "(type = 'trigger' AND name NOT IN ('audit_event_no_update', "
+		      "'audit_event_no_delete', 'audit_node_no_update')) ORDER BY name",
+		      &st, e);
+	int step;
+
+	if (rc)
+		return rc;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		char line[256];
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		snprintf(line, sizeof line,
+			 "kinko.db holds a %s kinko did not make (%s): it was added outside "
+			 "kinko; kinko does not run it",
+			 (const char *)sqlite3_column_text(st, 0),
+			 name && safe_to_name(name) ? name : "its name not shown");
+		rc = cb(ctx, line);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_err(s, e, "list triggers");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 			struct kinko_err *e)
 {
@@ -1741,6 +1769,8 @@ static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *proble
 	sqlite3_finalize(st);
 	if (rc == 0)
 		rc = rows_check(s, cb, ctx, e);
+	if (rc == 0)
+		rc = foreign_triggers(s, cb, ctx, e);
 	if (rc == 0) { /* the digest's state as a transaction starting now finds it */
 		struct kinko_err bad = {0};
 		rc = sq_begin_read(s, e);
@@ -2322,22 +2352,6 @@ static int sq_rows_digest_problem(struct store *s, struct kinko_err *problem)
 	return problem->code;
 }
 
-/* No statement that a trigger runs may write: kinko's own (TEMP) triggers only
- * read, so a write from a trigger is one stored in the file by someone else, and
- * it would run inside kinko's transactions, its rows taken into the digest. */
-static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
-		     const char *trigger)
-{
-	(void)ctx;
-	(void)a;
-	(void)b;
-	(void)db;
-	if (trigger && (action == SQLITE_INSERT || action == SQLITE_UPDATE ||
-			action == SQLITE_DELETE))
-		return SQLITE_DENY;
-	return SQLITE_OK;
-}
-
 /* kinko_rows_delta(table, rowid, 'in') after a row is written, (table, rowid,
  * 'out') before one is deleted or overwritten (temporary triggers call it): the
  * row's term goes into the open transaction's delta. A row that cannot be read or whose
@@ -2371,11 +2385,27 @@ static void rows_delta_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_null(cx);
 }
 
-/* The triggers live in this connection's TEMP schema only, so other programs that
- * open kinko.db (sqlite3, a backup tool) are not affected, and the function is
- * SQLITE_DIRECTONLY, so no trigger or view kept in the file can call it. (No
- * access row is deleted by a foreign key's action or by INSERT OR REPLACE, whose
- * deletions would not fire triggers.) */
+/* Triggers kept in the file do not run on kinko's connection
+ * (SQLITE_DBCONFIG_ENABLE_TRIGGER off: since SQLite 3.35 that leaves TEMP
+ * triggers running). One added by someone who can write kinko.db would otherwise
+ * run inside kinko's own transactions: writing rows that the digest takes in, or
+ * cancelling kinko's deletions with RAISE(IGNORE) (a right taken away that stays).
+ * The file's own guards of the audit log (migrations) are made again as TEMP
+ * triggers, so they keep holding for kinko too.
+ *
+ * kinko's triggers live in this connection's TEMP schema only, so other programs
+ * that open kinko.db (sqlite3, a backup tool) are not affected, and the function
+ * is SQLITE_DIRECTONLY, so no view kept in the file can call it. (No access row is
+ * deleted by a foreign key's action or by INSERT OR REPLACE, whose deletions would
+ * not fire triggers.) */
+static const char *const audit_guards =
+	"CREATE TEMP TRIGGER kinko_audit_event_no_update BEFORE UPDATE ON main.audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TEMP TRIGGER kinko_audit_event_no_delete BEFORE DELETE ON main.audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+	"CREATE TEMP TRIGGER kinko_audit_node_no_update BEFORE UPDATE ON main.audit_node "
+	"  BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;";
+
 static int rows_watch(sqlite3 *db, struct sqlite_store *q, struct kinko_err *e)
 {
 	static const char *const on[][2] = {
@@ -2384,7 +2414,17 @@ static int rows_watch(sqlite3 *db, struct sqlite_store *q, struct kinko_err *e)
 		{"AFTER INSERT", "NEW.rowid, 'in'"},
 		{"AFTER UPDATE OF mac", "NEW.rowid, 'in'"},
 	};
+	int on_off = -1;
 
+	if (sqlite3_libversion_number() < 3035000)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: SQLite %s is too old; kinko needs 3.35 or later",
+				     sqlite3_libversion());
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &on_off) != SQLITE_OK ||
+	    on_off != 0)
+		return kinko_err_set(e, KINKO_EIO, "store: cannot turn off the file's triggers");
+	if (sqlite3_exec(db, audit_guards, NULL, NULL, NULL) != SQLITE_OK)
+		return kinko_err_set(e, KINKO_EIO, "store: %s", sqlite3_errmsg(db));
 	if (sqlite3_create_function_v2(db, "kinko_rows_delta", 3,
 				       SQLITE_UTF8 | SQLITE_DIRECTONLY, q, rows_delta_fn, NULL,
 				       NULL, NULL) != SQLITE_OK)
@@ -2772,8 +2812,6 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	rc = migrate(q->db, e);
 	if (rc == 0)
 		rc = rows_watch(q->db, q, e);
-	if (rc == 0 && sqlite3_set_authorizer(q->db, authorize, NULL) != SQLITE_OK)
-		rc = kinko_err_set(e, KINKO_EIO, "store %s: %s", path, sqlite3_errmsg(q->db));
 	if (rc) {
 		sqlite3_close(q->db);
 		kinko_secure_free(q->row_key);

@@ -311,9 +311,11 @@ int vault_sessions_purge(struct vault *v, uint64_t *n, struct kinko_err *e)
 	rc = s->ops->begin(s, e);
 	if (rc)
 		return rc;
-	/* The checks in vault_session_check are "more than": equal is still alive. */
-	rc = s->ops->session_purge(s, now - (int64_t)v->cfg.session_max_seconds,
-				   now - (int64_t)v->cfg.session_idle_seconds, n, e);
+	/* By the absolute lifetime only: a session idle on record may be carrying a
+	 * long upload, which ends with its session, not with its idle timeout
+	 * (vault_actor_current). vault_session_check refuses idle ones anyway. Its
+	 * checks are "more than": equal is still alive. */
+	rc = s->ops->session_purge(s, now - (int64_t)v->cfg.session_max_seconds, n, e);
 	if (rc == 0)
 		rc = s->ops->commit(s, e);
 	else

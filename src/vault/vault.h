@@ -254,8 +254,8 @@ struct vault_login {
  * locked; *alert is set when this failure locked the account. */
 int vault_login(struct vault *v, const struct vault_login *l, char token[VAULT_TOKEN_LEN + 1],
 		struct vault_actor *actor, bool *alert, struct kinko_err *e) KINKO_WUR;
-/* Deletes the sessions past their idle or absolute lifetime (a session nobody
- * presents again would otherwise stay on record for ever), counting them in *n.
+/* Deletes the sessions past their absolute lifetime (a session nobody presents
+ * again would otherwise stay on record for ever), counting them in *n.
  * kinko serve calls it periodically; nothing to do while sealed. */
 int vault_sessions_purge(struct vault *v, uint64_t *n, struct kinko_err *e) KINKO_WUR;
 /* Checks a token: it exists, is within its idle and absolute lifetime, was issued

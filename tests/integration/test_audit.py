@@ -255,9 +255,11 @@ def test_restoring_an_older_copy_is_detected(vault, admin):
 
 
 def test_unseal_and_checkpoint_wait_for_their_record_and_seal_says_so(tmp_path):
-    """With the audit log unwritable (a trigger refuses every event): unseal does not
-    happen, a checkpoint is not made, and a seal happens (the safe direction) with
-    an answer that says it is not on record."""
+    """With the audit log unwritable (the next event's leaf taken in advance, so
+    appending it fails; kinko runs no trigger kept in the file, so one cannot be
+    used to refuse events): unseal does not happen, a checkpoint is not made, and
+    a seal happens (the safe direction) with an answer that says it is not on
+    record."""
     import re
     import requests
     from conftest import Vault, free_port
@@ -277,9 +279,13 @@ def test_unseal_and_checkpoint_wait_for_their_record_and_seal_says_so(tmp_path):
     db = sqlite3.connect(os.path.join(d, "kinko.db"), timeout=10)
 
     def audit_broken(on):
-        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_event "
-                   "BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END" if on
-                   else "DROP TRIGGER refuse")
+        if on:
+            nxt = db.execute("SELECT coalesce(max(seq) + 1, 0) FROM audit_event").fetchone()[0]
+            db.execute("INSERT INTO audit_node(level, idx, hash) VALUES(0, ?, zeroblob(32))",
+                       (nxt,))
+        else:
+            db.execute("DELETE FROM audit_node WHERE level = 0 AND idx = "
+                       "(SELECT coalesce(max(seq) + 1, 0) FROM audit_event)")
         db.commit()
 
     def acts():
