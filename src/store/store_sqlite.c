@@ -364,12 +364,45 @@ static int row_authentic(struct store *s, struct rowenc *r, sqlite3_stmt *st, in
 	return 0;
 }
 
-/* A row read to decide access: authentic, and the set it belongs to is the one
- * the digest covers (rows_guard). */
+static const char *const mac_tables[7];
+static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
+			    struct rowenc *r, struct kinko_err *e);
+
+/* The table an encoding names (one of mac_tables), or NULL. */
+static const char *enc_table(const struct rowenc *r)
+{
+	size_t off = 1 + 4 + 12, n; /* after v "kinko-row-v1" */
+
+	if (r->over || r->n < off + 5 || r->b[off] != 't')
+		return NULL;
+	n = (size_t)r->b[off + 1] << 24 | (size_t)r->b[off + 2] << 16 |
+	    (size_t)r->b[off + 3] << 8 | r->b[off + 4];
+	for (size_t t = 0; t < sizeof mac_tables / sizeof *mac_tables; t++)
+		if (n == strlen(mac_tables[t]) && r->n >= off + 5 + n &&
+		    !memcmp(r->b + off + 5, mac_tables[t], n))
+			return mac_tables[t];
+	return NULL;
+}
+
+/*
+ * A row read to decide access (selected with its mac at column `col` and its rowid
+ * right after): the set it belongs to is the one the digest covers (rows_guard);
+ * the row as the table itself holds it, read again by rowid, is exactly the row r
+ * encodes; and it authenticates. Reading it again matters because a lookup goes
+ * through an index and compares with the column's collation, while the digest
+ * counts the table's rows: an index made to point at another row, or a key stored
+ * in another case under a changed collation, would otherwise let a lookup accept a
+ * row the digest does not count.
+ */
 static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int col,
 		      const char *what, struct kinko_err *e)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
+	const char *table = enc_table(r);
+	struct rowenc held;
+	sqlite3_stmt *ms;
+	char sql[128];
+	int rc;
 
 	if (q->digest_bad.code) {
 		kinko_wipe(r->b, r->n);
@@ -377,7 +410,36 @@ static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int c
 			*e = q->digest_bad;
 		return q->digest_bad.code;
 	}
-	return row_authentic(s, r, st, col, what, e);
+	if (!table || sqlite3_column_type(st, col + 1) != SQLITE_INTEGER) {
+		kinko_wipe(r->b, r->n);
+		return kinko_err_set(e, KINKO_EINTEGRITY, "the %s cannot be checked", what);
+	}
+	rc = row_enc_by_rowid(s, table, sqlite3_column_int64(st, col + 1), &held, e);
+	if (rc == 0 && (held.n != r->n || memcmp(held.b, r->b, r->n) != 0)) {
+		kinko_wipe(held.b, held.n);
+		rc = kinko_err_set(e, KINKO_EINTEGRITY,
+				   "the %s does not authenticate: it was written or changed "
+				   "outside kinko, so it is not used; run kinko check "
+				   "(docs/security.md)",
+				   what);
+	}
+	kinko_wipe(r->b, r->n);
+	if (rc)
+		return rc;
+	snprintf(sql, sizeof sql, "SELECT mac FROM %s WHERE rowid = ?", table);
+	if ((rc = prep(s, sql, &ms, e)) != 0) {
+		kinko_wipe(held.b, held.n);
+		return rc;
+	}
+	sqlite3_bind_int64(ms, 1, sqlite3_column_int64(st, col + 1));
+	if (sqlite3_step(ms) == SQLITE_ROW)
+		rc = row_authentic(s, &held, ms, 0, what, e);
+	else {
+		kinko_wipe(held.b, held.n);
+		rc = db_err(s, e, "read an access row again");
+	}
+	sqlite3_finalize(ms);
+	return rc;
 }
 
 /* Whether text read from a row that may not authenticate can name it in an error
@@ -703,8 +765,8 @@ static int sq_user_get(struct store *s, const char *id, const char *name, struct
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, id ? "SELECT " USER_COLS ", mac FROM users WHERE id = ?"
-			    : "SELECT " USER_COLS ", mac FROM users WHERE name = ?",
+	int rc = prep(s, id ? "SELECT " USER_COLS ", mac, rowid FROM users WHERE id = ?"
+			    : "SELECT " USER_COLS ", mac, rowid FROM users WHERE name = ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -728,7 +790,7 @@ static int sq_user_list(struct store *s, const char *after_name, unsigned limit,
 			store_user_cb cb, void *ctx, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " USER_COLS ", mac FROM users WHERE name > ? ORDER BY name LIMIT ?",
+	int rc = prep(s, "SELECT " USER_COLS ", mac, rowid FROM users WHERE name > ? ORDER BY name LIMIT ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -800,7 +862,7 @@ static int sq_session_get(struct store *s, const uint8_t token_hash[32], struct 
 			  struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT user_id, cert_fp, created_at, last_seen, mac FROM sessions "
+	int rc = prep(s, "SELECT user_id, cert_fp, created_at, last_seen, mac, rowid FROM sessions "
 			 "WHERE token_hash = ?",
 		      &st, e);
 	if (rc)
@@ -938,7 +1000,7 @@ static int sq_cert_get(struct store *s, const char *fingerprint, struct store_ce
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT " CERT_COLS ", mac FROM certificates WHERE fingerprint = ?", &st,
+	int rc = prep(s, "SELECT " CERT_COLS ", mac, rowid FROM certificates WHERE fingerprint = ?", &st,
 		      e);
 	if (rc)
 		return rc;
@@ -989,7 +1051,7 @@ static int sq_cert_list(struct store *s, const char *user_id, int64_t after_issu
 {
 	sqlite3_stmt *st;
 	int rc = prep(s,
-		      "SELECT " CERT_COLS ", mac FROM certificates WHERE (?1 IS NULL OR user_id = ?1) "
+		      "SELECT " CERT_COLS ", mac, rowid FROM certificates WHERE (?1 IS NULL OR user_id = ?1) "
 		      "AND (?2 < 0 OR issued_at < ?2 OR (issued_at = ?2 AND fingerprint < ?3)) "
 		      "ORDER BY issued_at DESC, fingerprint DESC LIMIT ?4",
 		      &st, e);
@@ -1066,7 +1128,7 @@ static int sq_contract_get(struct store *s, const char *id, struct store_contrac
 			   struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT id, name, created_by, created_at, mac FROM contracts WHERE id = ?",
+	int rc = prep(s, "SELECT id, name, created_by, created_at, mac, rowid FROM contracts WHERE id = ?",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -1088,11 +1150,12 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 {
 	sqlite3_stmt *st;
 	int rc = prep(s, user_id
-			      ? "SELECT c.id, c.name, c.created_by, c.created_at, c.mac, m.role, m.mac "
+			      ? "SELECT c.id, c.name, c.created_by, c.created_at, c.mac, c.rowid, m.role, "
+				"m.mac, m.rowid "
 				"FROM contracts c "
 				"JOIN members m ON m.contract_id = c.id AND m.user_id = ?1 "
 				"WHERE c.id > ?2 ORDER BY c.id LIMIT ?3"
-			      : "SELECT id, name, created_by, created_at, mac FROM contracts "
+			      : "SELECT id, name, created_by, created_at, mac, rowid FROM contracts "
 				"WHERE ?1 IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
 		      &st, e);
 	if (rc)
@@ -1105,8 +1168,8 @@ static int sq_contract_list(struct store *s, const char *user_id, const char *af
 		int r = contract_row(s, st, &c, e);
 		if (r == 0 && user_id) { /* listed through the membership: only an authentic one */
 			struct rowenc re;
-			member_enc(&re, c.id, user_id, sqlite3_column_int(st, 5));
-			r = row_verify(s, &re, st, 6, "membership record", e);
+			member_enc(&re, c.id, user_id, sqlite3_column_int(st, 6));
+			r = row_verify(s, &re, st, 7, "membership record", e);
 		}
 		if (r == 0)
 			r = cb(ctx, &c);
@@ -1173,7 +1236,7 @@ static int sq_member_role(struct store *s, const char *contract_id, const char *
 			  enum store_role *out, struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT role, mac FROM members WHERE contract_id = ? AND user_id = ?", &st,
+	int rc = prep(s, "SELECT role, mac, rowid FROM members WHERE contract_id = ? AND user_id = ?", &st,
 		      e);
 	if (rc)
 		return rc;
@@ -1201,7 +1264,7 @@ static int sq_member_list(struct store *s, const char *contract_id, store_member
 			  struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT m.user_id, u.name, m.role, m.mac FROM members m "
+	int rc = prep(s, "SELECT m.user_id, u.name, m.role, m.mac, m.rowid FROM members m "
 			 "JOIN users u ON u.id = m.user_id WHERE m.contract_id = ? ORDER BY u.name",
 		      &st, e);
 	if (rc)
@@ -1268,7 +1331,8 @@ static int sq_folder_insert(struct store *s, const struct store_folder *f, struc
 	return step_done(s, st, "insert folder", e);
 }
 
-#define FOLDER_COLS "id, contract_id, name_sealed, key_wrapped, created_at, specific_personal, mac"
+#define FOLDER_COLS                                                                      \
+	"id, contract_id, name_sealed, key_wrapped, created_at, specific_personal, mac, rowid"
 
 /* Reads a row selected as FOLDER_COLS; authenticates it. */
 static int folder_row(struct store *s, sqlite3_stmt *st, struct store_folder *f,
@@ -1397,7 +1461,8 @@ static int sq_acl_get(struct store *s, const char *folder_id, const char *user_i
 		      struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT perms, mac FROM acl WHERE folder_id = ? AND user_id = ?", &st, e);
+	int rc = prep(s, "SELECT perms, mac, rowid FROM acl WHERE folder_id = ? AND user_id = ?", &st,
+		      e);
 	if (rc)
 		return rc;
 	bind_text(st, 1, folder_id);
@@ -1424,7 +1489,7 @@ static int sq_acl_list(struct store *s, const char *folder_id, store_acl_cb cb, 
 		       struct kinko_err *e)
 {
 	sqlite3_stmt *st;
-	int rc = prep(s, "SELECT user_id, perms, mac FROM acl WHERE folder_id = ? ORDER BY user_id",
+	int rc = prep(s, "SELECT user_id, perms, mac, rowid FROM acl WHERE folder_id = ? ORDER BY user_id",
 		      &st, e);
 	if (rc)
 		return rc;
@@ -1707,8 +1772,10 @@ static int foreign_triggers(struct store *s, int (*cb)(void *ctx, const char *pr
 	sqlite3_stmt *st;
 	int rc = prep(s,
 		      "SELECT type, name FROM main.sqlite_schema WHERE type = 'view' OR "
-		      "(type = 'trigger' AND name NOT IN ('audit_event_no_update', "
-		      "'audit_event_no_delete', 'audit_node_no_update')) ORDER BY name",
+		      "(type = 'trigger' AND (name, tbl_name) NOT IN (VALUES "
+		      "('audit_event_no_update', 'audit_event'), "
+		      "('audit_event_no_delete', 'audit_event'), "
+		      "('audit_node_no_update', 'audit_node'))) ORDER BY name",
 		      &st, e);
 	int step;
 
@@ -1942,8 +2009,8 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 	return 0;
 }
 
-static const char *const mac_tables[] = {"users",   "sessions", "certificates", "contracts",
-					 "members", "folders",  "acl"};
+static const char *const mac_tables[7] = {"users",   "sessions", "certificates", "contracts",
+					  "members", "folders",  "acl"};
 
 static int sq_rows_adopt(struct store *s, bool rows_too, int64_t since, uint64_t *adopted,
 			 struct kinko_err *e)
@@ -2151,7 +2218,9 @@ static int rows_sum(struct store *s, uint8_t sum[32], uint64_t *n, struct kinko_
 		sqlite3_stmt *st;
 		int step = SQLITE_DONE;
 
-		snprintf(sql, sizeof sql, "SELECT rowid FROM %s", mac_tables[t]);
+		/* The table itself, not an index of it (which could be made to miss a
+		 * row). */
+		snprintf(sql, sizeof sql, "SELECT rowid FROM %s NOT INDEXED", mac_tables[t]);
 		if ((rc = prep(s, sql, &st, e)) != 0)
 			break;
 		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -2406,6 +2475,25 @@ static const char *const audit_guards =
 	"CREATE TEMP TRIGGER kinko_audit_node_no_update BEFORE UPDATE ON main.audit_node "
 	"  BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;";
 
+/* Before anything else runs on the connection (migrations included): no trigger
+ * or view kept in the file runs on it (kinko makes no views; a view put in place
+ * of a table could show kinko rows that appear only later in a transaction). */
+static int lockdown(sqlite3 *db, struct kinko_err *e)
+{
+	int trig = -1, view = -1;
+
+	if (sqlite3_libversion_number() < 3035000)
+		return kinko_err_set(e, KINKO_EUNAVAIL,
+				     "store: SQLite %s is too old; kinko needs 3.35 or later",
+				     sqlite3_libversion());
+	if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &trig) != SQLITE_OK ||
+	    sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &view) != SQLITE_OK ||
+	    trig != 0 || view != 0)
+		return kinko_err_set(e, KINKO_EIO,
+				     "store: cannot turn off the file's triggers and views");
+	return 0;
+}
+
 static int rows_watch(sqlite3 *db, struct sqlite_store *q, struct kinko_err *e)
 {
 	static const char *const on[][2] = {
@@ -2414,15 +2502,7 @@ static int rows_watch(sqlite3 *db, struct sqlite_store *q, struct kinko_err *e)
 		{"AFTER INSERT", "NEW.rowid, 'in'"},
 		{"AFTER UPDATE OF mac", "NEW.rowid, 'in'"},
 	};
-	int on_off = -1;
 
-	if (sqlite3_libversion_number() < 3035000)
-		return kinko_err_set(e, KINKO_EUNAVAIL,
-				     "store: SQLite %s is too old; kinko needs 3.35 or later",
-				     sqlite3_libversion());
-	if (sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &on_off) != SQLITE_OK ||
-	    on_off != 0)
-		return kinko_err_set(e, KINKO_EIO, "store: cannot turn off the file's triggers");
 	if (sqlite3_exec(db, audit_guards, NULL, NULL, NULL) != SQLITE_OK)
 		return kinko_err_set(e, KINKO_EIO, "store: %s", sqlite3_errmsg(db));
 	if (sqlite3_create_function_v2(db, "kinko_rows_delta", 3,
@@ -2809,7 +2889,9 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 		free(q);
 		return rc;
 	}
-	rc = migrate(q->db, e);
+	rc = lockdown(q->db, e);
+	if (rc == 0)
+		rc = migrate(q->db, e);
 	if (rc == 0)
 		rc = rows_watch(q->db, q, e);
 	if (rc) {
