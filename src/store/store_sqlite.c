@@ -76,6 +76,7 @@ struct sqlite_store {
 	bool sum_next_valid;	  /* the open transaction wrote the digest of sum_next */
 	uint8_t digest_sum[32];	  /* the sum the stored digest is the tag of */
 	uint8_t sum_next[32];
+	struct kbuf schema;	  /* the schema the migrations make, as schema_text */
 	int64_t dv;
 	struct kinko_err digest_bad; /* code != 0: rows and digest disagree, or
 				      * could not be compared; access rows are refused */
@@ -1764,36 +1765,66 @@ static int sq_block_list(struct store *s, int64_t now,
 static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem), void *ctx,
 		      struct kinko_err *e);
 
-/* Triggers and views in the file that kinko did not make (it runs none of the
- * file's triggers, but their presence says someone wrote the file). */
-static int foreign_triggers(struct store *s, int (*cb)(void *ctx, const char *problem),
-			    void *ctx, struct kinko_err *e)
-{
-	sqlite3_stmt *st;
-	int rc = prep(s,
-		      "SELECT type, name FROM main.sqlite_schema WHERE type = 'view' OR "
-		      "(type = 'trigger' AND (name, tbl_name) NOT IN (VALUES "
-		      "('audit_event_no_update', 'audit_event'), "
-		      "('audit_event_no_delete', 'audit_event'), "
-		      "('audit_node_no_update', 'audit_node'))) ORDER BY name",
-		      &st, e);
-	int step;
+static int schema_text(sqlite3 *db, struct kbuf *out, struct kinko_err *e);
 
-	if (rc)
-		return rc;
-	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		char line[256];
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		snprintf(line, sizeof line,
-			 "kinko.db holds a %s kinko did not make (%s): it was added outside "
-			 "kinko; kinko does not run it",
-			 (const char *)sqlite3_column_text(st, 0),
-			 name && safe_to_name(name) ? name : "its name not shown");
-		rc = cb(ctx, line);
+/* Whether `line` (with its newline) is one of the lines of `text`. */
+static bool has_line(const struct kbuf *text, const char *line, size_t n)
+{
+	for (size_t i = 0; i + n <= text->len;) {
+		const char *nl = memchr(text->data + i, '\n', text->len - i);
+		size_t len = nl ? (size_t)(nl - (const char *)text->data) - i + 1 : text->len - i;
+		if (len == n && !memcmp(text->data + i, line, n))
+			return true;
+		i += len;
 	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = db_err(s, e, "list triggers");
-	sqlite3_finalize(st);
+	return false;
+}
+
+/* Each line of `a` that `b` lacks, passed to cb as "<what> <type> <name>". */
+static int schema_lines_missing(const struct kbuf *a, const struct kbuf *b, const char *what,
+				int (*cb)(void *ctx, const char *problem), void *ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < a->len;) {
+		const char *p = (const char *)a->data + i;
+		const char *nl = memchr(p, '\n', a->len - i);
+		size_t len = nl ? (size_t)(nl - p) + 1 : a->len - i;
+		if (!has_line(b, p, len)) {
+			char type[16] = "", name[80] = "", line[256];
+			const char *t1 = memchr(p, '\t', len);
+			const char *t2 = t1 ? memchr(t1 + 1, '\t', len - (size_t)(t1 + 1 - p)) : NULL;
+			if (t1 && (size_t)(t1 - p) < sizeof type)
+				memcpy(type, p, (size_t)(t1 - p));
+			if (t2 && (size_t)(t2 - t1 - 1) < sizeof name)
+				memcpy(name, t1 + 1, (size_t)(t2 - t1 - 1));
+			snprintf(line, sizeof line, "%s %s %s (kinko.db's schema was changed outside kinko)",
+				 what, safe_to_name(type) ? type : "object",
+				 safe_to_name(name) ? name : "(its name not shown)");
+			rc = cb(ctx, line);
+		}
+		i += len;
+	}
+	return rc;
+}
+
+/* The file's schema against the one kinko makes: what was added or changed, and
+ * what is missing. kinko runs none of the file's triggers and reads no views,
+ * but any difference says someone wrote the file. */
+static int schema_problems(struct store *s, int (*cb)(void *ctx, const char *problem),
+			   void *ctx, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	struct kbuf now;
+	int rc;
+
+	kbuf_init(&now, 1u << 20);
+	rc = schema_text(q->db, &now, e);
+	if (rc == 0)
+		rc = schema_lines_missing(&now, &q->schema, "kinko.db holds a", cb, ctx);
+	if (rc == 0)
+		rc = schema_lines_missing(&q->schema, &now, "kinko.db lacks the", cb, ctx);
+	kbuf_free(&now);
 	return rc;
 }
 
@@ -1837,7 +1868,7 @@ static int sq_integrity(struct store *s, int (*cb)(void *ctx, const char *proble
 	if (rc == 0)
 		rc = rows_check(s, cb, ctx, e);
 	if (rc == 0)
-		rc = foreign_triggers(s, cb, ctx, e);
+		rc = schema_problems(s, cb, ctx, e);
 	if (rc == 0) { /* the digest's state as a transaction starting now finds it */
 		struct kinko_err bad = {0};
 		rc = sq_begin_read(s, e);
@@ -2264,6 +2295,78 @@ static int digest_tag(struct store *s, const uint8_t sum[32], uint8_t tag[32],
 	return row_mac(s, &r, tag, e);
 }
 
+/* The main schema as text, one line per table, index, trigger and view that is
+ * not SQLite's own: type, name, table and SQL, tab-separated, in name order. */
+static int schema_text(sqlite3 *db, struct kbuf *out, struct kinko_err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT type || char(9) || name || char(9) || tbl_name || char(9) || "
+			       "coalesce(sql, '') || char(10) FROM main.sqlite_schema WHERE name "
+			       "NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name, type",
+			       -1, &st, NULL) != SQLITE_OK)
+		return kinko_err_set(e, KINKO_EIO, "store: reading the schema: %s",
+				     sqlite3_errmsg(db));
+	out->len = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *t = sqlite3_column_text(st, 0);
+		if (kbuf_append(out, t ? t : "", (size_t)sqlite3_column_bytes(st, 0))) {
+			sqlite3_finalize(st);
+			return kinko_err_set(e, KINKO_ENOMEM, "store: the schema is too large");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return kinko_err_set(e, KINKO_EIO, "store: reading the schema: %s",
+				     sqlite3_errmsg(db));
+	return 0;
+}
+
+/*
+ * The file's schema and indexes as kinko made them. Everything the digest and
+ * the lookups rest on is in the schema: a table rebuilt with a column named
+ * rowid, a collation or a foreign-key action added, an index made partial, a
+ * table turned into a view. So it must be exactly the schema the migrations make
+ * (q->schema), and the access tables' indexes must hold exactly their rows (an
+ * index edited to miss a row, or to keep one the table lost, is what
+ * integrity_check finds).
+ */
+static int schema_guard(struct store *s, struct kinko_err *e)
+{
+	struct sqlite_store *q = (struct sqlite_store *)s;
+	struct kbuf now;
+	int rc;
+
+	kbuf_init(&now, 1u << 20);
+	rc = schema_text(q->db, &now, e);
+	if (rc == 0 && (now.len != q->schema.len || memcmp(now.data, q->schema.data, now.len)))
+		rc = kinko_err_set(e, KINKO_EINTEGRITY,
+				   "the schema of kinko.db is not the one kinko makes (a table, "
+				   "index, trigger or view was added or changed outside kinko); "
+				   DIGEST_ADVICE);
+	kbuf_free(&now);
+	for (size_t t = 0; rc == 0 && t < sizeof mac_tables / sizeof *mac_tables; t++) {
+		char sql[80];
+		sqlite3_stmt *st;
+		snprintf(sql, sizeof sql, "PRAGMA integrity_check(%s)", mac_tables[t]);
+		if ((rc = prep(s, sql, &st, e)) != 0)
+			break;
+		while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+			const char *r = (const char *)sqlite3_column_text(st, 0);
+			if (!r || strcmp(r, "ok"))
+				rc = kinko_err_set(e, KINKO_EINTEGRITY,
+						   "the indexes of the records that decide access do "
+						   "not match their table %s: kinko.db was changed "
+						   "outside kinko; " DIGEST_ADVICE,
+						   mac_tables[t]);
+		}
+		sqlite3_finalize(st);
+	}
+	return rc;
+}
+
 /* Inside a transaction: see the comment above. Never fails the transaction;
  * what it finds is kept in q->digest_bad. */
 static void rows_guard(struct store *s)
@@ -2289,6 +2392,8 @@ static void rows_guard(struct store *s)
 		return;
 	q->digest_known = false;
 	kbuf_init(&got, 64);
+	if (rc == 0)
+		rc = schema_guard(s, &le);
 	if (rc == 0)
 		rc = sq_meta_get(s, ROWS_DIGEST_KEY, &got, &le);
 	if (rc == KINKO_ENOENT) {
@@ -2738,6 +2843,7 @@ static void sq_close(struct store *s)
 	pthread_mutex_destroy(&q->lock);
 	pthread_mutex_destroy(&q->sync_lock);
 	kinko_secure_free(q->row_key);
+	kbuf_free(&q->schema);
 	pthread_rwlock_destroy(&q->row_key_lock);
 	free(q);
 }
@@ -2846,6 +2952,24 @@ static int migrate(sqlite3 *db, struct kinko_err *e)
 	return 0;
 }
 
+/* The schema the migrations make, from an empty database in memory. */
+static int expected_schema(struct kbuf *out, struct kinko_err *e)
+{
+	sqlite3 *mem = NULL;
+	int rc;
+
+	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(mem);
+		return kinko_err_set(e, KINKO_ENOMEM, "store: cannot open a database in memory");
+	}
+	rc = migrate(mem, e);
+	if (rc == 0)
+		rc = schema_text(mem, out, e);
+	sqlite3_close(mem);
+	return rc;
+}
+
 int store_sqlite_open(const char *path, bool create, struct store **out, struct kinko_err *e)
 {
 	static const char *pragmas =
@@ -2870,12 +2994,21 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	}
 	if (!q)
 		return kinko_err_set(e, KINKO_ENOMEM, "out of memory");
+	kbuf_init(&q->schema, 1u << 20);
+	rc = expected_schema(&q->schema, e);
+	if (rc) {
+		kbuf_free(&q->schema);
+		kinko_secure_free(q->row_key);
+		free(q);
+		return rc;
+	}
 	if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
 		rc = kinko_err_set(e, create ? KINKO_EIO : KINKO_ENOENT,
 				   "cannot open the store %s: %s%s", path,
 				   q->db ? sqlite3_errmsg(q->db) : "out of memory",
 				   create ? "" : " (run kinko init first)");
 		sqlite3_close(q->db);
+		kbuf_free(&q->schema);
 		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;
@@ -2885,6 +3018,7 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 	if (sqlite3_exec(q->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		rc = kinko_err_set(e, KINKO_EIO, "store %s: %s", path, sqlite3_errmsg(q->db));
 		sqlite3_close(q->db);
+		kbuf_free(&q->schema);
 		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;
@@ -2896,6 +3030,7 @@ int store_sqlite_open(const char *path, bool create, struct store **out, struct 
 		rc = rows_watch(q->db, q, e);
 	if (rc) {
 		sqlite3_close(q->db);
+		kbuf_free(&q->schema);
 		kinko_secure_free(q->row_key);
 		free(q);
 		return rc;

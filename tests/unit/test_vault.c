@@ -1858,7 +1858,7 @@ static void access_rows_never_adopted_twice(void **state)
 		 "UPDATE audit_event SET data = CAST(replace(CAST(data AS TEXT), "
 		 "'store.rows_xxxxxxxxxxxxx', 'store.rows_authenticated') AS BLOB);"
 		 "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-		 "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+		 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;" /* as made */
 		 "DELETE FROM acl WHERE user_id = '%s';",
 		 h2.user_id);
 	db_exec(sql);
@@ -1899,7 +1899,7 @@ static void revocations_come_from_the_log(void **state)
 	snprintf(sql, sizeof sql,
 		 "DROP TRIGGER audit_event_no_delete; DELETE FROM audit_event WHERE seq = %llu;"
 		 "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
-		 "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;",
+		 "  BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;", /* as made */
 		 (unsigned long long)n);
 	db_exec(sql);
 	assert_int_equal(vault_revocations_load(V, &e), 0);
