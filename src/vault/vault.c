@@ -687,9 +687,10 @@ static int event_found_cb(void *ctx, const struct audit_event *ev)
  * mark is put back, dated no later than the event, but no row is adopted again,
  * so rows added to the file later stay refused; once store.rows_digest is on
  * record (or store.rows_accepted), a missing digest is not made again (that
- * would take in whatever rows the file holds now): the vault unseals, but refuses every access decision
+ * would take in whatever rows the file holds now): the vault unseals, so that
+ * kinko check can still say what is wrong, but refuses every access decision
  * until a backup is restored or the operator accepts the rows as they are
- * (vault_rows_accept), so that kinko check can still say what is wrong.
+ * (vault_rows_accept).
  */
 static int rows_authenticate(struct vault *v, const struct vault_actor *a, bool *recorded,
 			     struct kinko_err *e)
