@@ -2492,7 +2492,13 @@ static int sq_rows_digest_reset(struct store *s, uint64_t *n, struct kinko_err *
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 	uint8_t sum[32], tag[32];
-	int rc = rows_sum(s, sum, n, e);
+	/* Never over rows seen through a schema that is not kinko's (a column named
+	 * rowid, an edited index): the new digest would take in what they hide. */
+	int rc = schema_guard(s, e);
+
+	*n = 0;
+	if (rc == 0)
+		rc = rows_sum(s, sum, n, e);
 
 	if (rc == 0)
 		rc = digest_tag(s, sum, tag, e);
