@@ -218,6 +218,7 @@ struct rowenc {
 	uint8_t b[ROW_ENC_MAX];
 	size_t n;
 	bool over;
+	const char *table; /* as given to re_begin */
 };
 
 static void re_put(struct rowenc *r, uint8_t tag, const void *p, size_t n)
@@ -253,6 +254,7 @@ static void re_begin(struct rowenc *r, const char *table)
 {
 	r->n = 0;
 	r->over = false;
+	r->table = table;
 	re_put(r, 'v', "kinko-row-v1", 12);
 	re_text(r, table);
 }
@@ -372,17 +374,56 @@ static int row_enc_by_rowid(struct store *s, const char *table, int64_t rowid,
 /* The table an encoding names (one of mac_tables), or NULL. */
 static const char *enc_table(const struct rowenc *r)
 {
-	size_t off = 1 + 4 + 12, n; /* after v "kinko-row-v1" */
-
-	if (r->over || r->n < off + 5 || r->b[off] != 't')
-		return NULL;
-	n = (size_t)r->b[off + 1] << 24 | (size_t)r->b[off + 2] << 16 |
-	    (size_t)r->b[off + 3] << 8 | r->b[off + 4];
-	for (size_t t = 0; t < sizeof mac_tables / sizeof *mac_tables; t++)
-		if (n == strlen(mac_tables[t]) && r->n >= off + 5 + n &&
-		    !memcmp(r->b + off + 5, mac_tables[t], n))
+	for (size_t t = 0; r->table && t < sizeof mac_tables / sizeof *mac_tables; t++)
+		if (!strcmp(r->table, mac_tables[t]))
 			return mac_tables[t];
 	return NULL;
+}
+
+/*
+ * Row `rowid` of `table` as the table itself holds it (read by rowid, never through
+ * an index): *authentic when its MAC checks and, given `want`, its encoding is
+ * exactly want's; its MAC into mac_out when authentic. Errors other than the row
+ * not authenticating are returned.
+ */
+static int row_held(struct store *s, const char *table, int64_t rowid,
+		    const struct rowenc *want, bool *authentic, uint8_t mac_out[32],
+		    struct kinko_err *e)
+{
+	struct rowenc held;
+	struct kinko_err ve;
+	sqlite3_stmt *st;
+	char sql[128];
+	int rc;
+
+	*authentic = false;
+	rc = row_enc_by_rowid(s, table, rowid, &held, e);
+	if (rc)
+		return rc;
+	if (want && (held.n != want->n || memcmp(held.b, want->b, want->n) != 0)) {
+		kinko_wipe(held.b, held.n);
+		return 0;
+	}
+	snprintf(sql, sizeof sql, "SELECT mac FROM %s WHERE rowid = ?", table);
+	if ((rc = prep(s, sql, &st, e)) != 0) {
+		kinko_wipe(held.b, held.n);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, rowid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		kinko_wipe(held.b, held.n);
+		rc = db_err(s, e, "read an access row");
+	} else if ((rc = row_authentic(s, &held, st, 0, "row", &ve)) == 0) {
+		*authentic = true;
+		if (mac_out)
+			memcpy(mac_out, sqlite3_column_blob(st, 0), 32);
+	} else if (rc == KINKO_EINTEGRITY) {
+		rc = 0;
+	} else if (e) {
+		*e = ve;
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 /*
@@ -400,46 +441,22 @@ static int row_verify(struct store *s, struct rowenc *r, sqlite3_stmt *st, int c
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 	const char *table = enc_table(r);
-	struct rowenc held;
-	sqlite3_stmt *ms;
-	char sql[128];
+	bool authentic = false;
 	int rc;
 
-	if (q->digest_bad.code) {
-		kinko_wipe(r->b, r->n);
-		if (e)
-			*e = q->digest_bad;
-		return q->digest_bad.code;
-	}
-	if (!table || sqlite3_column_type(st, col + 1) != SQLITE_INTEGER) {
-		kinko_wipe(r->b, r->n);
-		return kinko_err_set(e, KINKO_EINTEGRITY, "the %s cannot be checked", what);
-	}
-	rc = row_enc_by_rowid(s, table, sqlite3_column_int64(st, col + 1), &held, e);
-	if (rc == 0 && (held.n != r->n || memcmp(held.b, r->b, r->n) != 0)) {
-		kinko_wipe(held.b, held.n);
+	if (q->digest_bad.code)
+		rc = e ? (*e = q->digest_bad).code : q->digest_bad.code;
+	else if (!table || sqlite3_column_type(st, col + 1) != SQLITE_INTEGER)
+		rc = kinko_err_set(e, KINKO_EINTEGRITY, "the %s cannot be checked", what);
+	else if ((rc = row_held(s, table, sqlite3_column_int64(st, col + 1), r, &authentic, NULL,
+				e)) == 0 &&
+		 !authentic)
 		rc = kinko_err_set(e, KINKO_EINTEGRITY,
 				   "the %s does not authenticate: it was written or changed "
 				   "outside kinko, so it is not used; run kinko check "
 				   "(docs/security.md)",
 				   what);
-	}
 	kinko_wipe(r->b, r->n);
-	if (rc)
-		return rc;
-	snprintf(sql, sizeof sql, "SELECT mac FROM %s WHERE rowid = ?", table);
-	if ((rc = prep(s, sql, &ms, e)) != 0) {
-		kinko_wipe(held.b, held.n);
-		return rc;
-	}
-	sqlite3_bind_int64(ms, 1, sqlite3_column_int64(st, col + 1));
-	if (sqlite3_step(ms) == SQLITE_ROW)
-		rc = row_authentic(s, &held, ms, 0, what, e);
-	else {
-		kinko_wipe(held.b, held.n);
-		rc = db_err(s, e, "read an access row again");
-	}
-	sqlite3_finalize(ms);
 	return rc;
 }
 
@@ -2105,26 +2122,21 @@ static int rows_check(struct store *s, int (*cb)(void *ctx, const char *problem)
 	for (size_t t = 0; rc == 0 && t < sizeof mac_tables / sizeof *mac_tables; t++) {
 		char sql[128];
 		sqlite3_stmt *st;
-		snprintf(sql, sizeof sql, "SELECT rowid, mac FROM %s ORDER BY rowid", mac_tables[t]);
+		int step = SQLITE_DONE;
+		snprintf(sql, sizeof sql, "SELECT rowid FROM %s NOT INDEXED ORDER BY rowid",
+			 mac_tables[t]);
 		if ((rc = prep(s, sql, &st, e)) != 0)
 			break;
-		int step = SQLITE_DONE;
 		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-			struct rowenc r;
-			struct kinko_err ve;
-			rc = row_enc_by_rowid(s, mac_tables[t], sqlite3_column_int64(st, 0), &r, e);
-			if (rc == 0 && row_authentic(s, &r, st, 1, "row", &ve) != 0) {
+			int64_t rowid = sqlite3_column_int64(st, 0);
+			bool authentic;
+			rc = row_held(s, mac_tables[t], rowid, NULL, &authentic, NULL, e);
+			if (rc == 0 && !authentic) {
 				char line[256];
-				if (ve.code != KINKO_EINTEGRITY) {
-					if (e)
-						*e = ve;
-					rc = ve.code;
-					break;
-				}
 				snprintf(line, sizeof line,
 					 "a row (rowid %lld) of %s does not authenticate: it was "
 					 "written or changed outside kinko and is not used",
-					 (long long)sqlite3_column_int64(st, 0), mac_tables[t]);
+					 (long long)rowid, mac_tables[t]);
 				rc = cb(ctx, line);
 			}
 		}
@@ -2204,36 +2216,12 @@ static void sum_sub(uint8_t acc[32], const uint8_t x[32])
 static int row_term(struct store *s, const char *table, int64_t rowid, uint8_t term[32],
 		    bool *counts, struct kinko_err *e)
 {
-	char sql[128];
-	struct rowenc r;
-	struct kinko_err ve;
-	sqlite3_stmt *st;
-	int rc;
+	uint8_t mac[32];
+	int rc = row_held(s, table, rowid, NULL, counts, mac, e);
 
 	memset(term, 0, 32);
-	*counts = false;
-	snprintf(sql, sizeof sql, "SELECT mac FROM %s WHERE rowid = ?", table);
-	if ((rc = prep(s, sql, &st, e)) != 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, rowid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_err(s, e, "read an access row");
-		sqlite3_finalize(st);
-		return rc;
-	}
-	rc = row_enc_by_rowid(s, table, rowid, &r, e);
-	if (rc == 0) {
-		rc = row_authentic(s, &r, st, 0, "row", &ve);
-		if (rc == KINKO_EINTEGRITY)
-			rc = 0;
-		else if (rc && e)
-			*e = ve;
-		else if (rc == 0)
-			*counts = true;
-	}
 	if (rc == 0 && *counts)
-		rc = rowset_term(s, table, sqlite3_column_blob(st, 0), term, e);
-	sqlite3_finalize(st);
+		rc = rowset_term(s, table, mac, term, e);
 	return rc;
 }
 
